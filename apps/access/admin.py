@@ -1,0 +1,55 @@
+from django.contrib import admin, messages
+from guardian.admin import GuardedModelAdminMixin
+
+from apps.access.models import ApiKey, App, PersonalAccessToken
+from apps.access.services import token_revoke
+from apps.core.admin_mixins import AuditedAdmin
+
+
+@admin.register(App)
+class AppAdmin(GuardedModelAdminMixin, AuditedAdmin):
+    list_display = ["name", "slug", "tenant", "created_by", "created_at"]
+    list_filter = ["tenant"]
+    search_fields = ["name", "slug", "tenant__slug"]
+    list_select_related = ["tenant", "created_by"]
+    audit_prefix = "app"
+
+
+class TokenAdmin(admin.ModelAdmin):
+    """Tokens are issued through the UI, the API or create_api_key (the secret is shown once there);
+    here they are shown by prefix only and can be revoked."""
+
+    readonly_fields = ["prefix", "name", "expires_at", "revoked_at", "last_used_at", "created_at"]
+    exclude = ["lookup_id", "pepper_id", "digest"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset) -> None:
+        tokens = list(queryset.filter(revoked_at__isnull=True))
+        for token in tokens:
+            token_revoke(token=token)
+        self.message_user(request, f"Revoked {len(tokens)} token(s).", messages.SUCCESS)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(TokenAdmin):
+    list_display = ["prefix", "name", "app", "tenant", "state", "expires_at", "last_used_at", "created_at"]
+    list_filter = ["tenant", "revoked_at"]
+    search_fields = ["lookup_id", "name", "app__slug", "tenant__slug"]
+    list_select_related = ["app", "tenant"]
+    readonly_fields = [*TokenAdmin.readonly_fields, "app", "tenant", "scopes", "created_by"]
+
+
+@admin.register(PersonalAccessToken)
+class PersonalAccessTokenAdmin(TokenAdmin):
+    list_display = ["prefix", "name", "user", "state", "expires_at", "last_used_at", "created_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["lookup_id", "name", "user__username"]
+    list_select_related = ["user"]
+    readonly_fields = [*TokenAdmin.readonly_fields, "user"]

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from apps.access.models import App
+from apps.access.services import app_create
+from apps.core.audit import AuditContext, audit_context
+from apps.tenants.models import Membership, Role, Tenant
+from apps.tenants.services import tenant_create
+
+DEMO_USERS = [  # (username, tenant slug, role)
+    ("olivia", "demo", Role.OWNER),
+    ("adam", "demo", Role.ADMIN),
+    ("dev", "demo", Role.DEVELOPER),
+    ("vic", "demo", Role.VIEWER),
+    ("grace", "globex", Role.OWNER),
+]
+DEMO_TENANTS = {"demo": "Demo Company", "globex": "Globex Corporation"}
+PASSWORD_FILE = Path(settings.BASE_DIR) / "var" / "demo-admin-password"
+
+
+def demo_password() -> str:
+    """DEMO_ADMIN_PASSWORD, or a random one made on the first run and kept in var/ (git-ignored)."""
+    import os
+
+    if os.environ.get("DEMO_ADMIN_PASSWORD"):
+        return os.environ["DEMO_ADMIN_PASSWORD"]
+    if PASSWORD_FILE.exists():
+        return PASSWORD_FILE.read_text().strip()
+    PASSWORD_FILE.parent.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(12)
+    PASSWORD_FILE.write_text(password + "\n")
+    PASSWORD_FILE.chmod(0o600)
+    return password
+
+
+class Command(BaseCommand):
+    help = "Create the demo data (idempotent): admin, tenants demo and globex, a user per role, demo-app."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--url", default="http://127.0.0.1:8000", help="where the portal is served")
+
+    def handle(self, *args, url: str, **options) -> None:
+        password = demo_password()
+        with audit_context(AuditContext(source="cli", actor_label="manage.py seed_demo")), transaction.atomic():
+            admin_created = self._user("admin", password, superuser=True)
+            for username, _, _ in DEMO_USERS:
+                self._user(username, password)
+            for slug, name in DEMO_TENANTS.items():
+                self._tenant(slug, name)
+            for username, slug, role in DEMO_USERS:
+                Membership.objects.update_or_create(
+                    user=get_user_model().objects.get(username=username),
+                    tenant=Tenant.objects.get(slug=slug),
+                    defaults={"role": role},
+                )
+            demo = Tenant.objects.get(slug="demo")
+            if not App.objects.filter(tenant=demo, slug="demo-app").exists():
+                owner = Membership.objects.get(tenant=demo, user__username="olivia")
+                app_create(tenant=demo, actor_membership=owner, slug="demo-app", name="Demo app")
+        admin = get_user_model().objects.get(username="admin")
+        shown = password if admin.check_password(password) else "(changed since it was seeded)"
+        self.stdout.write(
+            f"\nAI gateway portal: {url}/\n"
+            f"  log in at {url}/accounts/login/ as admin / {shown}"
+            f"{'  (new)' if admin_created else ''}\n"
+            f"  demo users olivia (owner), adam (admin), dev (developer), vic (viewer) in 'demo' and grace (owner) in\n"
+            f"  'globex' share the same password\n"
+            f"  API docs: {url}/api/docs/   admin: {url}/admin/\n"
+        )
+
+    def _user(self, username: str, password: str, superuser: bool = False) -> bool:
+        user_model = get_user_model()
+        if user_model.objects.filter(username=username).exists():
+            return False
+        if superuser:
+            user_model.objects.create_superuser(username, f"{username}@example.com", password)
+        else:
+            user_model.objects.create_user(username, f"{username}@example.com", password)
+        return True
+
+    def _tenant(self, slug: str, name: str) -> None:
+        if not Tenant.objects.filter(slug=slug).exists():
+            tenant_create(slug=slug, name=name, owner=get_user_model().objects.get(username="admin"))

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from apps.core.models import TimeStampedModel
+from apps.tenants.models import TenantOwnedModel, slug_validator
+
+API_KEY_KIND = "gwk"
+PERSONAL_TOKEN_KIND = "gwp"  # noqa: S105 - a token type prefix, not a secret
+
+
+class App(TenantOwnedModel):
+    """A consumer application of a tenant (e.g. "billing-bot"); API keys and subscriptions hang off it."""
+
+    slug = models.SlugField(max_length=50, validators=[slug_validator])
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "slug"], name="app_unique_slug_per_tenant")]
+        permissions = [("manage_app", "Can manage this app and its keys")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TokenState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
+class HashedToken(TimeStampedModel):
+    """Abstract: a secret shown once, stored as lookup id + HMAC digest (apps.core.tokens)."""
+
+    name = models.CharField(max_length=100)
+    lookup_id = models.CharField(max_length=16, unique=True, editable=False)
+    pepper_id = models.CharField(max_length=16, editable=False)
+    digest = models.CharField(max_length=64, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    kind = ""
+
+    class Meta:
+        abstract = True
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.kind}_{self.lookup_id}"
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return TokenState.REVOKED
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return TokenState.EXPIRED
+        return TokenState.ACTIVE
+
+    @property
+    def is_usable(self) -> bool:
+        return self.state == TokenState.ACTIVE
+
+
+class ApiKeyScope(models.TextChoices):
+    GATEWAY = "gateway", "Call models and services through the gateway"
+    CATALOG = "catalog", "Read the service catalog"
+
+
+class ApiKey(HashedToken):
+    """An app's credential for the data plane. The database never holds the secret."""
+
+    kind = API_KEY_KIND
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="api_keys")
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="keys")
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+        indexes = [models.Index(fields=["app", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.prefix} ({self.name})"
+
+
+class PersonalAccessToken(HashedToken):
+    """A person's token for the management API (CI scripts): acts as the user, with the user's roles."""
+
+    kind = PERSONAL_TOKEN_KIND
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_tokens")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix} ({self.name})"

@@ -1,0 +1,8 @@
+"""Assembly of the management REST API (DRF) under /api/v1/."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("apps.tenants.api.urls")),
+    path("", include("apps.access.api.urls")),
+]
