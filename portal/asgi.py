@@ -1,7 +1,21 @@
+"""ASGI entry point with two handlers: the data plane (/v1, service invocation) skips the control plane's
+middleware (sessions, CSRF, auth, messages: each a thread hop per request under ASGI, and none needed
+there); everything else gets the full Django stack."""
+
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from apps.gateway.asgi import DataPlaneHandler, is_data_plane_path  # noqa: E402 - needs settings loaded
+
+data_plane_application = DataPlaneHandler()
+
+
+async def application(scope, receive, send):
+    if scope["type"] == "http" and is_data_plane_path(scope["path"]):
+        return await data_plane_application(scope, receive, send)
+    return await django_application(scope, receive, send)

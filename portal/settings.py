@@ -45,9 +45,13 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "guardian",
+    "ninja",
     "apps.core",
     "apps.tenants",
     "apps.access",
+    "apps.providers",
+    "apps.gateway",
+    "apps.analytics",
 ]
 
 MIDDLEWARE = [
@@ -140,6 +144,22 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="portal@localhost")
 API_KEY_PEPPERS = env_list("API_KEY_PEPPERS", default=["1:dev-only-pepper"] if DEBUG else [])
 if not API_KEY_PEPPERS:
     raise ImproperlyConfigured("API_KEY_PEPPERS is required when DEBUG is off (e.g. '1:<random string>')")
+
+# Credentials at rest (provider keys, GitLab tokens): Fernet keys, first encrypts, all decrypt.
+# Generate one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
+FIELD_ENCRYPTION_KEYS = env_list(
+    "FIELD_ENCRYPTION_KEYS", default=["ZGV2LW9ubHktZmllbGQta2V5LW5vdC1mb3ItcHJvZCE="] if DEBUG else []
+)
+if not FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is required when DEBUG is off (a Fernet key)")
+
+# Data plane (/v1 and the invoke endpoint).
+GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = GATEWAY_MAX_BODY_BYTES
+GATEWAY_SNAPSHOT_POLL_SECONDS = float(env_str("GATEWAY_SNAPSHOT_POLL_SECONDS", default="1.0"))
+GATEWAY_LOG_FLUSH_SECONDS = float(env_str("GATEWAY_LOG_FLUSH_SECONDS", default="1.0"))
+GATEWAY_BREAKER_THRESHOLD = env_int("GATEWAY_BREAKER_THRESHOLD", default=3)
+GATEWAY_BREAKER_COOLDOWN_SECONDS = float(env_str("GATEWAY_BREAKER_COOLDOWN_SECONDS", default="30"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -117,3 +117,9 @@ def browser_type_launch_args(browser_type_launch_args):
             "--disable-quic",
         ],
     }
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main thread for the
+    rest of the session, and pytest-asyncio cannot start its own loop after that."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

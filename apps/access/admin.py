@@ -15,9 +15,9 @@ class AppAdmin(GuardedModelAdminMixin, AuditedAdmin):
     audit_prefix = "app"
 
 
-class TokenAdmin(admin.ModelAdmin):
+class TokenAdmin(AuditedAdmin):
     """Tokens are issued through the UI, the API or create_api_key (the secret is shown once there);
-    here they are shown by prefix only and can be revoked."""
+    here they are shown by prefix only and can be revoked; revocations and deletions are audited."""
 
     readonly_fields = ["prefix", "name", "expires_at", "revoked_at", "last_used_at", "created_at"]
     exclude = ["lookup_id", "pepper_id", "digest"]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework import authentication, exceptions
 
 from apps.access.models import PERSONAL_TOKEN_KIND
@@ -24,3 +26,13 @@ class PersonalTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'
+
+
+class PersonalTokenScheme(OpenApiAuthenticationExtension):
+    """Documents the token in the OpenAPI schema (Swagger's "Authorize" button); registered on import."""
+
+    target_class = PersonalTokenAuthentication
+    name = "personalToken"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Bearer")  # noqa: S106

@@ -10,6 +10,7 @@ from guardian.shortcuts import get_users_with_perms
 from apps.access.models import ApiKey, App, HashedToken, PersonalAccessToken
 from apps.core.tokens import token_matches, token_parse
 from apps.tenants.models import Membership, Role, Tenant
+from apps.tenants.selectors import is_row_id
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -48,7 +49,7 @@ def api_key_list(*, app: App) -> QuerySet[ApiKey]:
 
 
 def api_key_get(*, app: App, pk: int | str) -> ApiKey:
-    key = api_key_list(app=app).filter(pk=pk).first() if str(pk).isdigit() else None
+    key = api_key_list(app=app).filter(pk=pk).first() if is_row_id(pk) else None
     if key is None:
         raise Http404("No such key.")
     return key
@@ -85,3 +86,10 @@ def personal_token_authenticate(*, plaintext: str) -> PersonalAccessToken | None
 
 def personal_token_list(*, user) -> QuerySet[PersonalAccessToken]:
     return PersonalAccessToken.objects.filter(user=user).order_by("-created_at")
+
+
+def personal_token_get(*, user, pk: int | str) -> PersonalAccessToken:
+    token = personal_token_list(user=user).filter(pk=pk).first() if is_row_id(pk) else None
+    if token is None:
+        raise Http404("No such token.")
+    return token

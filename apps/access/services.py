@@ -5,7 +5,7 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from guardian.shortcuts import assign_perm, remove_perm
+from guardian.shortcuts import assign_perm, get_users_with_perms, remove_perm
 
 from apps.access.models import (
     API_KEY_KIND,
@@ -63,6 +63,8 @@ def app_delete(*, app: App, actor_membership: Membership) -> None:
     """Delete the app; its keys die with it."""
     _require_manage(membership=actor_membership, app=app)
     audit_record(action="app.delete", obj=app, tenant=app.tenant, changes={"keys": [k.prefix for k in app.keys.all()]})
+    for user in get_users_with_perms(app, only_with_perms_in=["manage_app"]):
+        remove_perm("access.manage_app", user, app)
     app.delete()
 
 
@@ -74,6 +76,8 @@ def app_manager_grant(*, app: App, username: str, actor_membership: Membership) 
     membership = Membership.objects.filter(tenant=app.tenant, user__username=username).select_related("user").first()
     if membership is None:
         raise ApplicationError(f"{username!r} is not a member of {app.tenant}.", field="username")
+    if not membership.has_role(Role.DEVELOPER):
+        raise ApplicationError(f"{username} is a viewer: make them a developer first.", field="username")
     assign_perm("access.manage_app", membership.user, app)
     audit_record(action="app.grant_manager", obj=app, tenant=app.tenant, changes={"manager": [None, username]})
 
@@ -159,8 +163,10 @@ def token_revoke(*, token: HashedToken) -> HashedToken:
     return token
 
 
+@transaction.atomic
 def api_key_revoke(*, key: ApiKey, actor_membership: Membership) -> ApiKey:
     _require_manage(membership=actor_membership, app=key.app)
+    key = ApiKey.objects.select_for_update().get(pk=key.pk)  # of two concurrent revokes, exactly one succeeds
     if key.revoked_at is not None:
         raise ConflictError("This key is already revoked.")
     return token_revoke(token=key)

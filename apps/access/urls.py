@@ -1,2 +1,15 @@
+from django.urls import path
+
+from apps.access import views
+
 app_name = "access"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("apps/", views.app_list, name="app-list"),
+    path("apps/<slug:slug>/", views.app_detail, name="app-detail"),
+    path("apps/<slug:slug>/delete/", views.app_delete, name="app-delete"),
+    path("apps/<slug:slug>/keys/", views.api_key_create, name="api-key-create"),
+    path("apps/<slug:slug>/keys/<int:pk>/revoke/", views.api_key_revoke, name="api-key-revoke"),
+    path("account/tokens/", views.personal_token_list, name="personal-token-list"),
+    path("account/tokens/<int:pk>/revoke/", views.personal_token_revoke, name="personal-token-revoke"),
+]

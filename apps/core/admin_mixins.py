@@ -9,12 +9,18 @@ class AuditedAdmin(admin.ModelAdmin):
     """Records admin saves and deletes in the audit trail. `audit_tenant(obj)` names the tenant."""
 
     audit_prefix = ""
+    audit_secret_fields: tuple[str, ...] = ()  # recorded as changed, never with their values
 
     def audit_tenant(self, obj):
         return getattr(obj, "tenant", None)
 
     def save_model(self, request, obj, form, change) -> None:
-        changes = {name: [form.initial.get(name), form.cleaned_data.get(name)] for name in form.changed_data}
+        changes = {
+            name: ["(secret)", "(secret)"]
+            if name in self.audit_secret_fields
+            else [form.initial.get(name), form.cleaned_data.get(name)]
+            for name in form.changed_data
+        }
         super().save_model(request, obj, form, change)
         action = f"{self.audit_prefix or obj._meta.model_name}.{'update' if change else 'create'}"
         audit_record(action=action, obj=obj, tenant=self.audit_tenant(obj), changes=changes)

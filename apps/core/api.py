@@ -24,10 +24,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
     elif isinstance(exc, Http404):
-        exc = exceptions.NotFound()
+        exc = exceptions.NotFound()  # the generic message: which lookup failed must not leak
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(exc, exceptions.ValidationError):
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
         response.data = {"message": "Invalid input.", "errors": response.data}
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        # DRF's own refusals (401, 403, 404, 405, 415, a body that is not JSON…) say {"detail": …}.
+        response.data = {"message": str(response.data["detail"])}
     return response

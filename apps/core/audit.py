@@ -33,7 +33,8 @@ class AuditContext:
 
 
 _current: contextvars.ContextVar[AuditContext] = contextvars.ContextVar(
-    "audit_context", default=AuditContext(source="system")  # noqa: B039 - frozen dataclass
+    "audit_context",
+    default=AuditContext(source="system"),  # noqa: B039 - frozen dataclass
 )
 
 

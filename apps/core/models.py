@@ -18,6 +18,16 @@ class AppendOnlyError(Exception):
     pass
 
 
+class AuditEventQuerySet(models.QuerySet):
+    """Bulk writes would bypass AuditEvent.save()/delete(), so they are refused too."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("audit events cannot be changed")
+
+    def delete(self):
+        raise AppendOnlyError("audit events cannot be deleted")
+
+
 class AuditEvent(models.Model):
     """One change a person (or a script) made: who, when, to what, what changed, from where. Append-only."""
 
@@ -45,6 +55,8 @@ class AuditEvent(models.Model):
     object_repr = models.CharField(max_length=200)
     changes = models.JSONField(default=dict, blank=True)
 
+    objects = AuditEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -62,3 +74,17 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("audit events cannot be deleted")
+
+
+class ConfigVersion(models.Model):
+    """A counter bumped whenever data-plane configuration changes (keys, routes, services, policies).
+
+    Each gateway process polls it (one cheap query per interval, never per request) and rebuilds its
+    in-memory snapshot when it moved."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    version = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"

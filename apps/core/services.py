@@ -43,3 +43,21 @@ def audit_record(
 def model_diff(instance: models.Model, data: dict[str, Any]) -> dict[str, list[Any]]:
     """{field: [old, new]} for the fields of `data` whose value differs from the instance's."""
     return {name: [getattr(instance, name), value] for name, value in data.items() if getattr(instance, name) != value}
+
+
+GATEWAY_CONFIG = "gateway"
+
+
+def config_version_bump(name: str = GATEWAY_CONFIG) -> None:
+    """Tell every gateway process that its configuration snapshot is stale, once the transaction commits."""
+    from django.db import transaction
+    from django.db.models import F
+
+    from apps.core.models import ConfigVersion
+
+    def bump() -> None:
+        updated = ConfigVersion.objects.filter(name=name).update(version=F("version") + 1)
+        if not updated:
+            ConfigVersion.objects.get_or_create(name=name, defaults={"version": 1})
+
+    transaction.on_commit(bump)

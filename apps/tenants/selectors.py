@@ -9,6 +9,12 @@ from apps.core.models import AuditEvent
 from apps.tenants.models import Membership, Role, Tenant
 
 
+def is_row_id(value: int | str) -> bool:
+    """An id from a URL that can be looked up: ASCII digits only ("²".isdigit() is true, int("²") fails)."""
+    text = str(value)
+    return text.isascii() and text.isdigit()
+
+
 def tenant_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Tenant]:
     return Tenant.objects.filter(memberships__user=user).order_by("name")
 
@@ -42,7 +48,7 @@ def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:
 
 
 def membership_get_in_tenant(*, tenant: Tenant, pk: int | str) -> Membership:
-    membership = membership_list(tenant=tenant).filter(pk=pk).first() if str(pk).isdigit() else None
+    membership = membership_list(tenant=tenant).filter(pk=pk).first() if is_row_id(pk) else None
     if membership is None:
         raise Http404("No such member.")
     return membership

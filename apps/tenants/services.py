@@ -62,9 +62,10 @@ def membership_set_role(*, membership: Membership, role: str, actor_membership: 
     if role not in Role.values:
         raise ApplicationError(f"Unknown role {role!r}.", field="role")
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    # Before the no-op shortcut, so "setting" an owner to owner is refused to an admin like any owner-role change.
+    _check_role_change(actor_membership=actor_membership, old_role=membership.role, new_role=role)
     if membership.role == role:
         return membership
-    _check_role_change(actor_membership=actor_membership, old_role=membership.role, new_role=role)
     _check_not_last_owner(membership)
     old = membership.role
     membership.role = role

@@ -80,6 +80,16 @@ def test_revoking_twice_is_a_conflict(issued_key, members):
         api_key_revoke(key=ApiKey.objects.get(pk=key.pk), actor_membership=members[Role.ADMIN])
 
 
+def test_revoking_from_a_stale_copy_is_still_a_conflict(issued_key, members):
+    """Two concurrent requests each hold a copy loaded before either revoked: the second must not succeed too."""
+    key, _ = issued_key
+    stale = ApiKey.objects.get(pk=key.pk)
+    api_key_revoke(key=key, actor_membership=members[Role.ADMIN])
+    with pytest.raises(ConflictError):
+        api_key_revoke(key=stale, actor_membership=members[Role.OWNER])
+    assert AuditEvent.objects.filter(action="apikey.revoke").count() == 1
+
+
 def test_expired_key_is_rejected(issued_key):
     key, plaintext = issued_key
     ApiKey.objects.filter(pk=key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))

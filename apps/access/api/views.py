@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -18,7 +17,14 @@ from apps.access.api.serializers import (
     PersonalTokenIssuedOut,
     PersonalTokenOut,
 )
-from apps.access.selectors import api_key_get, api_key_list, app_get, app_list, personal_token_list
+from apps.access.selectors import (
+    api_key_get,
+    api_key_list,
+    app_get,
+    app_list,
+    personal_token_get,
+    personal_token_list,
+)
 from apps.access.services import (
     api_key_issue,
     api_key_revoke,
@@ -32,6 +38,7 @@ from apps.access.services import (
 )
 from apps.tenants.api.base import TenantScopedViewSet
 from apps.tenants.api.views import _validated
+from apps.tenants.models import Role
 
 
 class AppViewSet(mixins.ListModelMixin, TenantScopedViewSet):
@@ -39,6 +46,7 @@ class AppViewSet(mixins.ListModelMixin, TenantScopedViewSet):
 
     serializer_class = AppOut
     lookup_field = "slug"
+    write_role = Role.DEVELOPER  # viewers are refused before their input is even read
 
     def get_queryset(self):
         return app_list(tenant=self.request.tenant)
@@ -82,6 +90,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, TenantScopedViewSet):
     """Keys of one app. The secret is returned once, by create."""
 
     serializer_class = ApiKeyOut
+    write_role = Role.DEVELOPER
 
     def get_app(self):
         return app_get(tenant=self.request.tenant, slug=self.kwargs["app_slug"])
@@ -109,6 +118,7 @@ class PersonalTokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The caller's personal access tokens for scripts and CI (`Authorization: Bearer gwp_…`)."""
 
     serializer_class = PersonalTokenOut
+    lookup_value_regex = r"[^/]+"
 
     def get_queryset(self):
         return personal_token_list(user=self.request.user)
@@ -119,8 +129,5 @@ class PersonalTokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(PersonalTokenIssuedOut(token, context={"secret": secret}).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, pk: str):
-        token = self.get_queryset().filter(pk=pk).first() if str(pk).isdigit() else None
-        if token is None:
-            raise Http404("No such token.")
-        token_revoke(token=token)
+        token_revoke(token=personal_token_get(user=request.user, pk=pk))
         return Response(status=status.HTTP_204_NO_CONTENT)

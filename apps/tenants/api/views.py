@@ -44,6 +44,7 @@ class TenantViewSet(viewsets.GenericViewSet):
 
     serializer_class = TenantOut
     lookup_field = "slug"
+    lookup_value_regex = r"[^/]+"  # any value reaches the view, which answers 404 (typed as a string in the schema)
 
     def get_queryset(self):
         return tenant_list_for_user(user=self.request.user)

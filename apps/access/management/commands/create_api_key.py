@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -37,4 +38,6 @@ class Command(BaseCommand):
                 _, plaintext = api_key_issue(app=app_obj, name=name, actor_membership=None, scopes=scope)
             except ApplicationError as exc:
                 raise CommandError(f"{exc.field or 'error'}: {exc.message}") from None
+            except ValidationError as exc:  # model validation (full_clean), e.g. an app slug with spaces
+                raise CommandError("; ".join(f"{f}: {' '.join(m)}" for f, m in exc.message_dict.items())) from None
         self.stdout.write(plaintext)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from django.db import transaction
 from apps.access.models import App
 from apps.access.services import app_create
 from apps.core.audit import AuditContext, audit_context
+from apps.providers.clients.base import ProviderError
+from apps.providers.models import Provider, Route
+from apps.providers.services import deployment_add, model_create, provider_create, provider_sync_models, route_create
 from apps.tenants.models import Membership, Role, Tenant
 from apps.tenants.services import tenant_create
 
@@ -27,8 +31,6 @@ PASSWORD_FILE = Path(settings.BASE_DIR) / "var" / "demo-admin-password"
 
 def demo_password() -> str:
     """DEMO_ADMIN_PASSWORD, or a random one made on the first run and kept in var/ (git-ignored)."""
-    import os
-
     if os.environ.get("DEMO_ADMIN_PASSWORD"):
         return os.environ["DEMO_ADMIN_PASSWORD"]
     if PASSWORD_FILE.exists():
@@ -64,6 +66,8 @@ class Command(BaseCommand):
             if not App.objects.filter(tenant=demo, slug="demo-app").exists():
                 owner = Membership.objects.get(tenant=demo, user__username="olivia")
                 app_create(tenant=demo, actor_membership=owner, slug="demo-app", name="Demo app")
+            self._echo_route(demo)
+        self._env_providers(Tenant.objects.get(slug="demo"))
         admin = get_user_model().objects.get(username="admin")
         shown = password if admin.check_password(password) else "(changed since it was seeded)"
         self.stdout.write(
@@ -73,6 +77,10 @@ class Command(BaseCommand):
             f"  demo users olivia (owner), adam (admin), dev (developer), vic (viewer) in 'demo' and grace (owner) in\n"
             f"  'globex' share the same password\n"
             f"  API docs: {url}/api/docs/   admin: {url}/admin/\n"
+            f"  a key for demo-app: python manage.py create_api_key --tenant demo --app demo-app\n"
+            f"  then: curl {url}/v1/chat/completions -H 'Authorization: Bearer <key>' "
+            f'-H \'Content-Type: application/json\' -d \'{{"model": "echo", "messages": '
+            f'[{{"role": "user", "content": "Hello"}}]}}\'\n'
         )
 
     def _user(self, username: str, password: str, superuser: bool = False) -> bool:
@@ -88,3 +96,46 @@ class Command(BaseCommand):
     def _tenant(self, slug: str, name: str) -> None:
         if not Tenant.objects.filter(slug=slug).exists():
             tenant_create(slug=slug, name=name, owner=get_user_model().objects.get(username="admin"))
+
+    def _echo_route(self, tenant: Tenant) -> None:
+        """The built-in local provider, so a new user gets answers offline."""
+        if Provider.objects.filter(tenant=tenant, slug="echo").exists():
+            return
+        provider = provider_create(tenant=tenant, actor_membership=None, slug="echo", name="Echo (local)", kind="echo")
+        model = model_create(
+            provider=provider, actor_membership=None, name="echo", upstream_id="echo", modalities=["text", "embedding"]
+        )
+        route = route_create(tenant=tenant, actor_membership=None, alias="echo", description="Answers from the request")
+        deployment_add(route=route, model=model, actor_membership=None)
+
+    def _env_providers(self, tenant: Tenant) -> None:
+        """A provider for each standard credential variable that is set, with its models published as routes."""
+        found = [
+            (
+                "openai",
+                "OpenAI",
+                "openai",
+                os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
+                os.environ.get("OPENAI_API_KEY"),
+            ),
+        ]
+        for slug, name, kind, base_url, api_key in found:
+            if not api_key or Provider.objects.filter(tenant=tenant, slug=slug).exists():
+                continue
+            with audit_context(AuditContext(source="cli", actor_label="manage.py seed_demo")):
+                provider = provider_create(
+                    tenant=tenant,
+                    actor_membership=None,
+                    slug=slug,
+                    name=name,
+                    kind=kind,
+                    base_url=base_url,
+                    api_key=api_key,
+                )
+                try:
+                    models = provider_sync_models(provider=provider, actor_membership=None)
+                except ProviderError as exc:
+                    self.stderr.write(f"  {name}: could not list models ({exc.kind}: {exc.message}); sync it later")
+                    continue
+            routes = Route.objects.filter(tenant=tenant, deployments__model__in=models).count()
+            self.stdout.write(f"  {name}: imported {len(models)} model(s), published {routes} route(s)")

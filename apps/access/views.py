@@ -1,0 +1,153 @@
+"""Web pages of apps, API keys and personal access tokens, and the dashboard. Writes go through services.
+
+A new secret is rendered once, in the answer to the POST that issued it, and never kept anywhere: the create
+forms post with htmx, so reloading the page afterwards is a plain GET that cannot show it again."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.access import selectors, services
+from apps.access.forms import ApiKeyCreateForm, AppCreateForm, PersonalTokenCreateForm
+from apps.access.models import App
+from apps.tenants.forms import ServiceForm
+from apps.tenants.models import Role, Tenant
+from apps.tenants.selectors import audit_event_list, membership_list
+from apps.tenants.views import flash_outcome, is_htmx, redirect_after_action
+from apps.tenants.web import tenant_required
+
+DASHBOARD_EVENTS = 10
+
+
+def _dashboard_summary(tenant: Tenant) -> dict:
+    """Apps with their keys, and counts, from existing selectors (candidate for an access `tenant_summary` selector)."""
+    apps = list(selectors.app_list(tenant=tenant))
+    return {
+        "apps": apps,
+        "app_count": len(apps),
+        "active_key_count": sum(key.is_usable for app in apps for key in app.keys.all()),
+        "member_count": membership_list(tenant=tenant).count(),
+    }
+
+
+@tenant_required()
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The dashboard of the current tenant; owners and admins also see its latest audit events."""
+    context = _dashboard_summary(request.tenant)
+    if request.membership.has_role(Role.ADMIN):
+        context["events"] = audit_event_list(tenant=request.tenant)[:DASHBOARD_EVENTS]
+    return render(request, "access/home.html", context)
+
+
+@tenant_required()
+@require_http_methods(["GET", "POST"])
+def app_list(request: HttpRequest) -> HttpResponse:
+    """The tenant's apps with their keys; POST creates an app (developers and up)."""
+    form = AppCreateForm(request.POST) if request.method == "POST" else AppCreateForm()
+    if form.is_bound and form.submit(services.app_create, tenant=request.tenant, actor_membership=request.membership):
+        messages.success(request, f"App {form.result} created. Issue it a key to call the gateway.")
+        return redirect("access:app-detail", slug=form.result.slug)
+    context = {"apps": selectors.app_list(tenant=request.tenant), "form": form}
+    return render(request, "access/app_list.html", context, status=form.status_code)
+
+
+def _app_page(request: HttpRequest, app: App, form: ApiKeyCreateForm, issued: tuple | None = None) -> HttpResponse:
+    """The app page, or only its keys section for htmx; `issued` is (key, secret) right after issuing a key."""
+    can_manage = selectors.app_can_manage(membership=request.membership, app=app)
+    context = {
+        "app": app,
+        "keys": selectors.api_key_list(app=app),
+        "can_manage": can_manage,
+        "form": form if can_manage else None,
+        "issued_key": issued[0] if issued else None,
+        "secret": issued[1] if issued else None,
+    }
+    template = "access/_api_key_section.html" if is_htmx(request) else "access/app_detail.html"
+    return render(request, template, context, status=form.status_code)
+
+
+@tenant_required()
+@require_GET
+def app_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    return _app_page(request, selectors.app_get(tenant=request.tenant, slug=slug), ApiKeyCreateForm())
+
+
+@tenant_required(Role.DEVELOPER)
+@require_POST
+def app_delete(request: HttpRequest, slug: str) -> HttpResponse:
+    app = selectors.app_get(tenant=request.tenant, slug=slug)
+    form = ServiceForm(request.POST)
+    if form.submit(services.app_delete, app=app, actor_membership=request.membership):
+        messages.success(request, f"App {app} and its keys were deleted.")
+        return redirect_after_action(request, "access:app-list")
+    if is_htmx(request):
+        context = {"app": app, "errors": form.error_texts()}
+        return render(request, "access/_app_delete_form.html", context, status=form.status_code)
+    flash_outcome(request, form)
+    return redirect("access:app-detail", slug=app.slug)
+
+
+@tenant_required(Role.DEVELOPER)
+@require_POST
+@never_cache
+def api_key_create(request: HttpRequest, slug: str) -> HttpResponse:
+    """Issue a key; the answer shows its secret this once."""
+    app = selectors.app_get(tenant=request.tenant, slug=slug)
+    form = ApiKeyCreateForm(request.POST)
+    if form.submit(services.api_key_issue, app=app, actor_membership=request.membership):
+        return _app_page(request, app, ApiKeyCreateForm(), issued=form.result)
+    return _app_page(request, app, form)
+
+
+@tenant_required(Role.DEVELOPER)
+@require_POST
+def api_key_revoke(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    app = selectors.app_get(tenant=request.tenant, slug=slug)
+    key = selectors.api_key_get(app=app, pk=pk)
+    form = ServiceForm(request.POST)
+    if form.submit(services.api_key_revoke, key=key, actor_membership=request.membership):
+        key = form.result
+    if is_htmx(request):
+        can_manage = selectors.app_can_manage(membership=request.membership, app=app)
+        context = {"app": app, "key": key, "can_manage": can_manage, "errors": form.error_texts()}
+        return render(request, "access/_api_key_row.html", context, status=form.status_code)
+    flash_outcome(request, form, success=f"Key {key.prefix} revoked: it no longer works.")
+    return redirect("access:app-detail", slug=app.slug)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@never_cache
+def personal_token_list(request: HttpRequest) -> HttpResponse:
+    """The user's personal access tokens for the management API; POST issues one and shows its secret once."""
+    form = PersonalTokenCreateForm(request.POST) if request.method == "POST" else PersonalTokenCreateForm()
+    issued = None
+    if form.is_bound and form.submit(services.personal_token_issue, user=request.user):
+        issued, form = form.result, PersonalTokenCreateForm()
+    context = {
+        "tokens": selectors.personal_token_list(user=request.user),
+        "form": form,
+        "issued_token": issued[0] if issued else None,
+        "secret": issued[1] if issued else None,
+    }
+    template = "access/_personal_token_section.html" if is_htmx(request) else "access/personal_token_list.html"
+    return render(request, template, context, status=form.status_code)
+
+
+@login_required
+@require_POST
+def personal_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = selectors.personal_token_get(user=request.user, pk=pk)
+    form = ServiceForm(request.POST)
+    if form.submit(services.token_revoke, token=token):
+        token = form.result
+    if is_htmx(request):
+        return render(request, "access/_personal_token_row.html", {"token": token}, status=form.status_code)
+    flash_outcome(request, form, success=f"Token {token.prefix} revoked: it no longer works.")
+    return redirect("access:personal-token-list")

@@ -1,0 +1,29 @@
+"""What the pipeline needs from the outside world; adapters implement these, tests fake them."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from apps.gateway.pipeline.records import CallRecord
+from apps.gateway.pipeline.snapshot import DeploymentEntry, KeyEntry, Snapshot
+from apps.providers.clients.base import ProviderClient
+
+
+class ConfigSource(Protocol):
+    async def current(self) -> Snapshot:
+        """The latest snapshot; does I/O only to build the very first one."""
+
+
+class KeyVerifier(Protocol):
+    def verify(self, plaintext: str, entry: KeyEntry) -> bool:
+        """Constant-time check of a presented key against the stored digest."""
+
+
+class ClientPool(Protocol):
+    def client_for(self, deployment: DeploymentEntry) -> ProviderClient:
+        """The pooled client of the deployment's provider, in this process."""
+
+
+class CallSink(Protocol):
+    def emit(self, record: CallRecord) -> None:
+        """Hand a record over without waiting; durability is the sink's business."""

@@ -1,0 +1,170 @@
+"""Choosing and calling deployments: weighted choice among healthy ones, retry with backoff, failover in
+priority order, one overall deadline, and a circuit breaker per deployment (per process)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from apps.gateway.pipeline.errors import (
+    GatewayError,
+    InvalidRequest,
+    NoHealthyDeployment,
+    RateLimited,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from apps.gateway.pipeline.snapshot import DeploymentEntry, RouteEntry
+from apps.providers.clients.base import ProviderError
+
+T = TypeVar("T")
+
+BACKOFF_BASE = 0.05  # seconds; doubled per retry, with jitter
+BACKOFF_MAX = 2.0
+
+
+@dataclass(slots=True)
+class BreakerState:
+    failures: int = 0
+    open_until: float = 0.0
+    probe_until: float = 0.0  # half-open: one request is testing the deployment until then
+
+
+@dataclass
+class CircuitBreaker:
+    """Opens after `threshold` consecutive failures; after `cooldown` lets one probe through. A probe that
+    never reports back (cancelled) frees the slot after another cooldown."""
+
+    threshold: int = 3
+    cooldown: float = 30.0
+    clock: Callable[[], float] = time.monotonic
+    states: dict[int, BreakerState] = field(default_factory=dict)
+
+    def state(self, deployment_id: int) -> str:
+        st = self.states.get(deployment_id)
+        if st is None or st.failures < self.threshold:
+            return "closed"
+        return "half_open" if self.clock() >= st.open_until else "open"
+
+    def available(self, deployment_id: int) -> bool:
+        state = self.state(deployment_id)
+        return state == "closed" or (state == "half_open" and self.clock() >= self.states[deployment_id].probe_until)
+
+    def acquire(self, deployment_id: int) -> bool:
+        """Take the right to call now; a half-open deployment admits one probe at a time."""
+        if not self.available(deployment_id):
+            return False
+        if self.state(deployment_id) == "half_open":
+            self.states[deployment_id].probe_until = self.clock() + self.cooldown
+        return True
+
+    def record_success(self, deployment_id: int) -> None:
+        self.states.pop(deployment_id, None)
+
+    def record_failure(self, deployment_id: int) -> None:
+        st = self.states.setdefault(deployment_id, BreakerState())
+        st.failures += 1
+        if st.failures >= self.threshold:
+            st.open_until = self.clock() + self.cooldown
+            st.probe_until = 0.0
+
+
+@dataclass(slots=True)
+class Attempt:
+    deployment: DeploymentEntry
+    timeout: float
+
+
+@dataclass(slots=True)
+class RouteOutcome:
+    attempts: int = 0
+    upstream_seconds: float = 0.0
+    deployment: DeploymentEntry | None = None
+
+
+class Router:
+    def __init__(self, *, breaker: CircuitBreaker | None = None, rng: random.Random | None = None) -> None:
+        self.breaker = breaker or CircuitBreaker()
+        self._rng = rng or random.Random()  # noqa: S311 - load balancing, not security
+
+    def plan(self, route: RouteEntry) -> list[DeploymentEntry]:
+        """Deployments in the order to try: priority groups ascending, weighted random order inside a group.
+        Deployments whose breaker is open are left out (a half-open one is let through once as a probe)."""
+        groups: dict[int, list[DeploymentEntry]] = {}
+        for dep in route.deployments:
+            groups.setdefault(dep.priority, []).append(dep)
+        order: list[DeploymentEntry] = []
+        for priority in sorted(groups):
+            order.extend(self._weighted_order(groups[priority]))
+        return [dep for dep in order if self.breaker.available(dep.deployment_id)]
+
+    def _weighted_order(self, deps: list[DeploymentEntry]) -> list[DeploymentEntry]:
+        # Efraimidis-Spirakis: sort by u^(1/w); the first is a weighted pick, the rest a weighted fallback order.
+        if len(deps) == 1:
+            return deps
+        return sorted(deps, key=lambda d: self._rng.random() ** (1.0 / d.weight), reverse=True)
+
+    async def run(
+        self,
+        route: RouteEntry,
+        call: Callable[[Attempt], Awaitable[T]],
+        *,
+        outcome: RouteOutcome,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> T:
+        """Call deployments until one answers. Retryable failures (timeout, connection, 429, 5xx, garbage)
+        are retried with backoff, then the next deployment is tried, all within route.deadline."""
+        deadline = clock() + route.deadline
+        plan = self.plan(route)
+        if not plan:
+            raise NoHealthyDeployment(f"No healthy deployment for {route.alias!r}: all are cooling down.")
+        last_error: ProviderError | None = None
+        for dep in plan:
+            if not self.breaker.acquire(dep.deployment_id):
+                continue
+            for retry in range(route.retries + 1):
+                remaining = deadline - clock()
+                if remaining <= 0:
+                    raise self._exhausted(route, last_error, deadline_hit=True)
+                outcome.attempts += 1
+                outcome.deployment = dep
+                started = clock()
+                try:
+                    result = await call(Attempt(dep, min(dep.timeout, remaining)))
+                except ProviderError as exc:
+                    outcome.upstream_seconds += clock() - started
+                    last_error = exc
+                    if not exc.retryable and exc.kind == "bad_request":
+                        raise InvalidRequest(f"The provider refused the request: {exc.message}") from exc
+                    self.breaker.record_failure(dep.deployment_id)
+                    if not exc.retryable or self.breaker.state(dep.deployment_id) != "closed":
+                        break  # misconfigured (auth, unknown model) or now open: next deployment
+                    if retry < route.retries:
+                        await self._backoff(retry, exc, deadline - clock())
+                    continue
+                outcome.upstream_seconds += clock() - started
+                self.breaker.record_success(dep.deployment_id)
+                return result
+        raise self._exhausted(route, last_error, deadline_hit=False)
+
+    async def _backoff(self, retry: int, exc: ProviderError, remaining: float) -> None:
+        delay = min(BACKOFF_MAX, BACKOFF_BASE * (2**retry)) * (0.5 + self._rng.random())
+        if exc.retry_after is not None:
+            delay = max(delay, min(exc.retry_after, BACKOFF_MAX))
+        if 0 < delay < remaining:
+            await asyncio.sleep(delay)
+
+    @staticmethod
+    def _exhausted(route: RouteEntry, error: ProviderError | None, *, deadline_hit: bool) -> GatewayError:
+        if deadline_hit or (error is not None and error.kind == "timeout"):
+            return UpstreamTimeout(f"No deployment of {route.alias!r} answered within the deadline.")
+        if error is not None and error.kind == "rate_limited":
+            return RateLimited(
+                f"Every deployment of {route.alias!r} is rate limited upstream.", retry_after=error.retry_after
+            )
+        detail = f": {error.message}" if error is not None else ""
+        return UpstreamError(f"No deployment of {route.alias!r} could answer{detail}")

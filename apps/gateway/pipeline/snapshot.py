@@ -1,0 +1,90 @@
+"""The configuration the data plane reads: an immutable, in-memory picture of keys and routes.
+
+Built off the request path from the database (adapters.snapshot_store) and swapped atomically; a request
+reads one Snapshot from start to end, so a rebuild never shows it half-changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEntry:
+    key_id: int
+    lookup_id: str
+    pepper_id: str
+    digest: str
+    tenant_id: int
+    tenant_slug: str
+    app_id: int
+    app_slug: str
+    scopes: frozenset[str]
+    expires_at: datetime | None
+
+    @property
+    def prefix(self) -> str:
+        return f"gwk_{self.lookup_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentEntry:
+    deployment_id: int
+    provider_id: int
+    provider_kind: str
+    provider_slug: str
+    base_url: str
+    api_key: str = field(repr=False)
+    provider_options: dict[str, Any]
+    provider_revision: str  # changes whenever the provider's settings do: a new pooled client is made
+    model_name: str
+    upstream_model: str
+    modalities: frozenset[str]
+    weight: int
+    priority: int
+    timeout: float
+    input_price_per_mtok: Decimal
+    output_price_per_mtok: Decimal
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> Decimal:
+        return (self.input_price_per_mtok * prompt_tokens + self.output_price_per_mtok * completion_tokens) / 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class RouteEntry:
+    route_id: int
+    tenant_id: int
+    alias: str
+    deadline: float
+    retries: int
+    deployments: tuple[DeploymentEntry, ...]  # enabled ones, sorted by priority
+    created: int = 0  # unix time, for /v1/models
+
+    @property
+    def serves_embeddings(self) -> bool:
+        return any("embedding" in d.modalities for d in self.deployments)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    version: int
+    keys: dict[str, KeyEntry]  # by lookup id
+    routes: dict[tuple[int, str], RouteEntry]  # by (tenant id, alias)
+    tenant_routes: dict[int, tuple[RouteEntry, ...]]  # by tenant id, sorted by alias (for /v1/models)
+
+    @classmethod
+    def build(cls, *, version: int, keys: list[KeyEntry], routes: list[RouteEntry]) -> Snapshot:
+        by_tenant: dict[int, list[RouteEntry]] = {}
+        for route in sorted(routes, key=lambda r: r.alias):
+            by_tenant.setdefault(route.tenant_id, []).append(route)
+        return cls(
+            version=version,
+            keys={k.lookup_id: k for k in keys},
+            routes={(r.tenant_id, r.alias): r for r in routes},
+            tenant_routes={t: tuple(rs) for t, rs in by_tenant.items()},
+        )
+
+
+EMPTY_SNAPSHOT = Snapshot(version=-1, keys={}, routes={}, tenant_routes={})

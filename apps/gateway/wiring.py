@@ -1,0 +1,47 @@
+"""The composition root: the only place that picks the pipeline's adapters."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.conf import settings
+
+from apps.gateway.adapters.clients import ProcessClientPool
+from apps.gateway.adapters.keys import PepperKeyVerifier
+from apps.gateway.adapters.sink import BatchingCallSink
+from apps.gateway.adapters.snapshot_build import config_version_read, snapshot_build
+from apps.gateway.adapters.snapshot_store import SnapshotStore
+from apps.gateway.pipeline.pipeline import GatewayPipeline
+from apps.gateway.pipeline.router import CircuitBreaker, Router
+
+
+def _write_call_logs(records) -> int:
+    from apps.analytics.services import call_logs_record
+
+    return call_logs_record(records=records)
+
+
+@cache
+def get_snapshot_store() -> SnapshotStore:
+    return SnapshotStore(
+        build=snapshot_build, read_version=config_version_read, poll_seconds=settings.GATEWAY_SNAPSHOT_POLL_SECONDS
+    )
+
+
+@cache
+def get_call_sink() -> BatchingCallSink:
+    return BatchingCallSink(write=_write_call_logs, flush_seconds=settings.GATEWAY_LOG_FLUSH_SECONDS)
+
+
+@cache
+def get_pipeline() -> GatewayPipeline:
+    breaker = CircuitBreaker(
+        threshold=settings.GATEWAY_BREAKER_THRESHOLD, cooldown=settings.GATEWAY_BREAKER_COOLDOWN_SECONDS
+    )
+    return GatewayPipeline(
+        config=get_snapshot_store(),
+        keys=PepperKeyVerifier(settings.API_KEY_PEPPERS),
+        clients=ProcessClientPool(),
+        sink=get_call_sink(),
+        router=Router(breaker=breaker),
+    )

