@@ -9,7 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from apps.access.models import ApiKeyScope
-from apps.tenants.forms import ServiceForm
+from apps.core.forms import ServiceForm
 from apps.tenants.models import slug_validator
 
 

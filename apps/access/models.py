@@ -76,6 +76,7 @@ class ApiKey(HashedToken):
     """An app's credential for the data plane. The database never holds the secret."""
 
     kind = API_KEY_KIND
+    audit_name = "api_key"
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="api_keys")
     app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="keys")
@@ -95,6 +96,7 @@ class PersonalAccessToken(HashedToken):
     """A person's token for the management API (CI scripts): acts as the user, with the user's roles."""
 
     kind = PERSONAL_TOKEN_KIND
+    audit_name = "personal_token"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_tokens")
 

@@ -93,3 +93,16 @@ def personal_token_get(*, user, pk: int | str) -> PersonalAccessToken:
     if token is None:
         raise Http404("No such token.")
     return token
+
+
+def tenant_summary(*, tenant: Tenant) -> dict:
+    """What the dashboard shows: the apps with their keys, and counts."""
+    now = timezone.now()
+    apps = list(app_list(tenant=tenant))
+    active_keys = ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=True).exclude(expires_at__lte=now)
+    return {
+        "apps": apps,
+        "app_count": len(apps),
+        "active_key_count": active_keys.count(),
+        "member_count": Membership.objects.filter(tenant=tenant).count(),
+    }

@@ -18,7 +18,7 @@ from apps.access.models import (
 )
 from apps.access.selectors import app_can_manage
 from apps.core.errors import ApplicationError, ConflictError, NotPermitted
-from apps.core.services import audit_record, model_diff
+from apps.core.services import audit_record, config_version_bump, model_diff
 from apps.core.tokens import token_issue
 from apps.tenants.models import Membership, Role, Tenant
 
@@ -66,6 +66,7 @@ def app_delete(*, app: App, actor_membership: Membership) -> None:
     for user in get_users_with_perms(app, only_with_perms_in=["manage_app"]):
         remove_perm("access.manage_app", user, app)
     app.delete()
+    config_version_bump()
 
 
 @transaction.atomic
@@ -144,6 +145,7 @@ def api_key_issue(
         tenant=app.tenant,
         changes={"app": app.slug, "scopes": scopes, "expires_at": expires_at},
     )
+    config_version_bump()
     return key, issued.plaintext
 
 
@@ -155,11 +157,13 @@ def token_revoke(*, token: HashedToken) -> HashedToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at", "updated_at"])
         audit_record(
-            action=f"{token._meta.model_name}.revoke",
+            action=f"{token.audit_name}.revoke",
             obj=token,
             tenant=getattr(token, "tenant", None),
             changes={"revoked_at": [None, token.revoked_at]},
         )
+        if isinstance(token, ApiKey):
+            config_version_bump()  # the data plane drops the key at its next snapshot poll
     return token
 
 

@@ -15,31 +15,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.access import selectors, services
 from apps.access.forms import ApiKeyCreateForm, AppCreateForm, PersonalTokenCreateForm
 from apps.access.models import App
-from apps.tenants.forms import ServiceForm
-from apps.tenants.models import Role, Tenant
-from apps.tenants.selectors import audit_event_list, membership_list
-from apps.tenants.views import flash_outcome, is_htmx, redirect_after_action
+from apps.core.forms import ServiceForm
+from apps.core.web import flash_outcome, is_htmx, redirect_after_action
+from apps.tenants.models import Role
+from apps.tenants.selectors import audit_event_list
 from apps.tenants.web import tenant_required
 
 DASHBOARD_EVENTS = 10
-
-
-def _dashboard_summary(tenant: Tenant) -> dict:
-    """Apps with their keys, and counts, from existing selectors (candidate for an access `tenant_summary` selector)."""
-    apps = list(selectors.app_list(tenant=tenant))
-    return {
-        "apps": apps,
-        "app_count": len(apps),
-        "active_key_count": sum(key.is_usable for app in apps for key in app.keys.all()),
-        "member_count": membership_list(tenant=tenant).count(),
-    }
 
 
 @tenant_required()
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """The dashboard of the current tenant; owners and admins also see its latest audit events."""
-    context = _dashboard_summary(request.tenant)
+    context = selectors.tenant_summary(tenant=request.tenant)
     if request.membership.has_role(Role.ADMIN):
         context["events"] = audit_event_list(tenant=request.tenant)[:DASHBOARD_EVENTS]
     return render(request, "access/home.html", context)

@@ -6,36 +6,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render, resolve_url
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.forms import ServiceForm
+from apps.core.web import flash_outcome, is_htmx, redirect_after_action
 from apps.tenants import selectors, services
-from apps.tenants.forms import AuditFilterForm, MemberAddForm, MemberRoleForm, ServiceForm, TenantSwitchForm
+from apps.tenants.forms import AuditFilterForm, MemberAddForm, MemberRoleForm, TenantSwitchForm
 from apps.tenants.models import Membership, Role
 from apps.tenants.web import SESSION_KEY, current_membership, tenant_required
 
 AUDIT_PAGE_SIZE = 50
 DASHBOARD_URL = "/"
-
-
-def is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def flash_outcome(request: HttpRequest, form: ServiceForm, *, success: str | None = None) -> None:
-    """The outcome of an action as flash messages, for the page a non-htmx request is redirected to."""
-    for text in form.error_texts():
-        messages.error(request, text)
-    if success and not form.errors:
-        messages.success(request, success)
-
-
-def redirect_after_action(request: HttpRequest, to: str) -> HttpResponse:
-    """A redirect that htmx follows as a full page load (a plain 302 would be swapped into the fragment)."""
-    url = resolve_url(to)
-    if is_htmx(request):
-        return HttpResponse(headers={"HX-Redirect": url})
-    return redirect(url)
 
 
 @login_required

@@ -70,7 +70,7 @@ def test_revoked_key_is_rejected(issued_key, members):
     key, plaintext = issued_key
     api_key_revoke(key=key, actor_membership=members[Role.ADMIN])
     assert api_key_authenticate(plaintext=plaintext) is None
-    assert AuditEvent.objects.filter(action="apikey.revoke", object_id=str(key.pk)).exists()
+    assert AuditEvent.objects.filter(action="api_key.revoke", object_id=str(key.pk)).exists()
 
 
 def test_revoking_twice_is_a_conflict(issued_key, members):
@@ -87,7 +87,7 @@ def test_revoking_from_a_stale_copy_is_still_a_conflict(issued_key, members):
     api_key_revoke(key=key, actor_membership=members[Role.ADMIN])
     with pytest.raises(ConflictError):
         api_key_revoke(key=stale, actor_membership=members[Role.OWNER])
-    assert AuditEvent.objects.filter(action="apikey.revoke").count() == 1
+    assert AuditEvent.objects.filter(action="api_key.revoke").count() == 1
 
 
 def test_expired_key_is_rejected(issued_key):

@@ -128,7 +128,7 @@ def test_revoking_a_key_answers_with_its_revoked_row(client_for, owner, app, iss
     assert response.status_code == 200
     assert 'class="badge badge-revoked"' in response.content.decode()
     assert api_key_authenticate(plaintext=plaintext) is None
-    assert AuditEvent.objects.filter(action="apikey.revoke", object_id=str(key.pk), actor_label="owner-user").exists()
+    assert AuditEvent.objects.filter(action="api_key.revoke", object_id=str(key.pk), actor_label="owner-user").exists()
 
 
 def test_revoking_a_revoked_key_is_a_409_in_the_row(client_for, owner, app, issued_key):

@@ -81,7 +81,7 @@ def test_owner_journey_from_login_to_audit_trail(page: Page, live_server, transa
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit").click()
     expect(page).to_have_title(f"Audit trail of {tenant.name} · AI Gateway")
-    for action in ("app.create", "api_key.issue", "apikey.revoke", "membership.change_role"):
+    for action in ("app.create", "api_key.issue", "api_key.revoke", "membership.change_role"):
         expect(page.locator("table.audit").get_by_text(action, exact=True)).to_be_visible()
     _screenshot(page, "06-audit-trail")
 

@@ -26,7 +26,7 @@ def _changes(members, issued_key):
         "key-issue": ("post", f"{ACME}/apps/billing-bot/keys/", {"name": "ci", "scopes": ["gateway"]},
                       "api_key.issue", "access.apikey", {"app": "billing-bot", "scopes": ["gateway"]}),
         "key-revoke": ("post", f"{ACME}/apps/billing-bot/keys/{key.pk}/revoke/", None,
-                       "apikey.revoke", "access.apikey", {}),
+                       "api_key.revoke", "access.apikey", {}),
         "app-create": ("post", f"{ACME}/apps/", {"slug": "new-app", "name": "New app"},
                        "app.create", "access.app", {"slug": "new-app", "name": "New app"}),
         "app-delete": ("delete", f"{ACME}/apps/billing-bot/", None,
@@ -102,7 +102,7 @@ def test_keys_revoked_with_the_admin_action_are_audited_as_admin(superuser_clien
     assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
     assert AuditEvent.objects.count() == before + 1
     event = AuditEvent.objects.first()
-    assert (event.source, event.actor_label, event.action, event.tenant) == ("admin", "root", "apikey.revoke", tenant)
+    assert (event.source, event.actor_label, event.action, event.tenant) == ("admin", "root", "api_key.revoke", tenant)
 
 
 def test_keys_deleted_in_the_admin_are_audited(superuser_client, issued_key, tenant):
@@ -156,7 +156,7 @@ def _listed(client, query: str = "") -> list[tuple[str, str]]:
 
 def test_the_trail_lists_the_tenants_events_newest_first(trail, members, api_client_for):
     listed = _listed(api_client_for(members[Role.ADMIN].user))
-    assert listed[:3] == [("app.create", "admin-user"), ("apikey.revoke", "owner-user"), ("app.create", "owner-user")]
+    assert listed[:3] == [("app.create", "admin-user"), ("api_key.revoke", "owner-user"), ("app.create", "owner-user")]
     assert "mallory" not in {actor for _, actor in listed}
 
 
@@ -165,8 +165,8 @@ def test_the_trail_lists_the_tenants_events_newest_first(trail, members, api_cli
     [
         ("?action=app.create", {("app.create", "owner-user"), ("app.create", "admin-user")}),
         ("?actor=admin", {("app.create", "admin-user")}),
-        ("?object_type=access.apikey", {("api_key.issue", "system"), ("apikey.revoke", "owner-user")}),
-        ("?source=api&actor=owner", {("app.create", "owner-user"), ("apikey.revoke", "owner-user")}),
+        ("?object_type=access.apikey", {("api_key.issue", "system"), ("api_key.revoke", "owner-user")}),
+        ("?source=api&actor=owner", {("app.create", "owner-user"), ("api_key.revoke", "owner-user")}),
         ("?source=admin", set()),
         ("?date_from=2000-01-01&date_to=2000-12-31", set()),
     ],

@@ -32,7 +32,7 @@ from apps.providers.clients.base import (
     Upstream,
     Usage,
 )
-from apps.providers.clients.tokens import count_message_tokens, count_tokens
+from apps.providers.clients.tokens import count_input_tokens, count_message_tokens, count_tokens
 
 # Each piece keeps the whitespace before its word, so the pieces add up to the text exactly.
 _WORDS = re.compile(r"\s*\S+|\s+")
@@ -95,7 +95,7 @@ class EchoClient(ProviderClient):
             vector = _vector(item, dimensions)
             encoded = base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode() if as_base64 else vector
             data.append({"object": "embedding", "index": index, "embedding": encoded})
-        tokens = sum(count_tokens(item) if isinstance(item, str) else len(item) for item in inputs)
+        tokens = count_input_tokens(inputs)
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         body = {"object": "list", "data": data, "model": upstream.model, "usage": usage}
         return EmbeddingResult(body, Usage(prompt_tokens=tokens))

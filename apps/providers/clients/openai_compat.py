@@ -42,7 +42,7 @@ from apps.providers.clients.base import (
     Usage,
 )
 from apps.providers.clients.sse import SSEDecoder
-from apps.providers.clients.tokens import count_tokens
+from apps.providers.clients.tokens import count_input_tokens
 
 # Servers end the body right after `data: [DONE]`, but that end may arrive a packet later; reading it lets
 # the connection go back to the pool. A server that keeps the body open is cut off after this long.
@@ -65,7 +65,7 @@ class OpenAICompatibleClient(ProviderClient):
         if not isinstance(answer.get("choices"), list):
             raise ProviderError("The provider's answer has no `choices` list.", kind="bad_response", retryable=True)
         usage = answer.get("usage")
-        if isinstance(usage, dict):
+        if isinstance(usage, dict) and usage:
             return ChatResult(answer, Usage.from_openai(usage))
         return ChatResult(answer, Usage.estimate(request.get("messages") or [], _completion_text(answer)))
 
@@ -80,11 +80,9 @@ class OpenAICompatibleClient(ProviderClient):
         if not isinstance(answer.get("data"), list):
             raise ProviderError("The provider's answer has no `data` list.", kind="bad_response", retryable=True)
         usage = answer.get("usage")
-        if isinstance(usage, dict):
+        if isinstance(usage, dict) and usage:
             return EmbeddingResult(answer, Usage.from_openai(usage))
-        texts = request.get("input")
-        tokens = sum(count_tokens(text) for text in ([texts] if isinstance(texts, str) else texts or ()))
-        return EmbeddingResult(answer, Usage(prompt_tokens=tokens, estimated=True))
+        return EmbeddingResult(answer, Usage(count_input_tokens(request.get("input")), estimated=True))
 
     async def list_models(self, upstream: Upstream) -> list[ModelInfo]:
         answer = await self._call(upstream, "GET", "/models", None)
@@ -103,9 +101,10 @@ class OpenAICompatibleClient(ProviderClient):
         ]
 
     async def aclose(self) -> None:
-        if self._session is not None:
+        # A session from a loop that has ended cannot be closed from this one (see the module docstring).
+        if self._session is not None and self._loop is asyncio.get_running_loop():
             await self._session.close()
-            self._session = None
+        self._session = None
 
     def _http(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -189,7 +188,7 @@ async def _sse_payloads(response: aiohttp.ClientResponse) -> AsyncGenerator[byte
             yield data
             if data == b"[DONE]":
                 with contextlib.suppress(TimeoutError, aiohttp.ClientError):
-                    async with asyncio.timeout(0):
+                    async with asyncio.timeout(_DRAIN_SECONDS):
                         await response.read()
                 return
     for data in decoder.close():

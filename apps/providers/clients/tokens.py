@@ -80,6 +80,15 @@ def count_message_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
     return total
 
 
+def count_input_tokens(inputs: Any) -> int:
+    """Tokens of an embeddings `input`: a string, a list of strings, or texts already tokenized."""
+    if isinstance(inputs, str):
+        return count_tokens(inputs)
+    if isinstance(inputs, list) and inputs and isinstance(inputs[0], int):
+        return len(inputs)
+    return sum(count_input_tokens(item) for item in inputs or ())
+
+
 def _value_tokens(value: Any) -> int:
     if isinstance(value, str):
         return count_tokens(value)
