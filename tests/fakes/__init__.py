@@ -1,0 +1,1 @@
+"""Fakes of the services the gateway talks to, usable from any test."""
