@@ -11,8 +11,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 django_application = get_asgi_application()
 
 from apps.gateway.asgi import DataPlaneHandler, is_data_plane_path  # noqa: E402 - needs settings loaded
+from apps.providers.clients.tokens import count_tokens  # noqa: E402
 
 data_plane_application = DataPlaneHandler()
+count_tokens("")  # load the tokenizer (~0.5 s) at start-up, not in the first request that needs an estimate
 
 
 async def application(scope, receive, send):

@@ -12,6 +12,9 @@ from rest_framework.test import APIClient
 from apps.access.services import api_key_issue
 from apps.tenants.models import Role
 from tests.factories import AppFactory, MembershipFactory, TenantFactory, UserFactory
+from tests.fakes.openai_upstream import FakeOpenAIUpstream
+
+FAKE_KEY = "sk-test-fake-key"
 
 
 @pytest.fixture(autouse=True)
@@ -93,6 +96,13 @@ def api_client_for():
         return api
 
     return login
+
+
+@pytest.fixture
+def fake_upstream():
+    """A fake OpenAI API on 127.0.0.1 that requires the Bearer key FAKE_KEY (tests/fakes/openai_upstream.py)."""
+    with FakeOpenAIUpstream(api_key=FAKE_KEY) as fake:
+        yield fake
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

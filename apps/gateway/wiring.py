@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 from functools import cache
 
 from django.conf import settings
+from django.db import close_old_connections
 
 from apps.gateway.adapters.clients import ProcessClientPool
 from apps.gateway.adapters.keys import PepperKeyVerifier
@@ -18,7 +20,10 @@ from apps.gateway.pipeline.router import CircuitBreaker, Router
 def _write_call_logs(records) -> int:
     from apps.analytics.services import call_logs_record
 
-    return call_logs_record(records=records)
+    try:
+        return call_logs_record(records=records)
+    finally:
+        close_old_connections()  # runs in a worker thread: do not leave its connection behind
 
 
 @cache
@@ -30,7 +35,9 @@ def get_snapshot_store() -> SnapshotStore:
 
 @cache
 def get_call_sink() -> BatchingCallSink:
-    return BatchingCallSink(write=_write_call_logs, flush_seconds=settings.GATEWAY_LOG_FLUSH_SECONDS)
+    sink = BatchingCallSink(write=_write_call_logs, flush_seconds=settings.GATEWAY_LOG_FLUSH_SECONDS)
+    atexit.register(sink.flush_at_exit)  # what is still buffered when the process ends
+    return sink
 
 
 @cache

@@ -6,7 +6,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.providers.conftest import FAKE_KEY
+from tests.conftest import FAKE_KEY
 
 AUTH = {"Authorization": f"Bearer {FAKE_KEY}"}
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say this is a test"}]}

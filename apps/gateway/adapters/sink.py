@@ -7,7 +7,6 @@ written by an exit hook. (The analytics issue adds a Redis-stream sink that surv
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
@@ -39,7 +38,6 @@ class BatchingCallSink:
         self._flushers: dict[int, asyncio.Task] = {}
         self._wake: dict[int, asyncio.Event] = {}
         self.dropped = 0
-        atexit.register(self.flush_at_exit)
 
     def emit(self, record: CallRecord) -> None:
         if len(self._buffer) >= self._max_buffer:

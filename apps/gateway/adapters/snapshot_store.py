@@ -34,7 +34,7 @@ class SnapshotStore:
         self._snapshot = EMPTY_SNAPSHOT
         self._checked_at = 0.0
         self._refreshing: asyncio.Task | None = None
-        self._first_build: asyncio.Lock | None = None
+        self._first_build: dict[int, asyncio.Lock] = {}  # per event loop: a lock cannot cross loops
 
     @property
     def snapshot(self) -> Snapshot:
@@ -51,9 +51,8 @@ class SnapshotStore:
         return self._snapshot
 
     async def _build_first(self) -> None:
-        if self._first_build is None:
-            self._first_build = asyncio.Lock()
-        async with self._first_build:
+        lock = self._first_build.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
+        async with lock:
             if self._snapshot is EMPTY_SNAPSHOT:
                 await self.refresh(force=True)
 

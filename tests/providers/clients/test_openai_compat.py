@@ -7,8 +7,8 @@ import asyncio
 from apps.providers.clients.base import Upstream, Usage
 from apps.providers.clients.openai_compat import OpenAICompatibleClient
 from apps.providers.clients.tokens import count_message_tokens, count_tokens
+from tests.conftest import FAKE_KEY
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
-from tests.providers.conftest import FAKE_KEY
 
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say this is a test"}]
 REPLY = "This is a test."

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from apps.providers.clients.base import Upstream, Usage
-from tests.providers.conftest import FAKE_KEY
+from tests.conftest import FAKE_KEY
 
 STREAMS = 200
 UPSTREAM_DELAY = 0.5

@@ -9,8 +9,8 @@ from email.utils import format_datetime
 import pytest
 
 from apps.providers.clients.base import ProviderError, Upstream, Usage
+from tests.conftest import FAKE_KEY
 from tests.fakes import openai_wire
-from tests.providers.conftest import FAKE_KEY
 
 MESSAGES = [{"role": "user", "content": "Say this is a test"}]
 REQUEST = {"model": "a", "messages": MESSAGES}

@@ -1,0 +1,111 @@
+"""End-to-end fixtures for the data plane: real configuration in the database, a fake OpenAI upstream, and
+the portal's real ASGI application served by uvicorn on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+import uvicorn
+from asgiref.sync import async_to_sync
+
+from apps.access.services import api_key_issue
+from apps.gateway import wiring
+from apps.providers.services import deployment_add, model_create, provider_create, route_create
+from tests.conftest import FAKE_KEY
+from tests.factories import AppFactory, TenantFactory
+
+
+@dataclass
+class GatewaySetup:
+    tenant: object
+    app: object
+    key: object
+    secret: str
+    route: object
+    provider: object
+
+
+@pytest.fixture(autouse=True)
+def _fresh_gateway(settings):
+    """Each test gets its own pipeline (breakers, pooled clients, snapshot); call logs flush only on demand."""
+    settings.GATEWAY_SNAPSHOT_POLL_SECONDS = 0.05
+    settings.GATEWAY_LOG_FLUSH_SECONDS = 3600
+    for factory in (wiring.get_pipeline, wiring.get_snapshot_store, wiring.get_call_sink):
+        factory.cache_clear()
+    yield
+    atexit.unregister(wiring.get_call_sink().flush_at_exit)  # this test's database is gone by then
+    for factory in (wiring.get_pipeline, wiring.get_snapshot_store, wiring.get_call_sink):
+        factory.cache_clear()
+
+
+def refresh_snapshot() -> None:
+    async_to_sync(wiring.get_snapshot_store().refresh)(force=True)
+
+
+@pytest.fixture
+def gateway_setup(transactional_db, fake_upstream) -> GatewaySetup:
+    """Tenant `acme`, app `bot` with a key, and route `smart` served by the fake upstream's gpt-4o-mini."""
+    tenant = TenantFactory(slug="acme", name="Acme")
+    app = AppFactory(tenant=tenant, slug="bot")
+    key, secret = api_key_issue(app=app, name="e2e", actor_membership=None)
+    provider = provider_create(
+        tenant=tenant,
+        actor_membership=None,
+        slug="fake-openai",
+        name="Fake OpenAI",
+        kind="openai",
+        base_url=fake_upstream.base_url,
+        api_key=FAKE_KEY,
+    )
+    model = model_create(
+        provider=provider,
+        actor_membership=None,
+        name="gpt-4o-mini",
+        upstream_id="gpt-4o-mini",
+        modalities=["text", "embedding"],
+        input_price_per_mtok=Decimal("0.15"),
+        output_price_per_mtok=Decimal("0.60"),
+    )
+    route = route_create(tenant=tenant, actor_membership=None, alias="smart", deadline_seconds=10, retries=1)
+    deployment_add(route=route, model=model, actor_membership=None, timeout_seconds=5)
+    refresh_snapshot()
+    return GatewaySetup(tenant=tenant, app=app, key=key, secret=secret, route=route, provider=provider)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_gateway(transactional_db):
+    """The portal's ASGI application (data-plane handler included) under uvicorn; yields its base URL."""
+    from portal.asgi import application
+
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off", backlog=2048)
+    )
+    thread = threading.Thread(target=server.run, name="live-gateway", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def run(coro):
+    """Run a coroutine on a fresh loop from a sync test (the live server has its own loop)."""
+    return asyncio.run(coro)
