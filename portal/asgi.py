@@ -10,7 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 django_application = get_asgi_application()
 
-from apps.gateway.asgi import DataPlaneHandler, is_data_plane_path  # noqa: E402 - needs settings loaded
+from apps.gateway.asgi import DataPlaneHandler, is_data_plane_path, lifespan  # noqa: E402 - needs settings loaded
 from apps.providers.clients.tokens import count_tokens  # noqa: E402
 
 data_plane_application = DataPlaneHandler()
@@ -20,4 +20,6 @@ count_tokens("")  # load the tokenizer (~0.5 s) at start-up, not in the first re
 async def application(scope, receive, send):
     if scope["type"] == "http" and is_data_plane_path(scope["path"]):
         return await data_plane_application(scope, receive, send)
+    if scope["type"] == "lifespan":
+        return await lifespan(receive, send)
     return await django_application(scope, receive, send)

@@ -21,3 +21,21 @@ class DataPlaneHandler(ASGIHandler):
         self._exception_middleware = []
         get_response = self._get_response_async if is_async else self._get_response
         self._middleware_chain = convert_exception_to_response(get_response)
+
+
+async def lifespan(receive, send) -> None:
+    """ASGI lifespan: at shutdown, write buffered call records and close upstream connections."""
+    from apps.gateway.wiring import get_pipeline
+
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            try:
+                await get_pipeline().aclose()
+            except Exception as exc:
+                await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.shutdown.complete"})
+            return

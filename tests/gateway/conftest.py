@@ -92,7 +92,7 @@ def live_gateway(transactional_db):
 
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off", backlog=2048)
+        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="on", backlog=2048)
     )
     thread = threading.Thread(target=server.run, name="live-gateway", daemon=True)
     thread.start()

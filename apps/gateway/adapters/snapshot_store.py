@@ -29,7 +29,7 @@ class SnapshotStore:
     ) -> None:
         self._build = sync_to_async(build, thread_sensitive=False)
         self._read_version = sync_to_async(read_version, thread_sensitive=False)
-        self._poll_seconds = poll_seconds
+        self.poll_seconds = poll_seconds
         self._clock = clock
         self._snapshot = EMPTY_SNAPSHOT
         self._checked_at = 0.0
@@ -43,7 +43,7 @@ class SnapshotStore:
     async def current(self) -> Snapshot:
         if self._snapshot is EMPTY_SNAPSHOT:
             await self._build_first()
-        elif self._clock() - self._checked_at >= self._poll_seconds and (
+        elif self._clock() - self._checked_at >= self.poll_seconds and (
             self._refreshing is None or self._refreshing.done()
         ):
             self._checked_at = self._clock()

@@ -64,6 +64,13 @@ class GatewayPipeline:
         self._clock = clock
         self._wall = wall_clock
 
+    async def aclose(self) -> None:
+        """At shutdown: write the buffered call records, close the pooled upstream connections."""
+        try:
+            await self._sink.flush()
+        finally:
+            await self._clients.aclose()
+
     # 1. authenticate
     def authenticate(self, snapshot: Snapshot, api_key: str | None) -> KeyEntry:
         if not api_key:

@@ -23,7 +23,13 @@ class ClientPool(Protocol):
     def client_for(self, deployment: DeploymentEntry) -> ProviderClient:
         """The pooled client of the deployment's provider, in this process."""
 
+    async def aclose(self) -> None:
+        """Close the pooled connections of the running event loop."""
+
 
 class CallSink(Protocol):
     def emit(self, record: CallRecord) -> None:
         """Hand a record over without waiting; durability is the sink's business."""
+
+    async def flush(self) -> int:
+        """Write what is buffered now (at shutdown)."""

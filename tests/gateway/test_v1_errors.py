@@ -1,0 +1,107 @@
+"""Bad input and bad keys on /v1 get OpenAI's error envelope with the right status, and the gateway headers."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from apps.access.services import token_revoke
+from tests.gateway.conftest import refresh_snapshot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHAT = {"model": "smart", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture
+def http(gateway_setup, live_gateway):
+    with httpx.Client(base_url=f"{live_gateway}/v1", headers={"Authorization": f"Bearer {gateway_setup.secret}"}) as c:
+        yield c
+
+
+def assert_openai_error(response: httpx.Response, status: int, *, param: str | None = None, code: str | None = None):
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["message"]
+    if param is not None:
+        assert error["param"] == param
+    if code is not None:
+        assert error["code"] == code
+    assert response.headers["X-Request-Id"].startswith("req_")
+    assert "X-Gateway-Overhead-Ms" in response.headers
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"messages": [{"role": "user", "content": "hi"}]}, "model"),
+        ({"model": "smart"}, "messages"),
+        ({"model": "smart", "messages": []}, "messages"),
+        ({"model": 42, "messages": [{"role": "user", "content": "hi"}]}, "model"),
+        ({"model": "smart", "messages": [{"role": "wizard", "content": "hi"}]}, "messages.0.role"),
+        ({**CHAT, "temperature": 7}, "temperature"),
+        ({**CHAT, "temperature": "hot"}, "temperature"),
+        ({**CHAT, "stream": "yes please"}, "stream"),
+        ({**CHAT, "n": 0}, "n"),
+        ({**CHAT, "response_format": {"type": "xml"}}, "response_format.type"),
+    ],
+    ids=lambda value: str(value)[:40],
+)
+def test_invalid_chat_bodies_are_400_naming_the_parameter(http, body, param, fake_upstream):
+    response = http.post("/chat/completions", json=body)
+    assert_openai_error(response, 400, param=param)
+    assert fake_upstream.requests == []  # nothing reached the provider
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"{not json", b"[1, 2, 3]", b'"just a string"', b"", b"\xff\xfe"],
+    ids=["malformed", "array", "string", "empty", "binary"],
+)
+def test_unparseable_bodies_are_400(http, raw):
+    response = http.post("/chat/completions", content=raw, headers={"Content-Type": "application/json"})
+    assert_openai_error(response, 400)
+
+
+def test_body_over_the_limit_is_413(http, settings):
+    settings.GATEWAY_MAX_BODY_BYTES = 1024
+    big = {**CHAT, "messages": [{"role": "user", "content": "x" * 2048}]}
+    assert_openai_error(http.post("/chat/completions", json=big), 413, code="payload_too_large")
+
+
+def test_unknown_model_is_404(http):
+    assert_openai_error(http.post("/chat/completions", json={**CHAT, "model": "nope"}), 404, code="model_not_found")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer"}, {"Authorization": "Bearer gwk_bad"}, {"Authorization": "Basic abc"}],
+    ids=["none", "empty", "malformed", "basic"],
+)
+def test_missing_or_bad_key_is_401(live_gateway, gateway_setup, headers):
+    response = httpx.post(f"{live_gateway}/v1/chat/completions", json=CHAT, headers=headers)
+    assert_openai_error(response, 401, code="invalid_api_key")
+
+
+def test_azure_style_api_key_header_is_accepted(live_gateway, gateway_setup):
+    response = httpx.post(f"{live_gateway}/v1/chat/completions", json=CHAT, headers={"api-key": gateway_setup.secret})
+    assert response.status_code == 200
+
+
+def test_revoked_key_stops_working_after_the_snapshot_refresh(http, gateway_setup):
+    assert http.get("/models").status_code == 200
+    token_revoke(token=gateway_setup.key)
+    refresh_snapshot()
+    assert_openai_error(http.get("/models"), 401)
+
+
+def test_key_of_a_deleted_app_is_rejected(http, gateway_setup):
+    gateway_setup.app.delete()
+    refresh_snapshot()
+    assert_openai_error(http.post("/chat/completions", json=CHAT), 401)
+
+
+def test_unknown_v1_path_is_an_openai_style_404(http):
+    response = http.post("/no/such/endpoint", json={})
+    assert response.status_code == 404
