@@ -5,4 +5,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("apps.tenants.api.urls")),
     path("", include("apps.access.api.urls")),
+    path("", include("apps.providers.api.urls")),
+    path("", include("apps.catalog.api.urls")),
+    path("", include("apps.prompts.api.urls")),
 ]

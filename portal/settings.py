@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.tenants",
     "apps.access",
+    "apps.catalog",
+    "apps.prompts",
     "apps.providers",
     "apps.gateway",
     "apps.analytics",
@@ -81,6 +83,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.tenants.context_processors.current_tenant",
+                "apps.core.context_processors.notifications",
             ],
         },
     },
@@ -138,6 +141,8 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="portal@localhost")
+# Where people reach the portal: links in e-mails (notifications) start with it.
+PORTAL_URL = env_str("PORTAL_URL", default="http://127.0.0.1:8000")
 
 # API keys: HMAC-SHA256 under a pepper that is not SECRET_KEY. "id:secret" pairs; the first signs new keys,
 # the others still verify existing ones, so peppers rotate without invalidating keys.
@@ -173,13 +178,26 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# The catalog (/api/v1/services/) is read by people as above AND by apps with their API key (`catalog` scope).
+# Named here, the composition root, so that the catalog app does not import the access app above it.
+CATALOG_API_AUTHENTICATION_CLASSES = [
+    "apps.access.authentication.ApiKeyAuthentication",
+    *REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"],
+]
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI Gateway Portal API",
-    "DESCRIPTION": "Management API of the AI gateway portal: tenants, members, apps and API keys.",
+    "DESCRIPTION": "Management API of the AI gateway portal: tenants, members, apps, keys, providers, models, routes, "
+    "services, plans and the service catalog.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets whose field names (kind, status) other choice sets share: named once, by what they are.
+    "ENUM_NAME_OVERRIDES": {
+        "ServiceKindEnum": "apps.catalog.models.ServiceKind",
+        "LifecycleEnum": "apps.catalog.models.Lifecycle",
+        "ProviderKindEnum": "apps.providers.clients.registry.kind_choices",
+    },
 }
 
 # Celery: Redis as broker when configured; otherwise tasks run eagerly in-process.

@@ -1,14 +1,16 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.core.views import healthz, readyz
 from apps.gateway.api import api as gateway_api
+from apps.gateway.invoke import ServiceInvokeApi
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("v1/", gateway_api.urls),
+    re_path(r"^api/v1/services/(?P<slug>[a-z0-9-]+)/invoke/?$", ServiceInvokeApi.as_view(), name="service-invoke"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("portal.api")),
@@ -16,4 +18,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("apps.tenants.urls")),
     path("", include("apps.access.urls")),
+    path("", include("apps.providers.urls")),
+    path("", include("apps.catalog.urls")),
 ]

@@ -62,5 +62,6 @@ fi
 export SECRET_KEY="${SECRET_KEY:-test-only-secret-key}"
 export API_KEY_PEPPERS="${API_KEY_PEPPERS:-2:test-pepper-new,1:test-pepper-old}"
 export FIELD_ENCRYPTION_KEYS="${FIELD_ENCRYPTION_KEYS:-dGVzdC1vbmx5LWZpZWxkLWtleS0zMi1ieXRlcy0hISE=}"
+export CELERY_TASK_ALWAYS_EAGER="${CELERY_TASK_ALWAYS_EAGER:-true}"  # tasks run in-process: no worker in tests
 export DJANGO_ALLOW_ASYNC_UNSAFE=true  # Playwright's sync API runs an event loop in the test thread
 python -m pytest "$@"

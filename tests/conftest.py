@@ -11,7 +11,16 @@ from rest_framework.test import APIClient
 
 from apps.access.services import api_key_issue
 from apps.tenants.models import Role
-from tests.factories import AppFactory, MembershipFactory, TenantFactory, UserFactory
+from tests.factories import (
+    AppFactory,
+    DeploymentFactory,
+    MembershipFactory,
+    ProviderFactory,
+    ProviderModelFactory,
+    RouteFactory,
+    TenantFactory,
+    UserFactory,
+)
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 
 FAKE_KEY = "sk-test-fake-key"
@@ -70,6 +79,28 @@ def other_app(other_tenant, mallory):
 def issued_key(app):
     """(ApiKey, plaintext) for `app`."""
     return api_key_issue(app=app, name="test key", actor_membership=None)
+
+
+@pytest.fixture
+def echo_provider(tenant):
+    return ProviderFactory(tenant=tenant, slug="echo", name="Echo", kind="echo")
+
+
+@pytest.fixture
+def echo_model(echo_provider):
+    return ProviderModelFactory(provider=echo_provider, name="echo", upstream_id="echo")
+
+
+@pytest.fixture
+def route(echo_model):
+    """Route `smart` of `tenant`, served by `echo_model`."""
+    return DeploymentFactory(route=RouteFactory(tenant=echo_model.tenant, alias="smart"), model=echo_model).route
+
+
+@pytest.fixture
+def other_route(other_tenant):
+    """Route `globex-smart` of `other_tenant`, with a deployment of its own echo model."""
+    return DeploymentFactory(route=RouteFactory(tenant=other_tenant, alias="globex-smart")).route
 
 
 @pytest.fixture

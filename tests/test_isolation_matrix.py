@@ -12,9 +12,11 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 from rest_framework.test import APIClient
 
-from apps.access.models import PersonalAccessToken
+from apps.access.models import PersonalAccessToken, SubscriptionStatus
 from apps.access.services import personal_token_issue, token_revoke
+from apps.core.models import Notification
 from apps.tenants.models import Role
+from tests.factories import PlanFactory, PromptTemplateFactory, PromptVersionFactory, SubscriptionFactory
 from tests.helpers import API, tenant_state
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +24,17 @@ pytestmark = pytest.mark.django_db
 A = f"{API}/tenants/acme"
 B = f"{API}/tenants/globex"
 
-# (id, method, path, body); {member}, {key}, {token} are ids of tenant A's rows.
+PROMPT_A = f"{A}/services/summarize/prompt"
+EVIL_PROMPT = {
+    "route": "smart",
+    "user_template": "Pwned {{ text }}",
+    "variables_schema": {"type": "object", "properties": {"text": {"type": "string"}}},
+}
+
+ASK_SUMMARIZE = {"app": "billing-bot", "service": "summarize", "plan": "standard", "purpose": "pwned"}
+
+# (id, method, path, body); {member}, {key}, {token}, {model}, {deployment}, {subscription}, {notification} are ids
+# of tenant A's rows.
 ENDPOINTS = [
     ("tenant-retrieve", "get", f"{A}/", None),
     ("tenant-update", "patch", f"{A}/", {"name": "Pwned"}),
@@ -44,6 +56,63 @@ ENDPOINTS = [
     ("key-retrieve", "get", f"{A}/apps/billing-bot/keys/{{key}}/", None),
     ("key-revoke", "post", f"{A}/apps/billing-bot/keys/{{key}}/revoke/", None),
     ("token-delete", "delete", f"{API}/me/tokens/{{token}}/", None),
+    ("provider-list", "get", f"{A}/providers/", None),
+    ("provider-create", "post", f"{A}/providers/", {"slug": "evil", "name": "Evil", "kind": "echo"}),
+    ("provider-retrieve", "get", f"{A}/providers/echo/", None),
+    ("provider-update", "patch", f"{A}/providers/echo/", {"name": "Pwned", "api_key": "sk-evil", "enabled": False}),
+    ("provider-delete", "delete", f"{A}/providers/echo/", None),
+    ("provider-test", "post", f"{A}/providers/echo/test/", None),
+    ("provider-sync-models", "post", f"{A}/providers/echo/sync-models/", None),
+    ("model-list", "get", f"{A}/models/", None),
+    ("model-create", "post", f"{A}/models/", {"provider": "echo", "name": "evil", "upstream_id": "evil"}),
+    ("model-retrieve", "get", f"{A}/models/{{model}}/", None),
+    ("model-update", "patch", f"{A}/models/{{model}}/", {"input_price_per_mtok": "99"}),
+    ("model-delete", "delete", f"{A}/models/{{model}}/", None),
+    ("route-list", "get", f"{A}/routes/", None),
+    ("route-create", "post", f"{A}/routes/", {"alias": "evil"}),
+    ("route-retrieve", "get", f"{A}/routes/smart/", None),
+    ("route-update", "patch", f"{A}/routes/smart/", {"enabled": False}),
+    ("route-delete", "delete", f"{A}/routes/smart/", None),
+    ("deployment-create", "post", f"{A}/routes/smart/deployments/", {"model": "echo", "weight": 5}),
+    ("deployment-update", "patch", f"{A}/routes/smart/deployments/{{deployment}}/", {"weight": 999}),
+    ("deployment-delete", "delete", f"{A}/routes/smart/deployments/{{deployment}}/", None),
+    ("prompt-retrieve", "get", f"{PROMPT_A}/", None),
+    ("prompt-rollback", "post", f"{PROMPT_A}/rollback/", {"version": 1}),
+    ("prompt-ab", "put", f"{PROMPT_A}/ab/", {"split": [{"version": 1, "weight": 1}, {"version": 2, "weight": 9}]}),
+    ("prompt-diff", "get", f"{PROMPT_A}/diff/?a=1&b=2", None),
+    ("prompt-version-list", "get", f"{PROMPT_A}/versions/", None),
+    ("prompt-version-create", "post", f"{PROMPT_A}/versions/", EVIL_PROMPT),
+    ("prompt-version-retrieve", "get", f"{PROMPT_A}/versions/1/", None),
+    ("prompt-version-publish", "post", f"{PROMPT_A}/versions/2/publish/", None),
+    ("prompt-service-create", "post", f"{A}/prompt-services/", {"slug": "evil", "name": "Evil", **EVIL_PROMPT}),
+    ("subscription-list", "get", f"{A}/subscriptions/", None),
+    ("subscription-create", "post", f"{A}/subscriptions/", ASK_SUMMARIZE),
+    ("subscription-retrieve", "get", f"{A}/subscriptions/{{subscription}}/", None),
+    ("approval-list", "get", f"{A}/approvals/?status=approved", None),
+    ("approval-retrieve", "get", f"{A}/approvals/{{subscription}}/", None),
+    ("approval-approve", "post", f"{A}/approvals/{{subscription}}/approve/", {"expires_in_days": 1}),
+    ("approval-reject", "post", f"{A}/approvals/{{subscription}}/reject/", {"reason": "pwned"}),
+    ("approval-suspend", "post", f"{A}/approvals/{{subscription}}/suspend/", {"reason": "pwned"}),
+    ("approval-resume", "post", f"{A}/approvals/{{subscription}}/resume/", None),
+    ("approval-revoke", "post", f"{A}/approvals/{{subscription}}/revoke/", {"reason": "pwned"}),
+    ("approval-renew", "post", f"{A}/approvals/{{subscription}}/renew/", {"days": 1}),
+    ("notification-read", "post", f"{API}/me/notifications/{{notification}}/read/", None),
+    ("service-list", "get", f"{A}/services/", None),
+    ("service-create", "post", f"{A}/services/", {"slug": "evil", "name": "Evil", "kind": "model", "route": "smart"}),
+    ("service-retrieve", "get", f"{A}/services/summarize/", None),
+    ("service-update", "patch", f"{A}/services/summarize/", {"name": "Pwned", "visibility": "public"}),
+    ("service-publish", "post", f"{A}/services/summarize/publish/", None),
+    ("service-deprecate", "post", f"{A}/services/summarize/deprecate/", None),
+    ("service-retire", "post", f"{A}/services/summarize/retire/", None),
+    ("service-share", "post", f"{A}/services/summarize/share/", {"tenants": ["globex"]}),
+    ("plan-list", "get", f"{A}/services/summarize/plans/", None),
+    ("plan-create", "post", f"{A}/services/summarize/plans/", {"slug": "evil", "name": "Evil"}),
+    ("plan-retrieve", "get", f"{A}/services/summarize/plans/standard/", None),
+    ("plan-update", "patch", f"{A}/services/summarize/plans/standard/", {"requests_per_day": 1}),
+    ("plan-delete", "delete", f"{A}/services/summarize/plans/standard/", None),
+    # The catalog, where A's draft service does not exist for Mallory.
+    ("catalog-retrieve", "get", f"{API}/services/summarize/", None),
+    ("catalog-openapi", "get", f"{API}/services/summarize/openapi.json", None),
     # A's rows reached through B's URLs, where Mallory is an owner: the row ids must not cross tenants.
     ("via-b-member-retrieve", "get", f"{B}/members/{{member}}/", None),
     ("via-b-member-update", "patch", f"{B}/members/{{member}}/", {"role": "viewer"}),
@@ -52,16 +121,51 @@ ENDPOINTS = [
     ("via-b-app-delete", "delete", f"{B}/apps/billing-bot/", None),
     ("via-b-key-retrieve", "get", f"{B}/apps/globex-bot/keys/{{key}}/", None),
     ("via-b-key-revoke", "post", f"{B}/apps/globex-bot/keys/{{key}}/revoke/", None),
+    ("via-b-model-retrieve", "get", f"{B}/models/{{model}}/", None),
+    ("via-b-model-update", "patch", f"{B}/models/{{model}}/", {"input_price_per_mtok": "99"}),
+    ("via-b-model-delete", "delete", f"{B}/models/{{model}}/", None),
+    ("via-b-deployment-update", "patch", f"{B}/routes/globex-smart/deployments/{{deployment}}/", {"weight": 999}),
+    ("via-b-deployment-delete", "delete", f"{B}/routes/globex-smart/deployments/{{deployment}}/", None),
+    ("via-b-prompt-retrieve", "get", f"{B}/services/summarize/prompt/", None),
+    ("via-b-prompt-rollback", "post", f"{B}/services/summarize/prompt/rollback/", {"version": 1}),
+    ("via-b-prompt-version-create", "post", f"{B}/services/summarize/prompt/versions/", EVIL_PROMPT),
+    ("via-b-prompt-version-publish", "post", f"{B}/services/summarize/prompt/versions/2/publish/", None),
+    ("via-b-subscription-create", "post", f"{B}/subscriptions/", {**ASK_SUMMARIZE, "app": "globex-bot"}),
+    ("via-b-subscription-retrieve", "get", f"{B}/subscriptions/{{subscription}}/", None),
+    ("via-b-approval-retrieve", "get", f"{B}/approvals/{{subscription}}/", None),
+    ("via-b-approval-revoke", "post", f"{B}/approvals/{{subscription}}/revoke/", {"reason": "pwned"}),
+    ("via-b-service-retrieve", "get", f"{B}/services/summarize/", None),
+    ("via-b-service-update", "patch", f"{B}/services/summarize/", {"name": "Pwned"}),
+    ("via-b-service-publish", "post", f"{B}/services/summarize/publish/", None),
+    ("via-b-service-share", "post", f"{B}/services/summarize/share/", {"tenants": ["globex"]}),
+    ("via-b-plan-retrieve", "get", f"{B}/services/summarize/plans/standard/", None),
+    ("via-b-plan-update", "patch", f"{B}/services/summarize/plans/standard/", {"requests_per_day": 1}),
+    ("via-b-plan-delete", "delete", f"{B}/services/summarize/plans/standard/", None),
 ]
 ENDPOINT_PARAMS = [pytest.param(method, path, body, id=name) for name, method, path, body in ENDPOINTS]
 
 
 @pytest.fixture
-def world(tenant, members, app, other_app, issued_key, mallory):
-    """Tenant A fully populated (a key, a granted app manager, an owner's token) next to Mallory's tenant B."""
+def world(tenant, members, app, other_app, issued_key, mallory, route, other_route):
+    """Tenant A fully populated (a key, a granted app manager, an owner's token, a provider with a model deployed on
+    a route) next to Mallory's tenant B (with a route of its own)."""
     assign_perm("access.manage_app", members[Role.DEVELOPER].user, app)
     token, _ = personal_token_issue(user=members[Role.OWNER].user, name="ci")
-    return {"member": members[Role.ADMIN].pk, "key": issued_key[0].pk, "token": token.pk}
+    deployment = route.deployments.get()
+    prompt = PromptTemplateFactory(service__tenant=tenant, service__slug="summarize", service__route=route)
+    PromptVersionFactory(template=prompt)  # version 2, not live
+    plan = PlanFactory(service=prompt.service, slug="standard")
+    subscription = SubscriptionFactory(app=app, plan=plan, status=SubscriptionStatus.APPROVED)
+    notification = Notification.objects.create(user=members[Role.OWNER].user, subject="Approved")
+    return {
+        "member": members[Role.ADMIN].pk,
+        "key": issued_key[0].pk,
+        "token": token.pk,
+        "model": deployment.model_id,
+        "deployment": deployment.pk,
+        "subscription": subscription.pk,
+        "notification": notification.pk,
+    }
 
 
 def call(client: APIClient, method: str, path: str, body, ids: dict):
@@ -119,7 +223,22 @@ def test_the_owner_reaches_every_read_endpoint_the_matrix_covers(world, owner, a
 
 def test_404_for_a_foreign_tenant_is_indistinguishable_from_a_missing_one(tenant, mallory, api_client_for):
     client = api_client_for(mallory)
-    for suffix in ["/", "/members/", "/apps/", "/audit/"]:
+    for suffix in [
+        "/",
+        "/members/",
+        "/apps/",
+        "/audit/",
+        "/providers/",
+        "/models/",
+        "/routes/",
+        "/routes/smart/",
+        "/services/",
+        "/services/summarize/",
+        "/services/summarize/plans/",
+        "/services/summarize/prompt/",
+        "/subscriptions/",
+        "/approvals/",
+    ]:
         foreign = client.get(f"{A}{suffix}")
         missing = client.get(f"{API}/tenants/no-such-tenant{suffix}")
         assert (foreign.status_code, foreign.content) == (missing.status_code, missing.content)

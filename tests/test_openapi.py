@@ -24,7 +24,49 @@ EXPECTED_OPERATIONS = {
     "/api/v1/tenants/{tenant_slug}/apps/{app_slug}/keys/{id}/": {"get"},
     "/api/v1/tenants/{tenant_slug}/apps/{app_slug}/keys/{id}/revoke/": {"post"},
     "/api/v1/me/tokens/": {"get", "post"},
+    "/api/v1/tenants/{tenant_slug}/providers/": {"get", "post"},
+    "/api/v1/tenants/{tenant_slug}/providers/{slug}/": {"get", "patch", "delete"},
+    "/api/v1/tenants/{tenant_slug}/providers/{slug}/test/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/providers/{slug}/sync-models/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/models/": {"get", "post"},
+    "/api/v1/tenants/{tenant_slug}/models/{id}/": {"get", "patch", "delete"},
+    "/api/v1/tenants/{tenant_slug}/routes/": {"get", "post"},
+    "/api/v1/tenants/{tenant_slug}/routes/{alias}/": {"get", "patch", "delete"},
+    "/api/v1/tenants/{tenant_slug}/routes/{alias}/deployments/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/routes/{alias}/deployments/{deployment_id}/": {"patch", "delete"},
     "/api/v1/me/tokens/{id}/": {"delete"},
+    "/api/v1/tenants/{tenant_slug}/subscriptions/": {"get", "post"},
+    "/api/v1/tenants/{tenant_slug}/subscriptions/{id}/": {"get"},
+    "/api/v1/tenants/{tenant_slug}/approvals/": {"get"},
+    "/api/v1/tenants/{tenant_slug}/approvals/{id}/": {"get"},
+    "/api/v1/tenants/{tenant_slug}/approvals/{id}/approve/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/approvals/{id}/reject/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/approvals/{id}/suspend/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/approvals/{id}/resume/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/approvals/{id}/revoke/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/approvals/{id}/renew/": {"post"},
+    "/api/v1/me/notifications/": {"get"},
+    "/api/v1/me/notifications/{id}/read/": {"post"},
+    "/api/v1/me/notifications/read-all/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/services/": {"get", "post"},
+    "/api/v1/tenants/{tenant_slug}/services/{slug}/": {"get", "patch"},
+    "/api/v1/tenants/{tenant_slug}/services/{slug}/publish/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/services/{slug}/deprecate/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/services/{slug}/retire/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/services/{slug}/share/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/services/{service_slug}/plans/": {"get", "post"},
+    "/api/v1/tenants/{tenant_slug}/services/{service_slug}/plans/{slug}/": {"get", "patch", "delete"},
+    "/api/v1/services/": {"get"},
+    "/api/v1/services/{slug}/": {"get"},
+    "/api/v1/services/{slug}/openapi.json": {"get"},
+    "/api/v1/tenants/{tenant_slug}/prompt-services/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/services/{service_slug}/prompt/": {"get"},
+    "/api/v1/tenants/{tenant_slug}/services/{service_slug}/prompt/rollback/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/services/{service_slug}/prompt/ab/": {"put"},
+    "/api/v1/tenants/{tenant_slug}/services/{service_slug}/prompt/diff/": {"get"},
+    "/api/v1/tenants/{tenant_slug}/services/{service_slug}/prompt/versions/": {"get", "post"},
+    "/api/v1/tenants/{tenant_slug}/services/{service_slug}/prompt/versions/{number}/": {"get"},
+    "/api/v1/tenants/{tenant_slug}/services/{service_slug}/prompt/versions/{number}/publish/": {"post"},
 }
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -68,6 +110,14 @@ def test_issued_secrets_are_documented_only_on_create(schema):
     assert created["content"]["application/json"]["schema"]["$ref"].endswith("/ApiKeyIssuedOut")
 
 
+def test_provider_credentials_are_write_only_in_the_schema(schema):
+    components = schema["components"]["schemas"]
+    assert "api_key" not in components["ProviderOut"]["properties"]
+    assert "has_credentials" in components["ProviderOut"]["properties"]
+    for name in ("ProviderCreateInRequest", "PatchedProviderUpdateInRequest"):
+        assert components[name]["properties"]["api_key"]["writeOnly"] is True
+
+
 def test_schema_endpoint_renders(client, owner):
     client.force_login(owner)
     response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
@@ -84,3 +134,12 @@ def test_swagger_ui_renders_for_a_logged_in_user(client, owner):
     html = response.content.decode()
     assert "SwaggerUIBundle" in html
     assert "/api/schema/" in html
+
+
+def test_approvals_embed_the_cost_projection_with_its_inputs(schema):
+    components = schema["components"]["schemas"]
+    projection = components["SubscriptionApprovalOut"]["properties"]["cost_projection"]
+    assert projection["allOf"][0]["$ref"].endswith("/CostProjectionOut")
+    assert {"monthly_requests", "tokens_per_call", "price_per_mtok", "monthly_budget", "monthly_cost"} <= set(
+        components["CostProjectionOut"]["properties"]
+    )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -105,3 +107,72 @@ class PersonalAccessToken(HashedToken):
 
     def __str__(self) -> str:
         return f"{self.prefix} ({self.name})"
+
+
+class SubscriptionStatus(models.TextChoices):
+    PENDING = "pending", "Pending approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    SUSPENDED = "suspended", "Suspended"
+    REVOKED = "revoked", "Revoked"
+
+
+# A subscription in one of these states still holds the (app, service) pair; rejected/revoked ones free it.
+OPEN_SUBSCRIPTION_STATES = (SubscriptionStatus.PENDING, SubscriptionStatus.APPROVED, SubscriptionStatus.SUSPENDED)
+EXPIRED = "expired"  # not a stored status: an approved subscription past its expires_at
+
+
+class SubscriptionQuerySet(models.QuerySet):
+    def active(self, now: datetime | None = None) -> SubscriptionQuerySet:
+        """Approved and not expired: what lets an app call the service (the same rule as `is_active`)."""
+        now = now or timezone.now()
+        unexpired = models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        return self.filter(unexpired, status=SubscriptionStatus.APPROVED)
+
+
+class Subscription(TimeStampedModel):
+    """An app's contract with a service under a plan, and where its approval stands."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="subscriptions")
+    service = models.ForeignKey("catalog.Service", on_delete=models.CASCADE, related_name="subscriptions")
+    plan = models.ForeignKey("catalog.Plan", on_delete=models.PROTECT, related_name="subscriptions")
+    status = models.CharField(max_length=12, choices=SubscriptionStatus.choices, default=SubscriptionStatus.PENDING)
+    purpose = models.TextField(help_text="why the app needs the service, for the approver")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True, help_text="why it was rejected, suspended or revoked")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="time-boxed approvals end here")
+
+    objects = SubscriptionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app", "service"],
+                condition=models.Q(status__in=OPEN_SUBSCRIPTION_STATES),
+                name="subscription_one_open_per_app_service",
+            ),
+        ]
+        indexes = [models.Index(fields=["service", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.app} → {self.service} ({self.status})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == SubscriptionStatus.APPROVED and not self.is_expired
+
+    @property
+    def state(self) -> str:
+        """The status as the requester experiences it: an approved subscription past its expiry is "expired"."""
+        return EXPIRED if self.status == SubscriptionStatus.APPROVED and self.is_expired else self.status

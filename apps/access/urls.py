@@ -12,4 +12,10 @@ urlpatterns = [
     path("apps/<slug:slug>/keys/<int:pk>/revoke/", views.api_key_revoke, name="api-key-revoke"),
     path("account/tokens/", views.personal_token_list, name="personal-token-list"),
     path("account/tokens/<int:pk>/revoke/", views.personal_token_revoke, name="personal-token-revoke"),
+    path("subscriptions/", views.subscription_list, name="subscription-list"),
+    path("approvals/", views.approval_list, name="approval-list"),
+    path("approvals/<int:pk>/<slug:decision>/", views.approval_decide, name="approval-decide"),
+    path("notifications/", views.notification_list, name="notification-list"),
+    path("notifications/read-all/", views.notification_read_all, name="notification-read-all"),
+    path("notifications/<int:pk>/read/", views.notification_read, name="notification-read"),
 ]

@@ -1,4 +1,5 @@
-"""Web pages of apps, API keys and personal access tokens, and the dashboard. Writes go through services.
+"""Web pages of apps, API keys, personal access tokens, subscriptions, approvals and notifications, and the
+dashboard. Writes go through services.
 
 A new secret is rendered once, in the answer to the POST that issued it, and never kept anywhere: the create
 forms post with htmx, so reloading the page afterwards is a plain GET that cannot show it again."""
@@ -7,14 +8,25 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.access import selectors, services
-from apps.access.forms import ApiKeyCreateForm, AppCreateForm, PersonalTokenCreateForm
-from apps.access.models import App
+from apps.access.forms import (
+    ApiKeyCreateForm,
+    AppCreateForm,
+    PersonalTokenCreateForm,
+    SubscriptionApproveForm,
+    SubscriptionReasonForm,
+    SubscriptionRenewForm,
+    SubscriptionRequestForm,
+)
+from apps.access.models import App, Subscription, SubscriptionStatus
+from apps.core import selectors as core_selectors
+from apps.core import services as core_services
 from apps.core.forms import ServiceForm
 from apps.core.web import flash_outcome, is_htmx, redirect_after_action
 from apps.tenants.models import Role
@@ -22,6 +34,7 @@ from apps.tenants.selectors import audit_event_list
 from apps.tenants.web import tenant_required
 
 DASHBOARD_EVENTS = 10
+PAGE_SIZE = 50
 
 
 @tenant_required()
@@ -140,3 +153,99 @@ def personal_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "access/_personal_token_row.html", {"token": token}, status=form.status_code)
     flash_outcome(request, form, success=f"Token {token.prefix} revoked: it no longer works.")
     return redirect("access:personal-token-list")
+
+
+@tenant_required()
+@require_http_methods(["GET", "POST"])
+def subscription_list(request: HttpRequest) -> HttpResponse:
+    """The subscriptions of the tenant's apps and their states; POST requests one (whoever manages the app)."""
+    options = {
+        "apps": selectors.app_list(tenant=request.tenant),
+        "services": selectors.subscription_plan_choices(tenant=request.tenant),
+    }
+    form = SubscriptionRequestForm(request.POST if request.method == "POST" else None, **options)
+    if form.is_bound and form.submit(services.subscription_request, actor_membership=request.membership):
+        outcome = "approved at once" if form.result.is_active else "waiting for approval"
+        messages.success(request, f"{form.result.app} subscribed to {form.result.service}: {outcome}.")
+        return redirect("access:subscription-list")
+    subscriptions = selectors.subscription_list_for_app_tenant(tenant=request.tenant)
+    context = {"page": Paginator(subscriptions, PAGE_SIZE).get_page(request.GET.get("page")), "form": form}
+    return render(request, "access/subscription_list.html", context, status=form.status_code)
+
+
+def _approval_card(subscription: Subscription) -> dict:
+    return {"subscription": subscription, "cost": selectors.subscription_cost_projection(subscription=subscription)}
+
+
+@tenant_required(Role.ADMIN)
+@require_GET
+def approval_list(request: HttpRequest) -> HttpResponse:
+    """Subscriptions to the tenant's services, the pending ones first (?status=… for the others): who asks, why,
+    the plan and what it would cost a month, with the decisions each state allows."""
+    status = request.GET.get("status", SubscriptionStatus.PENDING)
+    filters = {"status": status} if status in SubscriptionStatus.values else {}
+    subscriptions = selectors.subscription_list_for_approver(tenant=request.tenant, filters=filters)
+    page = Paginator(subscriptions, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "cards": [_approval_card(subscription) for subscription in page],
+        "status": status if filters else "all",
+        "statuses": SubscriptionStatus.choices,
+    }
+    return render(request, "access/approval_list.html", context)
+
+
+DECISIONS = {
+    "approve": (services.subscription_approve, SubscriptionApproveForm, "approved"),
+    "reject": (services.subscription_reject, SubscriptionReasonForm, "rejected"),
+    "suspend": (services.subscription_suspend, SubscriptionReasonForm, "suspended"),
+    "resume": (services.subscription_resume, ServiceForm, "resumed"),
+    "revoke": (services.subscription_revoke, SubscriptionReasonForm, "revoked"),
+    "renew": (services.subscription_renew, SubscriptionRenewForm, "renewed"),
+}
+
+
+@tenant_required(Role.ADMIN)
+@require_POST
+def approval_decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
+    """One decision on one subscription; htmx gets its card back, with the outcome or the refusal in place."""
+    if decision not in DECISIONS:
+        raise Http404("No such decision.")
+    service, form_class, done = DECISIONS[decision]
+    subscription = selectors.subscription_get_for_approver(tenant=request.tenant, pk=pk)
+    form = form_class(request.POST)
+    decided = form.submit(service, subscription=subscription, actor_membership=request.membership)
+    if decided:
+        subscription = selectors.subscription_get_for_approver(tenant=request.tenant, pk=pk)
+    if is_htmx(request):
+        context = {**_approval_card(subscription), "errors": form.error_texts(), "done": done if decided else None}
+        return render(request, "access/_approval_card.html", context, status=form.status_code)
+    flash_outcome(request, form, success=f"Subscription of {subscription.app} to {subscription.service} {done}.")
+    return redirect("access:approval-list")
+
+
+@login_required
+@require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    notifications = core_selectors.notification_list(user=request.user)
+    page = Paginator(notifications, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "access/notification_list.html", {"page": page})
+
+
+@login_required
+@require_POST
+def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
+    notification = core_selectors.notification_get(user=request.user, pk=pk)
+    core_services.notification_mark_read(notification=notification)
+    if is_htmx(request):
+        context = {"notification": notification, "oob": True}  # oob: the bell's unread count follows
+        return render(request, "access/_notification_item.html", context)
+    return redirect("access:notification-list")
+
+
+@login_required
+@require_POST
+def notification_read_all(request: HttpRequest) -> HttpResponse:
+    count = core_services.notification_mark_all_read(user=request.user)
+    messages.success(request, f"{count} notification(s) marked as read.")
+    return redirect("access:notification-list")

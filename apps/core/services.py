@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
 from django.db import models
+from django.utils import timezone
 
 from apps.core.audit import current_context
-from apps.core.models import AuditEvent
+from apps.core.models import AuditEvent, Notification
 
 
 def _jsonable(value: Any) -> Any:
@@ -61,3 +65,32 @@ def config_version_bump(name: str = GATEWAY_CONFIG) -> None:
             ConfigVersion.objects.get_or_create(name=name, defaults={"version": 1})
 
     transaction.on_commit(bump)
+
+
+def notification_send(*, users: Iterable[Any], subject: str, body: str, link: str = "") -> list[Notification]:
+    """Tell each user: an in-app notification, and an e-mail (Django's mail backend) to those with an address.
+
+    Call it from a task or after commit: a mail server that is slow or down must not hold a transaction."""
+    users = list({user.pk: user for user in users}.values())
+    notifications = Notification.objects.bulk_create(
+        Notification(user=user, subject=subject[:200], body=body, link=link) for user in users
+    )
+    text = f"{body}\n\n{settings.PORTAL_URL.rstrip('/')}{link}\n" if link else f"{body}\n"
+    messages = [
+        EmailMessage(subject=subject, body=text, to=[user.email]) for user in users if getattr(user, "email", "")
+    ]
+    if messages:
+        with get_connection() as connection:
+            connection.send_messages(messages)
+    return notifications
+
+
+def notification_mark_read(*, notification: Notification) -> Notification:
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return notification
+
+
+def notification_mark_all_read(*, user: Any) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())

@@ -3,8 +3,8 @@ OpenAI-style errors, and turning a GatewayResponse into an HttpResponse."""
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -18,23 +18,26 @@ from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
 
 
 def new_request_id() -> str:
-    return f"req_{uuid.uuid4().hex}"
+    return f"req_{os.urandom(16).hex()}"  # 128 random bits like uuid4().hex, in a third of the time
 
 
+# Headers are read from request.META: request.headers builds a mapping of every header on first use, which
+# measured ~45 µs per request on the data plane (bench/, README "Performance").
 def api_key_from(request: HttpRequest) -> str | None:
     """`Authorization: Bearer <key>`, or `api-key: <key>` as Azure OpenAI clients send it."""
-    auth = request.headers.get("Authorization", "")
+    auth = request.META.get("HTTP_AUTHORIZATION", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
-    return request.headers.get("api-key") or None
+    return request.META.get("HTTP_API_KEY") or None
 
 
 def _error_param(error: dict[str, Any]) -> str:
     return ".".join(str(part) for part in error["loc"])
 
 
-def parse_body(request: HttpRequest, schema: type[BaseModel]) -> dict[str, Any]:
-    length = request.headers.get("Content-Length")
+def parse_json_body(request: HttpRequest) -> Any:
+    """The body parsed as JSON (any value), within the size limit."""
+    length = request.META.get("CONTENT_LENGTH")
     if length and length.isdigit() and int(length) > settings.GATEWAY_MAX_BODY_BYTES:
         raise PayloadTooLarge(f"The request body exceeds {settings.GATEWAY_MAX_BODY_BYTES} bytes.")
     try:
@@ -42,9 +45,14 @@ def parse_body(request: HttpRequest, schema: type[BaseModel]) -> dict[str, Any]:
     except RequestDataTooBig:
         raise PayloadTooLarge(f"The request body exceeds {settings.GATEWAY_MAX_BODY_BYTES} bytes.") from None
     try:
-        body = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise InvalidRequest("We could not parse the JSON body of your request: it is not valid JSON.") from None
+
+
+def parse_body(request: HttpRequest, schema: type[BaseModel]) -> dict[str, Any]:
+    """A JSON object that the schema accepts; a 400 naming the first parameter at fault otherwise."""
+    body = parse_json_body(request)
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     try:

@@ -13,6 +13,7 @@ from apps.gateway.adapters.keys import PepperKeyVerifier
 from apps.gateway.adapters.sink import BatchingCallSink
 from apps.gateway.adapters.snapshot_build import config_version_read, snapshot_build
 from apps.gateway.adapters.snapshot_store import SnapshotStore
+from apps.gateway.pipeline.invoke import ServiceInvoker
 from apps.gateway.pipeline.pipeline import GatewayPipeline
 from apps.gateway.pipeline.router import CircuitBreaker, Router
 
@@ -52,3 +53,8 @@ def get_pipeline() -> GatewayPipeline:
         sink=get_call_sink(),
         router=Router(breaker=breaker),
     )
+
+
+@cache
+def get_invoker() -> ServiceInvoker:
+    return ServiceInvoker(get_pipeline())

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
@@ -13,6 +15,9 @@ alias_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}$",
     "Use up to 100 letters, digits and . _ : / @ - (model names like gpt-4o-mini or llama3.1:8b).",
 )
+# A route alias inside a URL (/routes/<alias>/…): slashes may separate its parts, but it cannot end with one or
+# have a part named `deployments` or `delete`, the words the portal's URLs put after an alias.
+ROUTE_ALIAS_IN_PATH = r"[A-Za-z0-9](?:(?!/(?:deployments|delete)(?:/|$))[A-Za-z0-9._:/@-]){0,99}(?<!/)"
 
 
 class Provider(TenantOwnedModel):
@@ -100,6 +105,10 @@ class Route(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.alias
+
+    def clean(self) -> None:
+        if "/" in self.alias and not re.fullmatch(ROUTE_ALIAS_IN_PATH, self.alias):
+            raise ValidationError({"alias": "An alias cannot end with / or have a part named deployments or delete."})
 
 
 class Deployment(models.Model):

@@ -12,7 +12,7 @@ def provider_list(*, tenant: Tenant) -> QuerySet[Provider]:
 
 
 def provider_get(*, tenant: Tenant, slug: str) -> Provider:
-    provider = Provider.objects.for_tenant(tenant).filter(slug=slug).first()
+    provider = provider_list(tenant=tenant).filter(slug=slug).first()
     if provider is None:
         raise Http404("No such provider.")
     return provider
@@ -50,3 +50,17 @@ def deployment_get(*, route: Route, pk: int | str) -> Deployment:
     if deployment is None:
         raise Http404("No such deployment.")
     return deployment
+
+
+def deployment_list_with_shares(*, route: Route) -> list[Deployment]:
+    """The route's deployments in fallback order, each with `traffic_share`: the percentage of its priority group's
+    traffic it gets, as the gateway sees it (None when it or its provider is disabled: it gets none)."""
+    deployments = list(route.deployments.all())
+    serving = [d for d in deployments if d.enabled and d.model.provider.enabled]
+    group_weights: dict[int, int] = {}
+    for deployment in serving:
+        group_weights[deployment.priority] = group_weights.get(deployment.priority, 0) + deployment.weight
+    for deployment in deployments:
+        in_service = deployment in serving
+        deployment.traffic_share = 100 * deployment.weight / group_weights[deployment.priority] if in_service else None
+    return deployments

@@ -7,6 +7,7 @@ from asgiref.sync import async_to_sync
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from apps.core.errors import ApplicationError, ConflictError, NotPermitted
 from apps.core.services import audit_record, config_version_bump, model_diff
@@ -17,6 +18,12 @@ from apps.providers.models import Deployment, Modality, Provider, ProviderModel,
 from apps.tenants.models import Membership, Role, Tenant
 
 CONNECTION_TEST_TIMEOUT = 10.0
+
+
+class ProviderUnavailable(ApplicationError):
+    """The provider did not answer as it should (unreachable, refused the credential…); nothing was changed."""
+
+    status_code = 502
 
 
 def _require_admin(membership: Membership | None) -> None:
@@ -43,6 +50,7 @@ def _audited(action: str, obj, changes: dict[str, Any] | None = None) -> None:
     config_version_bump()
 
 
+@sensitive_variables("api_key")  # kept out of error reports, like the audit trail
 @transaction.atomic
 def provider_create(
     *,
@@ -68,10 +76,13 @@ def provider_create(
     return provider
 
 
+@sensitive_variables("data")
 @transaction.atomic
 def provider_update(*, provider: Provider, actor_membership: Membership | None, data: dict[str, Any]) -> Provider:
     """Change name, base URL, options, enabled; `api_key` replaces the credential when given (empty: keep)."""
     _require_admin(actor_membership)
+    if provider.kind != "echo" and "base_url" in data and not data["base_url"]:
+        raise ApplicationError("A base URL is required for this kind.", field="base_url")
     changes = model_diff(provider, {k: v for k, v in data.items() if k in {"name", "base_url", "options", "enabled"}})
     for field, (_, new) in changes.items():
         setattr(provider, field, new)
@@ -114,13 +125,21 @@ def provider_fetch_models(*, provider: Provider) -> list[ModelInfo]:
     return async_to_sync(fetch)()
 
 
-def provider_test_connection(*, provider: Provider) -> tuple[bool, str]:
+def _failure_message(provider: Provider, exc: ProviderError) -> str:
+    """What the provider said, for people: never its credential, even where an upstream echoes it back."""
+    message = f"{exc.kind}: {exc.message}"
+    api_key = provider.api_key()
+    return (message.replace(api_key, "[redacted]") if api_key else message)[:300]
+
+
+def provider_test_connection(*, provider: Provider, actor_membership: Membership | None) -> tuple[bool, str]:
     """Try the provider's model list with its credential; remember and return the outcome."""
+    _require_admin(actor_membership)
     try:
         count = len(provider_fetch_models(provider=provider))
         ok, message = True, f"Connected: {count} model(s) available."
     except ProviderError as exc:
-        ok, message = False, f"{exc.kind}: {exc.message}"[:300]
+        ok, message = False, _failure_message(provider, exc)
     Provider.objects.filter(pk=provider.pk).update(
         last_checked_at=timezone.now(), last_check_ok=ok, last_check_message=message
     )
@@ -131,14 +150,22 @@ def _modalities_for(model_id: str) -> list[str]:
     return [Modality.EMBEDDING] if "embed" in model_id.lower() else [Modality.TEXT]
 
 
-@transaction.atomic
 def provider_sync_models(
     *, provider: Provider, actor_membership: Membership | None, publish_routes: bool = True
 ) -> list[ProviderModel]:
     """Import the provider's models (new ones only; existing prices are kept) and, when asked, publish each
-    as a route of the same name unless the tenant already has a route by that name."""
+    as a route of the same name unless the tenant already has a route by that name. The provider is asked
+    before the transaction starts, so no database transaction waits on the network."""
     _require_admin(actor_membership)
-    infos = provider_fetch_models(provider=provider)
+    try:
+        infos = provider_fetch_models(provider=provider)
+    except ProviderError as exc:
+        raise ProviderUnavailable(f"{provider} did not list its models: {_failure_message(provider, exc)}") from None
+    return _models_import(provider=provider, infos=infos, publish_routes=publish_routes)
+
+
+@transaction.atomic
+def _models_import(*, provider: Provider, infos: list[ModelInfo], publish_routes: bool) -> list[ProviderModel]:
     created = []
     taken = set(ProviderModel.objects.filter(tenant=provider.tenant).values_list("name", flat=True))
     known = set(provider.models.values_list("upstream_id", flat=True))
@@ -160,7 +187,12 @@ def provider_sync_models(
         taken.add(model.name)
         created.append(model)
         if publish_routes and not Route.objects.filter(tenant=provider.tenant, alias=model.name).exists():
-            route = Route.objects.create(tenant=provider.tenant, alias=model.name, description=f"{provider.name}")
+            route = Route(tenant=provider.tenant, alias=model.name, description=provider.name)
+            try:
+                route.full_clean(validate_constraints=False)
+            except ValidationError:
+                continue  # a model id that cannot be an alias (a space, a trailing /…) is deployed by hand
+            route.save()
             Deployment.objects.create(route=route, model=model)
     _audited("provider.sync_models", provider, {"imported": [m.name for m in created]})
     return created

@@ -17,6 +17,9 @@ class Tenant(TimeStampedModel):
 
     slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=100)
+    require_internal_subscriptions = models.BooleanField(
+        default=False, help_text="apps of this tenant also need an approved subscription to its own services"
+    )
 
     class Meta:
         ordering = ["name"]

@@ -37,11 +37,11 @@ def _fresh_gateway(settings):
     """Each test gets its own pipeline (breakers, pooled clients, snapshot); call logs flush only on demand."""
     settings.GATEWAY_SNAPSHOT_POLL_SECONDS = 0.05
     settings.GATEWAY_LOG_FLUSH_SECONDS = 3600
-    for factory in (wiring.get_pipeline, wiring.get_snapshot_store, wiring.get_call_sink):
+    for factory in (wiring.get_invoker, wiring.get_pipeline, wiring.get_snapshot_store, wiring.get_call_sink):
         factory.cache_clear()
     yield
     atexit.unregister(wiring.get_call_sink().flush_at_exit)  # this test's database is gone by then
-    for factory in (wiring.get_pipeline, wiring.get_snapshot_store, wiring.get_call_sink):
+    for factory in (wiring.get_invoker, wiring.get_pipeline, wiring.get_snapshot_store, wiring.get_call_sink):
         factory.cache_clear()
 
 

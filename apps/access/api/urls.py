@@ -1,13 +1,23 @@
 from rest_framework.routers import SimpleRouter
 
-from apps.access.api.views import ApiKeyViewSet, AppViewSet, PersonalTokenViewSet
+from apps.access.api.views import (
+    ApiKeyViewSet,
+    ApprovalViewSet,
+    AppViewSet,
+    NotificationViewSet,
+    PersonalTokenViewSet,
+    SubscriptionViewSet,
+)
 
 TENANT = r"tenants/(?P<tenant_slug>[a-z0-9-]+)"
 
 router = SimpleRouter(trailing_slash="/?")
 router.register(f"{TENANT}/apps", AppViewSet, basename="app")
 router.register(f"{TENANT}/apps/(?P<app_slug>[a-z0-9-]+)/keys", ApiKeyViewSet, basename="api-key")
+router.register(f"{TENANT}/subscriptions", SubscriptionViewSet, basename="subscription")
+router.register(f"{TENANT}/approvals", ApprovalViewSet, basename="approval")
 router.register("me/tokens", PersonalTokenViewSet, basename="personal-token")
+router.register("me/notifications", NotificationViewSet, basename="notification")
 
 app_name = "access-api"
 urlpatterns = router.urls

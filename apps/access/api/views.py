@@ -13,9 +13,18 @@ from apps.access.api.serializers import (
     AppManagerIn,
     AppOut,
     AppUpdateIn,
+    NotificationFilterIn,
+    NotificationOut,
     PersonalTokenCreateIn,
     PersonalTokenIssuedOut,
     PersonalTokenOut,
+    SubscriptionApprovalOut,
+    SubscriptionApproveIn,
+    SubscriptionFilterIn,
+    SubscriptionOut,
+    SubscriptionReasonIn,
+    SubscriptionRenewIn,
+    SubscriptionRequestIn,
 )
 from apps.access.selectors import (
     api_key_get,
@@ -24,6 +33,11 @@ from apps.access.selectors import (
     app_list,
     personal_token_get,
     personal_token_list,
+    subscription_get_for_approver,
+    subscription_get_for_tenant,
+    subscription_list_for_app_tenant,
+    subscription_list_for_approver,
+    subscription_targets_get,
 )
 from apps.access.services import (
     api_key_issue,
@@ -34,8 +48,17 @@ from apps.access.services import (
     app_manager_revoke,
     app_update,
     personal_token_issue,
+    subscription_approve,
+    subscription_reject,
+    subscription_renew,
+    subscription_request,
+    subscription_resume,
+    subscription_revoke,
+    subscription_suspend,
     token_revoke,
 )
+from apps.core.selectors import notification_get, notification_list
+from apps.core.services import notification_mark_all_read, notification_mark_read
 from apps.tenants.api.base import TenantScopedViewSet
 from apps.tenants.api.views import _validated
 from apps.tenants.models import Role
@@ -130,4 +153,113 @@ class PersonalTokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def destroy(self, request, pk: str):
         token_revoke(token=personal_token_get(user=request.user, pk=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SubscriptionViewSet(mixins.ListModelMixin, TenantScopedViewSet):
+    """Subscriptions of the tenant's apps. Whoever manages an app requests a plan of a service for it."""
+
+    serializer_class = SubscriptionOut
+    write_role = Role.DEVELOPER
+
+    def get_queryset(self):
+        filters = _validated(SubscriptionFilterIn, self.request.query_params)
+        return subscription_list_for_app_tenant(tenant=self.request.tenant, filters=filters)
+
+    @extend_schema(parameters=[SubscriptionFilterIn], responses=SubscriptionOut(many=True))
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def retrieve(self, request, tenant_slug: str, pk: str):
+        return Response(SubscriptionOut(subscription_get_for_tenant(tenant=request.tenant, pk=pk)).data)
+
+    @extend_schema(request=SubscriptionRequestIn, responses={201: SubscriptionOut})
+    def create(self, request, tenant_slug: str):
+        data = dict(_validated(SubscriptionRequestIn, request.data))
+        purpose = data.pop("purpose")
+        targets = subscription_targets_get(tenant=request.tenant, **data)
+        subscription = subscription_request(**targets, purpose=purpose, actor_membership=request.membership)
+        return Response(SubscriptionOut(subscription).data, status=status.HTTP_201_CREATED)
+
+
+class ApprovalViewSet(mixins.ListModelMixin, TenantScopedViewSet):
+    """Subscriptions to the tenant's services (`?status=pending`: the approval queue), each with its projected
+    monthly cost. Owners and admins decide, as do holders of catalog.approve_subscription on the service."""
+
+    serializer_class = SubscriptionApprovalOut
+
+    def get_queryset(self):
+        filters = _validated(SubscriptionFilterIn, self.request.query_params)
+        return subscription_list_for_approver(tenant=self.request.tenant, filters=filters)
+
+    def get_object(self):
+        return subscription_get_for_approver(tenant=self.request.tenant, pk=self.kwargs["pk"])
+
+    @extend_schema(parameters=[SubscriptionFilterIn], responses=SubscriptionApprovalOut(many=True))
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def retrieve(self, request, tenant_slug: str, pk: str):
+        return Response(SubscriptionApprovalOut(self.get_object()).data)
+
+    def _decide(self, service, serializer_class=None) -> Response:
+        data = _validated(serializer_class, self.request.data) if serializer_class else {}
+        subscription = service(subscription=self.get_object(), actor_membership=self.request.membership, **data)
+        return Response(SubscriptionOut(subscription).data)
+
+    @extend_schema(request=SubscriptionApproveIn, responses=SubscriptionOut)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, tenant_slug: str, pk: str):
+        return self._decide(subscription_approve, SubscriptionApproveIn)
+
+    @extend_schema(request=SubscriptionReasonIn, responses=SubscriptionOut)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, tenant_slug: str, pk: str):
+        return self._decide(subscription_reject, SubscriptionReasonIn)
+
+    @extend_schema(request=SubscriptionReasonIn, responses=SubscriptionOut)
+    @action(detail=True, methods=["post"])
+    def suspend(self, request, tenant_slug: str, pk: str):
+        return self._decide(subscription_suspend, SubscriptionReasonIn)
+
+    @extend_schema(request=None, responses=SubscriptionOut)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, tenant_slug: str, pk: str):
+        return self._decide(subscription_resume)
+
+    @extend_schema(request=SubscriptionReasonIn, responses=SubscriptionOut)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, tenant_slug: str, pk: str):
+        return self._decide(subscription_revoke, SubscriptionReasonIn)
+
+    @extend_schema(request=SubscriptionRenewIn, responses=SubscriptionOut)
+    @action(detail=True, methods=["post"])
+    def renew(self, request, tenant_slug: str, pk: str):
+        return self._decide(subscription_renew, SubscriptionRenewIn)
+
+
+class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The caller's in-app notifications (subscription requests and decisions), newest first."""
+
+    serializer_class = NotificationOut
+    lookup_value_regex = r"[^/]+"
+
+    def get_queryset(self):
+        filters = _validated(NotificationFilterIn, self.request.query_params)
+        return notification_list(user=self.request.user, unread_only=filters["unread"])
+
+    @extend_schema(parameters=[NotificationFilterIn], responses=NotificationOut(many=True))
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=None, responses=NotificationOut)
+    @action(detail=True, methods=["post"])
+    def read(self, request, pk: str):
+        notification = notification_mark_read(notification=notification_get(user=request.user, pk=pk))
+        return Response(NotificationOut(notification).data)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request):
+        notification_mark_all_read(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -18,6 +18,14 @@ from asgiref.sync import sync_to_async
 from apps.gateway.pipeline.records import CallRecord
 
 logger = logging.getLogger(__name__)
+
+_FIELDS = tuple(field.name for field in fields(CallRecord))
+
+
+def _row(record: CallRecord) -> dict[str, Any]:
+    # What dataclasses.asdict gives for these flat records, without its recursive deep copy: ~6 µs a record
+    # instead of ~100 µs, on the event loop (bench/, README "Performance").
+    return {name: getattr(record, name) for name in _FIELDS}
 
 
 class BatchingCallSink:
@@ -44,7 +52,7 @@ class BatchingCallSink:
             # Memory is finite: past the bound the oldest records go, and the count says how many.
             self._buffer.pop(0)
             self.dropped += 1
-        self._buffer.append(asdict(record))
+        self._buffer.append(_row(record))
         loop = asyncio.get_running_loop()
         key = id(loop)
         task = self._flushers.get(key)

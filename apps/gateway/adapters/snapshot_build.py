@@ -6,15 +6,30 @@ import logging
 
 from django.db import close_old_connections
 from django.db.models import Prefetch
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
 
-from apps.access.models import ApiKey
+from apps.access.models import OPEN_SUBSCRIPTION_STATES, ApiKey, Subscription
+from apps.catalog.models import Service
 from apps.core.crypto import DecryptionError
 from apps.core.models import ConfigVersion
 from apps.core.services import GATEWAY_CONFIG
-from apps.gateway.pipeline.snapshot import DeploymentEntry, KeyEntry, RouteEntry, Snapshot
+from apps.gateway.pipeline.snapshot import (
+    DeploymentEntry,
+    KeyEntry,
+    PromptEntry,
+    PromptVersionEntry,
+    RouteEntry,
+    ServiceEntry,
+    Snapshot,
+    SubscriptionEntry,
+)
 from apps.providers.models import Deployment, Route
 
 logger = logging.getLogger(__name__)
+
+_ACCEPT_OBJECT = Draft202012Validator({"type": "object"})
 
 
 def config_version_read() -> int:
@@ -100,9 +115,92 @@ def _route_entries() -> list[RouteEntry]:
     return entries
 
 
+def _validator(schema: dict | None):
+    """A compiled validator, or None for an empty schema; a broken stored schema validates nothing."""
+    if not schema:
+        return None
+    try:
+        cls = validator_for(schema)
+        cls.check_schema(schema)
+        return cls(schema)
+    except SchemaError:
+        logger.error("a stored JSON schema is invalid; it is ignored by the gateway")
+        return None
+
+
+def _prompt_entry(service: Service) -> PromptEntry | None:
+    template = getattr(service, "prompt", None)
+    if template is None or template.live_version_id is None:
+        return None
+    wanted = {template.live_version.number, *(int(item["version"]) for item in template.ab_split or [])}
+    versions = {
+        v.number: PromptVersionEntry(
+            number=v.number,
+            system=v.system_template,
+            user=v.user_template,
+            examples=tuple(v.examples or ()),
+            parameters=dict(v.parameters or {}),
+            variables_validator=_validator(v.variables_schema) or _ACCEPT_OBJECT,
+        )
+        for v in template.versions.all()
+        if v.number in wanted
+    }
+    return PromptEntry(
+        live=template.live_version.number,
+        split=tuple((int(item["version"]), int(item["weight"])) for item in template.ab_split or []),
+        sticky_by=template.sticky_by,
+        versions=versions,
+    )
+
+
+def _service_entries() -> list[ServiceEntry]:
+    services = (
+        Service.objects.exclude(lifecycle="retired")
+        .select_related("route", "tenant", "prompt__live_version")
+        .prefetch_related("shared_with", "prompt__versions")
+    )
+    return [
+        ServiceEntry(
+            service_id=service.pk,
+            slug=service.slug,
+            tenant_id=service.tenant_id,
+            kind=service.kind,
+            lifecycle=service.lifecycle,
+            visibility=service.visibility,
+            shared_with=frozenset(t.pk for t in service.shared_with.all()),
+            require_internal_subscription=service.tenant.require_internal_subscriptions,
+            route_alias=service.route.alias,
+            output_mode=service.output_mode,
+            output_schema=dict(service.output_schema or {}),
+            output_validator=_validator(service.output_schema),
+            prompt=_prompt_entry(service) if service.kind == "prompt" else None,
+        )
+        for service in services
+    ]
+
+
+def _subscription_entries() -> dict[tuple[int, int], SubscriptionEntry]:
+    """The open subscription of each (app, service), else the latest closed one (to say why access ends)."""
+    entries: dict[tuple[int, int], SubscriptionEntry] = {}
+    for sub in Subscription.objects.order_by("created_at", "id"):
+        pair = (sub.app_id, sub.service_id)
+        if pair in entries and entries[pair].status in OPEN_SUBSCRIPTION_STATES:
+            continue
+        entries[pair] = SubscriptionEntry(
+            subscription_id=sub.pk, status=sub.status, expires_at=sub.expires_at, plan_id=sub.plan_id
+        )
+    return entries
+
+
 def snapshot_build() -> Snapshot:
     try:
         version = config_version_read()
-        return Snapshot.build(version=version, keys=_key_entries(), routes=_route_entries())
+        return Snapshot.build(
+            version=version,
+            keys=_key_entries(),
+            routes=_route_entries(),
+            services=_service_entries(),
+            subscriptions=_subscription_entries(),
+        )
     finally:
         close_old_connections()

@@ -72,3 +72,38 @@ class UpstreamTimeout(UpstreamError):
 class NoHealthyDeployment(UpstreamError):
     status = 503
     code = "no_healthy_deployment"
+
+
+class ServiceNotFound(GatewayError):
+    status = 404
+    type = "invalid_request_error"
+    code = "service_not_found"
+
+
+class ServiceNotInvocable(GatewayError):
+    status = 409
+    type = "invalid_request_error"
+    code = "service_not_invocable"
+
+
+class NotSubscribed(PermissionDenied):
+    code = "not_subscribed"
+
+
+class InvalidInput(InvalidRequest):
+    """The invocation body does not match the service's input schema; `fields` maps each path to its error."""
+
+    code = "invalid_input"
+
+    def __init__(self, message: str, *, fields: dict[str, str], **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.fields = fields
+
+    def envelope(self) -> dict:
+        body = super().envelope()
+        body["error"]["fields"] = self.fields
+        return body
+
+
+class InvalidOutput(UpstreamError):
+    code = "invalid_output"

@@ -6,7 +6,7 @@ framework and reads configuration only from the in-memory snapshot."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -195,14 +195,12 @@ class GatewayPipeline:
         headers = self._finish(req, record, outcome)
         return GatewayResponse(status=200, body=result.body, headers=headers, record=record)
 
-    async def _chat_stream(
-        self, req: GatewayRequest, record: CallRecord, route: RouteEntry, outcome: RouteOutcome
-    ) -> GatewayResponse:
-        """Failover happens until the first chunk arrives; after that, bytes have been sent and an upstream
-        failure ends the stream with an error event instead of a silent retry."""
+    def stream_opener(self, body: dict[str, Any]) -> Callable[[Attempt], Awaitable[tuple[ChatStream, dict[str, Any]]]]:
+        """An attempt for the router that opens a stream and waits for its first chunk: failover is possible
+        until then, and only until then."""
 
-        async def open_stream(attempt: Attempt):
-            stream = self._clients.client_for(attempt.deployment).chat_stream(upstream_for(attempt), req.body)
+        async def open_stream(attempt: Attempt) -> tuple[ChatStream, dict[str, Any]]:
+            stream = self._clients.client_for(attempt.deployment).chat_stream(upstream_for(attempt), body)
             try:
                 first = await anext(stream)
             except StopAsyncIteration:
@@ -214,7 +212,15 @@ class GatewayPipeline:
                 raise
             return stream, first
 
-        stream, first = await self.router.run(route, open_stream, outcome=outcome)
+        return open_stream
+
+    async def _chat_stream(
+        self, req: GatewayRequest, record: CallRecord, route: RouteEntry, outcome: RouteOutcome
+    ) -> GatewayResponse:
+        """Failover happens until the first chunk arrives; after that, bytes have been sent and an upstream
+        failure ends the stream with an error event instead of a silent retry."""
+
+        stream, first = await self.router.run(route, self.stream_opener(req.body), outcome=outcome)
         record.ttft_ms = (self._clock() - req.received) * 1000
         # Headers go out now: the overhead so far is everything but the wait for the first chunk.
         record.overhead_ms = max(0.0, record.ttft_ms - outcome.upstream_seconds * 1000)

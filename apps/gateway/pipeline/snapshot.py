@@ -68,14 +68,74 @@ class RouteEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class PromptVersionEntry:
+    number: int
+    system: str
+    user: str
+    examples: tuple[dict[str, str], ...]
+    parameters: dict[str, Any]
+    variables_validator: Any  # a compiled jsonschema validator of the input
+
+
+@dataclass(frozen=True, slots=True)
+class PromptEntry:
+    live: int
+    split: tuple[tuple[int, int], ...]  # (version number, weight); empty: the live version only
+    sticky_by: str  # "app" or "conversation"
+    versions: dict[int, PromptVersionEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceEntry:
+    service_id: int
+    slug: str
+    tenant_id: int
+    kind: str  # "prompt" or "model"
+    lifecycle: str
+    visibility: str  # "private", "shared", "public"
+    shared_with: frozenset[int]
+    require_internal_subscription: bool
+    route_alias: str
+    output_mode: str  # "text" or "json"
+    output_schema: dict[str, Any]
+    output_validator: Any | None
+    prompt: PromptEntry | None
+
+    def visible_to(self, tenant_id: int) -> bool:
+        if tenant_id == self.tenant_id:
+            return True
+        if self.lifecycle not in ("published", "deprecated"):
+            return False
+        return self.visibility == "public" or (self.visibility == "shared" and tenant_id in self.shared_with)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionEntry:
+    subscription_id: int
+    status: str
+    expires_at: datetime | None
+    plan_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     version: int
     keys: dict[str, KeyEntry]  # by lookup id
     routes: dict[tuple[int, str], RouteEntry]  # by (tenant id, alias)
     tenant_routes: dict[int, tuple[RouteEntry, ...]]  # by tenant id, sorted by alias (for /v1/models)
+    services: dict[str, ServiceEntry] = field(default_factory=dict)  # by slug
+    subscriptions: dict[tuple[int, int], SubscriptionEntry] = field(default_factory=dict)  # by (app id, service id)
 
     @classmethod
-    def build(cls, *, version: int, keys: list[KeyEntry], routes: list[RouteEntry]) -> Snapshot:
+    def build(
+        cls,
+        *,
+        version: int,
+        keys: list[KeyEntry],
+        routes: list[RouteEntry],
+        services: list[ServiceEntry] = (),
+        subscriptions: dict[tuple[int, int], SubscriptionEntry] | None = None,
+    ) -> Snapshot:
         by_tenant: dict[int, list[RouteEntry]] = {}
         for route in sorted(routes, key=lambda r: r.alias):
             by_tenant.setdefault(route.tenant_id, []).append(route)
@@ -84,7 +144,24 @@ class Snapshot:
             keys={k.lookup_id: k for k in keys},
             routes={(r.tenant_id, r.alias): r for r in routes},
             tenant_routes={t: tuple(rs) for t, rs in by_tenant.items()},
+            services={s.slug: s for s in services},
+            subscriptions=dict(subscriptions or {}),
         )
+
+    def model_services_for(self, tenant_id: int, app_id: int, now: float) -> list[ServiceEntry]:
+        """Other tenants' model APIs this app may call through /v1 (approved, unexpired subscription)."""
+        result = []
+        for service in self.services.values():
+            if service.kind != "model" or service.tenant_id == tenant_id or not service.visible_to(tenant_id):
+                continue
+            sub = self.subscriptions.get((app_id, service.service_id))
+            if (
+                sub is not None
+                and sub.status == "approved"
+                and (sub.expires_at is None or sub.expires_at.timestamp() > now)
+            ):
+                result.append(service)
+        return sorted(result, key=lambda s: s.slug)
 
 
 EMPTY_SNAPSHOT = Snapshot(version=-1, keys={}, routes={}, tenant_routes={})

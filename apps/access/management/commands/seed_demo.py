@@ -12,9 +12,15 @@ from django.db import transaction
 from apps.access.models import App
 from apps.access.services import app_create
 from apps.core.audit import AuditContext, audit_context
-from apps.providers.clients.base import ProviderError
 from apps.providers.models import Provider, Route
-from apps.providers.services import deployment_add, model_create, provider_create, provider_sync_models, route_create
+from apps.providers.services import (
+    ProviderUnavailable,
+    deployment_add,
+    model_create,
+    provider_create,
+    provider_sync_models,
+    route_create,
+)
 from apps.tenants.models import Membership, Role, Tenant
 from apps.tenants.services import tenant_create
 
@@ -134,8 +140,8 @@ class Command(BaseCommand):
                 )
                 try:
                     models = provider_sync_models(provider=provider, actor_membership=None)
-                except ProviderError as exc:
-                    self.stderr.write(f"  {name}: could not list models ({exc.kind}: {exc.message}); sync it later")
+                except ProviderUnavailable as exc:
+                    self.stderr.write(f"  {name}: {exc.message}; sync it later")
                     continue
             routes = Route.objects.filter(tenant=tenant, deployments__model__in=models).count()
             self.stdout.write(f"  {name}: imported {len(models)} model(s), published {routes} route(s)")

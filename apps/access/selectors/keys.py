@@ -1,47 +1,18 @@
+"""API keys and personal access tokens: listing them, and authenticating a presented secret."""
+
 from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
-from guardian.shortcuts import get_users_with_perms
 
 from apps.access.models import ApiKey, App, HashedToken, PersonalAccessToken
 from apps.core.tokens import token_matches, token_parse
-from apps.tenants.models import Membership, Role, Tenant
 from apps.tenants.selectors import is_row_id
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-def app_list(*, tenant: Tenant) -> QuerySet[App]:
-    return (
-        App.objects.for_tenant(tenant)
-        .select_related("created_by")
-        .prefetch_related(Prefetch("keys", queryset=ApiKey.objects.order_by("-created_at")))
-        .order_by("name")
-    )
-
-
-def app_get(*, tenant: Tenant, slug: str) -> App:
-    app = App.objects.for_tenant(tenant).filter(slug=slug).first()
-    if app is None:
-        raise Http404("No such app.")
-    return app
-
-
-def app_can_manage(*, membership: Membership, app: App) -> bool:
-    """Admins and owners manage every app of their tenant; others need the per-app guardian permission."""
-    if membership.tenant_id != app.tenant_id:
-        return False
-    if membership.has_role(Role.ADMIN):
-        return True
-    return membership.has_role(Role.DEVELOPER) and membership.user.has_perm("access.manage_app", app)
-
-
-def app_managers(*, app: App) -> list:
-    return list(get_users_with_perms(app, only_with_perms_in=["manage_app"]))
 
 
 def api_key_list(*, app: App) -> QuerySet[ApiKey]:
@@ -93,16 +64,3 @@ def personal_token_get(*, user, pk: int | str) -> PersonalAccessToken:
     if token is None:
         raise Http404("No such token.")
     return token
-
-
-def tenant_summary(*, tenant: Tenant) -> dict:
-    """What the dashboard shows: the apps with their keys, and counts."""
-    now = timezone.now()
-    apps = list(app_list(tenant=tenant))
-    active_keys = ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=True).exclude(expires_at__lte=now)
-    return {
-        "apps": apps,
-        "app_count": len(apps),
-        "active_key_count": active_keys.count(),
-        "member_count": Membership.objects.filter(tenant=tenant).count(),
-    }

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+
+from apps.tenants.models import TenantOwnedModel, slug_validator
+
+tag_validator = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$",
+    "A tag is 1-40 lowercase letters, digits and hyphens, starting and ending with a letter or digit.",
+)
+
+
+class Tag(models.Model):
+    """A label for finding services in the catalog (e.g. "nlp", "finance"); created on first use."""
+
+    name = models.SlugField(max_length=40, unique=True, validators=[tag_validator])
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ServiceKind(models.TextChoices):
+    PROMPT = "prompt", "Prompt API"
+    MODEL = "model", "Model API"
+
+
+class Visibility(models.TextChoices):
+    PRIVATE = "private", "Private to its tenant"
+    SHARED = "shared", "Shared with chosen tenants"
+    PUBLIC = "public", "Public to every tenant"
+
+
+class Lifecycle(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    DEPRECATED = "deprecated", "Deprecated"
+    RETIRED = "retired", "Retired"
+
+
+INVOCABLE = (Lifecycle.PUBLISHED, Lifecycle.DEPRECATED)
+
+
+class ApprovalMode(models.TextChoices):
+    MANUAL = "manual", "An admin approves each subscription"
+    AUTO = "auto", "Subscriptions are approved at once"
+
+
+class OutputMode(models.TextChoices):
+    TEXT = "text", "Text"
+    JSON = "json", "JSON matching the output schema"
+
+
+class Service(TenantOwnedModel):
+    """A published API in the catalog: a prompt API (template + route + schemas) or a model API (a route).
+
+    The slug is global: it is the service's address (/api/v1/services/<slug>/invoke)."""
+
+    slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=100)
+    summary = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True, help_text="Markdown; rendered sanitized")
+    team = models.CharField(max_length=100, blank=True, help_text="who owns it inside the tenant")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="services")
+    kind = models.CharField(max_length=10, choices=ServiceKind.choices)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE)
+    shared_with = models.ManyToManyField("tenants.Tenant", blank=True, related_name="services_shared_with_me")
+    lifecycle = models.CharField(max_length=12, choices=Lifecycle.choices, default=Lifecycle.DRAFT)
+    approval_mode = models.CharField(max_length=10, choices=ApprovalMode.choices, default=ApprovalMode.MANUAL)
+    route = models.ForeignKey("providers.Route", on_delete=models.PROTECT, related_name="services")
+    input_schema = models.JSONField(default=dict, blank=True, help_text="JSON Schema of the invocation body")
+    output_mode = models.CharField(max_length=8, choices=OutputMode.choices, default=OutputMode.TEXT)
+    output_schema = models.JSONField(default=dict, blank=True, help_text="JSON Schema of the output (JSON mode)")
+    expected_tokens_per_call = models.PositiveIntegerField(
+        default=1000, validators=[MinValueValidator(1)], help_text="for cost projections until real averages exist"
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "slug"]
+        indexes = [models.Index(fields=["visibility", "lifecycle"])]
+        permissions = [("approve_subscription", "Can approve subscriptions to this service")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_invocable(self) -> bool:
+        return self.lifecycle in INVOCABLE
+
+
+class Plan(models.Model):
+    """What a subscription buys: quotas, rate limits, a spend budget and the models allowed."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="plans")
+    slug = models.SlugField(max_length=50, validators=[slug_validator])
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=300, blank=True)
+    requests_per_day = models.PositiveIntegerField(null=True, blank=True, help_text="empty: unlimited")
+    requests_per_month = models.PositiveIntegerField(null=True, blank=True)
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    tokens_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    monthly_budget = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(Decimal(0))]
+    )
+    allowed_models = models.JSONField(default=list, blank=True, help_text="route aliases; empty: the service's")
+    is_default = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "slug"], name="plan_unique_slug_per_service"),
+            models.UniqueConstraint(
+                fields=["service"], condition=models.Q(is_default=True), name="plan_one_default_per_service"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service.slug}/{self.slug}"

@@ -1,0 +1,72 @@
+"""POST /api/v1/services/<slug>/invoke — a published service's endpoint (DRF through adrf's async APIView).
+
+A thin adapter over the same pipeline as /v1: the key, the subscription, the input schema and the prompt are
+checked there, from the in-memory snapshot. `?stream=true` answers with server-sent events; the optional
+`X-Conversation-Id` header keeps A/B tests sticky per conversation when the service asks for that."""
+
+from __future__ import annotations
+
+import inspect
+
+from adrf.views import APIView
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+
+from apps.gateway.http import error_response, gateway_request, parse_json_body, to_http_response
+from apps.gateway.pipeline.errors import GatewayError
+from apps.gateway.wiring import get_invoker
+
+
+class ServiceInvokeApi(APIView):
+    authentication_classes: list = []  # the pipeline authenticates the app's key
+    permission_classes: list = []
+    throttle_classes: list = []
+
+    async def async_dispatch(self, request, *args, **kwargs):
+        """adrf's dispatch, except that initial() runs inline: adrf hops to a thread for it (sync_to_async,
+        serialized on one thread per process), and with no authentication, permission or throttle classes it
+        does no I/O. (The 1,000-invocation A/B test went from 28 s to 16 s with this.)"""
+        self.args, self.kwargs = args, kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request, self.headers = request, self.default_response_headers
+        try:
+            self.initial(request, *args, **kwargs)
+            method = request.method.lower()
+            handler = getattr(self, method, None) if method in self.http_method_names else None
+            response = handler or self.http_method_not_allowed
+            response = response(request, *args, **kwargs)
+            if inspect.isawaitable(response):
+                response = await response
+        except Exception as exc:
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
+
+    @extend_schema(
+        summary="Invoke a published service",
+        description="The body is the service's input; its exact schema is in /api/v1/services/<slug>/openapi.json. "
+        "Authenticate with the app's key: `Authorization: Bearer gwk_…`.",
+        request=OpenApiTypes.OBJECT,
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description='{"output", "usage", "version", "request_id"}'),
+            400: OpenApiResponse(description="input does not match the schema (error.fields)"),
+            401: OpenApiResponse(description="missing, invalid, revoked or expired key"),
+            403: OpenApiResponse(description="no approved subscription"),
+            404: OpenApiResponse(description="no such service visible to the key's tenant"),
+        },
+        parameters=[OpenApiParameter("stream", bool, description="answer with server-sent events")],
+        auth=[],
+        tags=["services"],
+    )
+    async def post(self, request: Request, slug: str) -> HttpResponse:
+        try:
+            req = gateway_request(request._request)
+            req.body = parse_json_body(request._request)
+        except GatewayError as exc:
+            return error_response(exc)
+        stream = request.query_params.get("stream", "").lower() in ("1", "true", "yes")
+        conversation_id = request.headers.get("X-Conversation-Id") or None
+        result = await get_invoker().invoke(req, slug=slug, stream=stream, conversation_id=conversation_id)
+        return to_http_response(result)

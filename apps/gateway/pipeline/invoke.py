@@ -1,0 +1,239 @@
+"""Invoking a published service (a prompt API): the same pipeline as /v1, with the service's own steps —
+visibility, subscription, input schema, prompt version (A/B), rendering, and output checks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from apps.gateway.pipeline.errors import (
+    GatewayError,
+    InvalidInput,
+    InvalidOutput,
+    InvalidRequest,
+    NotSubscribed,
+    ServiceNotFound,
+    ServiceNotInvocable,
+)
+from apps.gateway.pipeline.pipeline import SSE_DONE, GatewayPipeline, sse_event, upstream_for
+from apps.gateway.pipeline.records import CallRecord
+from apps.gateway.pipeline.router import Attempt, RouteOutcome
+from apps.gateway.pipeline.snapshot import KeyEntry, PromptVersionEntry, ServiceEntry, Snapshot
+from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
+from apps.prompts.ab import choose_version
+from apps.prompts.rendering import PromptParts, TemplateError, render_messages
+from apps.providers.clients.base import ChatStream, ProviderError, Usage
+
+INVOCABLE = ("published", "deprecated")
+
+
+def _path(error: Any) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(body)"
+
+
+class ServiceInvoker:
+    def __init__(self, pipeline: GatewayPipeline) -> None:
+        self._p = pipeline
+
+    # 2. authorize: visible, invocable, subscribed (own tenant: only when the tenant asks for it)
+    def authorize(self, snapshot: Snapshot, key: KeyEntry, slug: str, now: float) -> ServiceEntry:
+        service = snapshot.services.get(slug)
+        if service is None or not service.visible_to(key.tenant_id):
+            raise ServiceNotFound(f"No service {slug!r} is visible to your tenant.")
+        if service.lifecycle not in INVOCABLE:
+            raise ServiceNotInvocable(f"Service {slug!r} is {service.lifecycle}: only published services answer.")
+        if service.kind != "prompt":
+            raise InvalidRequest(f"Service {slug!r} is a model API: call /v1/chat/completions with model={slug!r}.")
+        if key.tenant_id == service.tenant_id and not service.require_internal_subscription:
+            return service
+        sub = snapshot.subscriptions.get((key.app_id, service.service_id))
+        hint = f"Request one with POST /api/v1/tenants/{key.tenant_slug}/subscriptions/ for app {key.app_slug!r}."
+        if sub is None or sub.status in ("rejected", "revoked"):
+            raise NotSubscribed(f"App {key.app_slug!r} has no subscription to {slug!r}. {hint}")
+        if sub.status == "pending":
+            raise NotSubscribed(
+                f"The subscription to {slug!r} awaits approval by its owners.", code="subscription_pending"
+            )
+        if sub.status == "suspended":
+            raise NotSubscribed(f"The subscription to {slug!r} is suspended.", code="subscription_suspended")
+        if sub.expires_at is not None and sub.expires_at.timestamp() <= now:
+            raise NotSubscribed(
+                f"The subscription to {slug!r} has expired: ask for a renewal.", code="subscription_expired"
+            )
+        return service
+
+    @staticmethod
+    def choose(service: ServiceEntry, key: KeyEntry, conversation_id: str | None) -> PromptVersionEntry:
+        prompt = service.prompt
+        if prompt is None or prompt.live not in prompt.versions:
+            raise ServiceNotInvocable(f"Service {service.slug!r} has no live prompt version.")
+        if prompt.sticky_by == "conversation" and conversation_id:
+            sticky = f"{service.service_id}:conversation:{conversation_id}"
+        else:
+            sticky = f"{service.service_id}:app:{key.app_id}"
+        number = choose_version(live=prompt.live, split=prompt.split, sticky_key=sticky)
+        return prompt.versions.get(number, prompt.versions[prompt.live])
+
+    @staticmethod
+    def validate_input(version: PromptVersionEntry, payload: Any) -> dict[str, Any]:
+        if not isinstance(payload, dict):
+            raise InvalidInput(
+                "The body must be a JSON object of the service's input.", fields={"(body)": "not an object"}
+            )
+        errors = sorted(version.variables_validator.iter_errors(payload), key=lambda e: list(e.absolute_path))
+        if errors:
+            fields = {_path(e): e.message for e in errors}
+            first = next(iter(fields))
+            raise InvalidInput(
+                f"The input does not match the service's schema: {first}: {fields[first]}", fields=fields, param=first
+            )
+        return payload
+
+    @staticmethod
+    def chat_body(service: ServiceEntry, version: PromptVersionEntry, variables: dict[str, Any]) -> dict[str, Any]:
+        parts = PromptParts(system=version.system, user=version.user, examples=version.examples)
+        try:
+            messages = render_messages(parts, variables)
+        except TemplateError as exc:
+            raise InvalidRequest(exc.message, param=exc.variable) from None
+        body: dict[str, Any] = {**version.parameters, "model": service.route_alias, "messages": messages}
+        if service.output_mode == "json":
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": service.output_schema, "strict": False},
+            }
+        return body
+
+    async def invoke(
+        self, req: GatewayRequest, *, slug: str, stream: bool = False, conversation_id: str | None = None
+    ) -> GatewayResponse:
+        p = self._p
+        snapshot, record = await p._begin(req, "invoke")
+        record.stream = stream
+        outcome = RouteOutcome()
+        try:
+            key = p.authenticate(snapshot, req.api_key)
+            p._identify(record, key)
+            service = self.authorize(snapshot, key, slug, p._wall())
+            version = self.choose(service, key, conversation_id)
+            body = self.chat_body(service, version, self.validate_input(version, req.body))
+            route = snapshot.routes.get((service.tenant_id, service.route_alias))
+            if route is None or not route.deployments:
+                raise ServiceNotInvocable(f"Service {slug!r} has no route with an enabled deployment.")
+            record.route = route.alias
+            extra = {"X-Service-Version": str(version.number)}
+            if service.lifecycle == "deprecated":
+                extra |= {"Deprecation": "true", "Warning": f'299 - "Service {slug} is deprecated"'}
+            if stream:
+                return await self._stream(req, record, route, outcome, body, version, extra)
+            output, usage = await self._complete(route, outcome, body, service)
+        except GatewayError as exc:
+            return p._fail(req, record, exc, outcome)
+        record.status = 200
+        p._account(record, usage, outcome)
+        headers = p._finish(req, record, outcome) | extra
+        answer = {
+            "output": output,
+            "usage": {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
+            },
+            "version": version.number,
+            "request_id": req.request_id,
+        }
+        return GatewayResponse(status=200, body=answer, headers=headers, record=record)
+
+    async def _complete(self, route, outcome: RouteOutcome, body: dict[str, Any], service: ServiceEntry):
+        """One call; for JSON services the output must parse and match the schema, with one retry."""
+        p = self._p
+
+        async def call(attempt: Attempt):
+            return await p._clients.client_for(attempt.deployment).chat(upstream_for(attempt), body)
+
+        usage = Usage()
+        for attempt_number in (1, 2):
+            result = await p.router.run(route, call, outcome=outcome)
+            usage = Usage(
+                prompt_tokens=usage.prompt_tokens + result.usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens + result.usage.completion_tokens,
+                estimated=usage.estimated or result.usage.estimated,
+            )
+            text = ((result.body.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
+            if service.output_mode != "json":
+                return text, usage
+            problem = self._json_problem(service, text)
+            if problem is None:
+                return orjson.loads(text), usage
+            if attempt_number == 2:
+                raise InvalidOutput(f"The model's output did not match the service's output schema twice: {problem}")
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _json_problem(service: ServiceEntry, text: str) -> str | None:
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return "not valid JSON"
+        if service.output_validator is not None:
+            error = next(iter(service.output_validator.iter_errors(value)), None)
+            if error is not None:
+                return f"{_path(error)}: {error.message}"
+        return None
+
+    async def _stream(self, req, record: CallRecord, route, outcome, body, version, extra) -> GatewayResponse:
+        p = self._p
+
+        stream, first = await p.router.run(route, p.stream_opener(body), outcome=outcome)
+        record.ttft_ms = (p._clock() - req.received) * 1000
+        record.overhead_ms = max(0.0, record.ttft_ms - outcome.upstream_seconds * 1000)
+        headers = p.headers(record) | extra
+        return GatewayResponse(
+            status=200,
+            stream=self._relay(req, record, outcome, stream, first, version.number),
+            headers=headers,
+            record=record,
+        )
+
+    async def _relay(
+        self, req, record: CallRecord, outcome: RouteOutcome, stream: ChatStream, first: dict, version: int
+    ) -> AsyncIterator[bytes]:
+        """Service streams carry text deltas, then a final event with usage, version and request id."""
+        p = self._p
+        since = p._clock()
+        record.status = 499
+        try:
+            chunk: dict[str, Any] | None = first
+            while chunk is not None:
+                for choice in chunk.get("choices") or ():
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        yield sse_event({"type": "delta", "text": text})
+                chunk = await anext(stream, None)
+            usage = stream.usage or Usage()
+            record.status = 200
+            yield sse_event(
+                {
+                    "type": "done",
+                    "usage": {
+                        "prompt_tokens": usage.prompt_tokens,
+                        "completion_tokens": usage.completion_tokens,
+                        "total_tokens": usage.total_tokens,
+                    },
+                    "version": version,
+                    "request_id": req.request_id,
+                }
+            )
+            yield SSE_DONE
+        except ProviderError as exc:
+            record.status, record.error_type = 502, f"midstream_{exc.kind}"
+            yield sse_event(
+                GatewayError(f"The upstream stream failed: {exc.message}", code="upstream_stream_error").envelope()
+            )
+        finally:
+            await stream.aclose()
+            outcome.upstream_seconds += p._clock() - since
+            p._account(record, stream.usage or Usage(), outcome)
+            p._finish(req, record, outcome)

@@ -1,0 +1,93 @@
+"""Rendering prompt templates safely (pure: no Django).
+
+Templates are Jinja2 under the SandboxedEnvironment: no access to attributes starting with `_`, no calling
+unsafe methods, nothing from the host but the variables given. A variable the template uses but the caller
+did not give is an error naming it (StrictUndefined), never an empty string."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, Template, TemplateRuntimeError, TemplateSyntaxError, UndefinedError, meta
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_UNDEFINED_NAME = re.compile(r"^'(?P<name>[^']+)' is undefined$")
+
+
+class TemplateError(Exception):
+    """A template that cannot be saved (syntax) or rendered (missing variable, forbidden access)."""
+
+    def __init__(self, message: str, *, field: str | None = None, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class PromptParts:
+    system: str
+    user: str
+    examples: tuple[Mapping[str, str], ...] = ()
+
+
+def template_variables(source: str, *, field: str) -> set[str]:
+    """The top-level variables a template reads (the engine's globals such as `range` are not variables).
+    A syntax error, or a reference to another template (include, import, extends), is refused naming the field."""
+    try:
+        ast = _env.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"Template syntax error on line {exc.lineno}: {exc.message}", field=field) from None
+    if any(True for _ in meta.find_referenced_templates(ast)):
+        raise TemplateError("A prompt template cannot include, import or extend other templates.", field=field)
+    return set(meta.find_undeclared_variables(ast)) - set(_env.globals)
+
+
+def check_declared(parts: PromptParts, declared: set[str]) -> None:
+    """Every variable the templates use must be declared in the variables schema."""
+    for field, source in (("system_template", parts.system), ("user_template", parts.user)):
+        undeclared = sorted(template_variables(source, field=field) - declared)
+        if undeclared:
+            raise TemplateError(
+                f"The template uses variables the schema does not declare: {', '.join(undeclared)}.", field=field
+            )
+
+
+@lru_cache(maxsize=1024)
+def _compiled(source: str) -> Template:
+    return _env.from_string(source)
+
+
+def render_text(source: str, variables: Mapping[str, Any]) -> str:
+    """One template rendered with `variables`; every failure is a TemplateError (a 400 for the caller)."""
+    try:
+        return _compiled(source).render(**variables)
+    except SecurityError as exc:
+        raise TemplateError(f"The template tried something it may not: {exc}") from None
+    except UndefinedError as exc:
+        match = _UNDEFINED_NAME.match(str(exc.message or ""))
+        if match:
+            raise TemplateError(f"Missing variable: {match['name']}.", variable=match["name"]) from None
+        raise TemplateError(f"Missing value in the variables: {exc.message}.") from None
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"Template syntax error on line {exc.lineno}: {exc.message}") from None
+    except (TemplateRuntimeError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        raise TemplateError(f"The template failed with these variables: {exc}") from None
+
+
+def render_messages(parts: PromptParts, variables: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The chat messages of one invocation: system, few-shot examples, then the user message."""
+    messages: list[dict[str, str]] = []
+    if parts.system.strip():
+        messages.append({"role": "system", "content": render_text(parts.system, variables)})
+    for example in parts.examples:
+        messages.append({"role": "user", "content": str(example.get("user", ""))})
+        messages.append({"role": "assistant", "content": str(example.get("assistant", ""))})
+    messages.append({"role": "user", "content": render_text(parts.user, variables)})
+    return messages

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from apps.catalog.models import Service
+from apps.prompts.models import PromptTemplate, PromptVersion
+from apps.prompts.rendering import PromptParts
+from apps.tenants.models import Tenant
+from apps.tenants.selectors import is_row_id
+
+DIFF_FIELDS = ("system_template", "user_template", "examples", "parameters", "variables_schema")
+
+
+def prompt_template_get(*, tenant: Tenant, service_slug: str) -> PromptTemplate:
+    """The prompt of one of the tenant's prompt services; 404 for anything else (existence does not leak)."""
+    template = (
+        PromptTemplate.objects.select_related("service", "service__tenant", "live_version")
+        .filter(service__tenant=tenant, service__slug=service_slug)
+        .first()
+    )
+    if template is None:
+        raise Http404("No such prompt service.")
+    return template
+
+
+def prompt_version_list(*, template: PromptTemplate) -> QuerySet[PromptVersion]:
+    return PromptVersion.objects.filter(template=template).select_related("template", "author").order_by("-number")
+
+
+def prompt_version_get(*, template: PromptTemplate, number: int | str) -> PromptVersion:
+    version = prompt_version_list(template=template).filter(number=number).first() if is_row_id(number) else None
+    if version is None:
+        raise Http404("No such version.")
+    return version
+
+
+def prompt_version_get_active(*, service: Service) -> PromptVersion | None:
+    """The live version of a prompt service (None for a service without a prompt)."""
+    template = PromptTemplate.objects.select_related("live_version").filter(service=service).first()
+    return template.live_version if template else None
+
+
+def prompt_parts(version: PromptVersion) -> PromptParts:
+    """What rendering.render_messages needs from a version."""
+    return PromptParts(system=version.system_template, user=version.user_template, examples=tuple(version.examples))
+
+
+def prompt_template_list_live() -> list[PromptTemplate]:
+    """Every prompt with a live version, with its service: one query, for the gateway's snapshot."""
+    return list(PromptTemplate.objects.filter(live_version__isnull=False).select_related("service", "live_version"))
+
+
+def prompt_versions_serving(*, templates: list[PromptTemplate]) -> dict[int, dict[int, PromptVersion]]:
+    """{template id: {number: version}} for the versions that can serve traffic (the live one and those of the
+    A/B split), for many templates in one query: what the gateway's snapshot loads."""
+    wanted = {
+        template.pk: {template.live_version.number} | {entry["version"] for entry in template.ab_split}
+        for template in templates
+        if template.live_version is not None
+    }
+    serving: dict[int, dict[int, PromptVersion]] = {template_id: {} for template_id in wanted}
+    versions = PromptVersion.objects.filter(
+        template_id__in=wanted, number__in={n for numbers in wanted.values() for n in numbers}
+    )
+    for version in versions:
+        if version.number in wanted[version.template_id]:
+            serving[version.template_id][version.number] = version
+    return serving
+
+
+def _lines(value: Any) -> list[str]:
+    text = value if isinstance(value, str) else json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return text.splitlines()
+
+
+def prompt_version_diff(*, template: PromptTemplate, a: int | str, b: int | str) -> dict[str, str]:
+    """A unified diff from version `a` to version `b` per field (empty when the field did not change)."""
+    old, new = prompt_version_get(template=template, number=a), prompt_version_get(template=template, number=b)
+    return {
+        field: "\n".join(
+            difflib.unified_diff(
+                _lines(getattr(old, field)),
+                _lines(getattr(new, field)),
+                fromfile=f"v{old.number}/{field}",
+                tofile=f"v{new.number}/{field}",
+                lineterm="",
+            )
+        )
+        for field in DIFF_FIELDS
+    }

@@ -1,0 +1,51 @@
+"""Seed a throwaway portal database for the benchmark through the portal's own services: a tenant with an
+app and a key, and two `openai` providers (the fast and the 1-second fake upstream) published as the routes
+`bench` and `bench-slow`. Prints the key's secret on stdout.
+
+    PYTHONPATH=. DATABASE_URL=sqlite:////tmp/x/db.sqlite3 DEBUG=true python bench/seed.py FAST_URL SLOW_URL"""
+
+from __future__ import annotations
+
+import os
+import sys
+from decimal import Decimal
+
+import django
+
+
+def seed(fast_url: str, slow_url: str) -> str:
+    from django.contrib.auth import get_user_model
+
+    from apps.access.services import api_key_issue, app_create
+    from apps.core.audit import AuditContext, audit_context
+    from apps.providers.services import deployment_add, model_create, provider_create, route_create
+    from apps.tenants.services import tenant_create
+
+    with audit_context(AuditContext(source="cli", actor_label="bench/seed.py")):
+        owner = get_user_model().objects.create_user("bench", "bench@example.com", "bench-password-unused")
+        tenant = tenant_create(slug="bench", name="Benchmark", owner=owner)
+        membership = tenant.memberships.get(user=owner)
+        app = app_create(tenant=tenant, actor_membership=membership, slug="bench-app", name="Benchmark app")
+        _, secret = api_key_issue(app=app, name="bench", actor_membership=None)
+        for alias, url in (("bench", fast_url), ("bench-slow", slow_url)):
+            provider = provider_create(
+                tenant=tenant, actor_membership=None, slug=alias, name=alias, kind="openai", base_url=url, api_key="sk"
+            )
+            # Prices set, so the cost computation is part of what is measured.
+            model = model_create(
+                provider=provider,
+                actor_membership=None,
+                name=f"{alias}-model",
+                upstream_id="bench-model",
+                input_price_per_mtok=Decimal("0.15"),
+                output_price_per_mtok=Decimal("0.60"),
+            )
+            route = route_create(tenant=tenant, actor_membership=None, alias=alias)
+            deployment_add(route=route, model=model, actor_membership=None)
+    return secret
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    django.setup()
+    print(seed(sys.argv[1], sys.argv[2]))

@@ -1,0 +1,102 @@
+"""Bad input to the service and plan endpoints: a 400 or 409 naming the field, never a 500, nothing half-written."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.catalog.models import Service
+from tests.catalog.conftest import SENTIMENT_INPUT
+from tests.factories import ServiceFactory
+from tests.helpers import API, assert_field_error, row_counts
+
+pytestmark = pytest.mark.django_db
+
+SERVICES = f"{API}/tenants/acme/services/"
+PLANS = f"{SERVICES}sentiment/plans/"
+NEW = {"slug": "summarize", "name": "Summarize", "kind": "prompt", "route": "smart", "tags": ["brand-new-tag"]}
+
+REFUSED = [
+    pytest.param(SERVICES, {**NEW, "input_schema": {"type": "objekt"}}, "input_schema", 400, id="invalid-schema"),
+    pytest.param(SERVICES, {**NEW, "input_schema": {"required": "text"}}, "input_schema", 400, id="required-str"),
+    pytest.param(SERVICES, {**NEW, "input_schema": "text"}, "input_schema", 400, id="schema-is-a-string"),
+    pytest.param(SERVICES, {**NEW, "input_schema": {"type": "array"}}, "input_schema", 400, id="input-not-object"),
+    pytest.param(SERVICES, {**NEW, "output_mode": "json"}, "output_schema", 400, id="json-output-without-schema"),
+    pytest.param(
+        SERVICES,
+        {**NEW, "output_mode": "json", "output_schema": {"type": "number", "minimum": "0"}},
+        "output_schema",
+        400,
+        id="invalid-output-schema",
+    ),
+    pytest.param(SERVICES, {**NEW, "route": "globex-smart"}, "route", 400, id="route-of-another-tenant"),
+    pytest.param(SERVICES, {**NEW, "route": "nope"}, "route", 400, id="unknown-route"),
+    pytest.param(SERVICES, {**NEW, "slug": "sentiment"}, "slug", 409, id="duplicate-slug"),
+    pytest.param(SERVICES, {**NEW, "slug": "taken-elsewhere"}, "slug", 409, id="slug-of-another-tenant"),
+    pytest.param(SERVICES, {**NEW, "slug": "Not A Slug"}, "slug", 400, id="bad-slug"),
+    pytest.param(SERVICES, {**NEW, "tags": ["bad tag!"]}, "tags", 400, id="tag-chars"),
+    pytest.param(SERVICES, {**NEW, "tags": ["emoji-🙂"]}, "tags", 400, id="tag-emoji"),
+    pytest.param(SERVICES, {**NEW, "tags": "nlp"}, "tags", 400, id="tags-not-a-list"),
+    pytest.param(SERVICES, {**NEW, "tags": ["x" * 41]}, "tags", 400, id="tag-too-long"),
+    pytest.param(SERVICES, {**NEW, "kind": "robot"}, "kind", 400, id="unknown-kind"),
+    pytest.param(SERVICES, {**NEW, "visibility": "secret"}, "visibility", 400, id="unknown-visibility"),
+    pytest.param(SERVICES, {**NEW, "shared_with": ["nowhere"]}, "shared_with", 400, id="unknown-tenant"),
+    pytest.param(SERVICES, {**NEW, "shared_with": ["acme"]}, "shared_with", 400, id="shared-with-itself"),
+    pytest.param(SERVICES, {**NEW, "expected_tokens_per_call": 0}, "expected_tokens_per_call", 400, id="zero-tokens"),
+    pytest.param(SERVICES, {**NEW, "name": "x" * 101}, "name", 400, id="name-too-long"),
+    pytest.param(SERVICES, {**NEW, "name": None}, "name", 400, id="name-null"),
+    pytest.param(f"{SERVICES}sentiment/share/", {"tenants": "globex"}, "tenants", 400, id="share-not-a-list"),
+    pytest.param(f"{SERVICES}sentiment/share/", {"tenants": ["nowhere"]}, "tenants", 400, id="share-unknown"),
+    pytest.param(PLANS, {"slug": "p", "name": "P", "requests_per_day": -1}, "requests_per_day", 400, id="negative"),
+    pytest.param(PLANS, {"slug": "p", "name": "P", "tokens_per_minute": 2**40}, "tokens_per_minute", 400, id="huge"),
+    pytest.param(PLANS, {"slug": "p", "name": "P", "monthly_budget": "-5"}, "monthly_budget", 400, id="budget"),
+    pytest.param(PLANS, {"slug": "p", "name": "P", "monthly_budget": "1e400"}, "monthly_budget", 400, id="budget-inf"),
+    pytest.param(PLANS, {"slug": "p", "name": "P", "allowed_models": ["nope"]}, "allowed_models", 400, id="model"),
+    pytest.param(PLANS, {"slug": "p", "name": "P", "position": 500}, "position", 400, id="position"),
+    pytest.param(PLANS, {"slug": "free", "name": "Again"}, "slug", 409, id="duplicate-plan"),
+]
+
+
+@pytest.fixture
+def world(sentiment, route, other_route, other_tenant, admin):
+    ServiceFactory(tenant=other_tenant, route=other_route, slug="taken-elsewhere")
+    sentiment.plans.create(slug="free", name="Free", is_default=True)
+
+
+@pytest.mark.parametrize(("url", "body", "field", "status"), REFUSED)
+def test_refused_writes_name_the_field_and_write_nothing(world, admin, api_client_for, url, body, field, status):
+    before = row_counts()
+    assert_field_error(api_client_for(admin.user).post(url, body, format="json"), field, (status,))
+    assert row_counts() == before
+
+
+REFUSED_UPDATES = [
+    pytest.param({"input_schema": {"type": 1}}, "input_schema", id="invalid-schema"),
+    pytest.param({"output_schema": {}}, "output_schema", id="json-output-loses-its-schema"),
+    pytest.param({"output_mode": "yaml"}, "output_mode", id="unknown-output-mode"),
+    pytest.param({"route": "globex-smart"}, "route", id="route-of-another-tenant"),
+    pytest.param({"tags": ["a b"]}, "tags", id="tag-chars"),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), REFUSED_UPDATES)
+def test_refused_updates_change_nothing(world, admin, api_client_for, body, field):
+    before = (row_counts(), list(sentiment_rows()))
+    response = api_client_for(admin.user).patch(f"{SERVICES}sentiment/", body, format="json")
+    assert_field_error(response, field)
+    assert (row_counts(), list(sentiment_rows())) == before
+
+
+def sentiment_rows():
+    return Service.objects.filter(slug="sentiment").values_list("name", "output_schema", "route_id", "tags__name")
+
+
+def test_a_body_that_is_not_json_is_a_400(world, admin, api_client_for):
+    response = api_client_for(admin.user).post(SERVICES, "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["message"]
+
+
+def test_a_valid_schema_with_every_feature_is_accepted(world, admin, api_client_for):
+    schema = {**SENTIMENT_INPUT, "$defs": {"x": {"type": "string"}}, "additionalProperties": False}
+    response = api_client_for(admin.user).post(SERVICES, {**NEW, "input_schema": schema}, format="json")
+    assert response.status_code == 201, response.content
