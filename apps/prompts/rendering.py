@@ -7,6 +7,7 @@ did not give is an error naming it (StrictUndefined), never an empty string."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,7 +17,31 @@ from jinja2 import StrictUndefined, Template, TemplateRuntimeError, TemplateSynt
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+# Rendering runs on the gateway's event loop: a template must not be able to stall it or fill its memory.
+MAX_RENDERED_CHARS = 200_000
+MAX_RENDER_SECONDS = 0.25
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, plus a cap on what `*` and `**` may build ("a" * 10**9 would otherwise be allowed)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise SecurityError("exponent too large")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, (str, list, tuple))
+                    and isinstance(times, int)
+                    and len(seq) * times > MAX_RENDERED_CHARS
+                ):
+                    raise SecurityError("the result would be too large")
+        return super().call_binop(context, operator, left, right)
+
+
+_env = _BoundedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 _UNDEFINED_NAME = re.compile(r"^'(?P<name>[^']+)' is undefined$")
 
 
@@ -64,10 +89,23 @@ def _compiled(source: str) -> Template:
     return _env.from_string(source)
 
 
+def _bounded_render(template: Template, variables: Mapping[str, Any]) -> str:
+    """Render piece by piece, stopping a template whose output grows too large or that runs too long."""
+    started, size, pieces = time.perf_counter(), 0, []
+    for piece in template.generate(**variables):
+        size += len(piece)
+        pieces.append(piece)
+        if size > MAX_RENDERED_CHARS:
+            raise SecurityError(f"the rendered prompt exceeds {MAX_RENDERED_CHARS} characters")
+        if time.perf_counter() - started > MAX_RENDER_SECONDS:
+            raise SecurityError(f"rendering took longer than {MAX_RENDER_SECONDS} s")
+    return "".join(pieces)
+
+
 def render_text(source: str, variables: Mapping[str, Any]) -> str:
     """One template rendered with `variables`; every failure is a TemplateError (a 400 for the caller)."""
     try:
-        return _compiled(source).render(**variables)
+        return _bounded_render(_compiled(source), variables)
     except SecurityError as exc:
         raise TemplateError(f"The template tried something it may not: {exc}") from None
     except UndefinedError as exc:

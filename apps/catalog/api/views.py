@@ -76,7 +76,8 @@ class ServiceViewSet(mixins.ListModelMixin, TenantScopedViewSet):
     def create(self, request, tenant_slug: str):
         data = _validated(ServiceCreateIn, request.data, tenant=request.tenant)
         service = service_create(tenant=request.tenant, actor_membership=request.membership, **data)
-        return Response(ServiceOut(service_get(tenant=request.tenant, slug=service.slug)).data, status=201)
+        created = service_get(tenant=request.tenant, slug=service.slug)
+        return Response(ServiceOut(created).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ServiceUpdateIn, responses=ServiceOut)
     def partial_update(self, request, tenant_slug: str, slug: str):
@@ -168,8 +169,9 @@ class CatalogViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def initial(self, request: Request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
         self.filters = _validated(CatalogFilterIn, request.query_params.dict())
+        tenant_slug = self.filters.pop("tenant", None)
         if request.user.is_authenticated:
-            request.tenant = catalog_tenant_for_person(user=request.user, slug=self.filters.pop("tenant", None))
+            request.tenant = catalog_tenant_for_person(user=request.user, slug=tenant_slug)
         else:
             request.tenant = request.auth.tenant
 

@@ -176,7 +176,8 @@ def service_update(*, service: Service, actor_membership: Membership | None, dat
 def service_set_lifecycle(*, service: Service, actor_membership: Membership | None, lifecycle: str) -> Service:
     """Move along draft → published ⇄ deprecated, or to retired (final). Publishing stamps published_at once."""
     require_admin(actor_membership, service.tenant)
-    current = service.lifecycle
+    # Read under a row lock: of two concurrent transitions, the second sees where the first left the service.
+    current = Service.objects.select_for_update().values_list("lifecycle", flat=True).get(pk=service.pk)
     if lifecycle not in LIFECYCLE_TRANSITIONS[current]:
         allowed = ", ".join(sorted(LIFECYCLE_TRANSITIONS[current])) or "nothing: retired is final"
         raise ConflictError(

@@ -25,6 +25,7 @@ from apps.gateway.pipeline.snapshot import (
     Snapshot,
     SubscriptionEntry,
 )
+from apps.prompts.selectors import prompt_template_list_live, prompt_versions_serving
 from apps.providers.models import Deployment, Route
 
 logger = logging.getLogger(__name__)
@@ -128,37 +129,36 @@ def _validator(schema: dict | None):
         return None
 
 
-def _prompt_entry(service: Service) -> PromptEntry | None:
-    template = getattr(service, "prompt", None)
-    if template is None or template.live_version_id is None:
-        return None
-    wanted = {template.live_version.number, *(int(item["version"]) for item in template.ab_split or [])}
-    versions = {
-        v.number: PromptVersionEntry(
-            number=v.number,
-            system=v.system_template,
-            user=v.user_template,
-            examples=tuple(v.examples or ()),
-            parameters=dict(v.parameters or {}),
-            variables_validator=_validator(v.variables_schema) or _ACCEPT_OBJECT,
+def _prompt_entries() -> dict[int, PromptEntry]:
+    """By service id: the live version and the versions of the A/B split (two queries)."""
+    templates = prompt_template_list_live()
+    serving = prompt_versions_serving(templates=templates)
+    return {
+        template.service_id: PromptEntry(
+            live=template.live_version.number,
+            split=tuple((int(item["version"]), int(item["weight"])) for item in template.ab_split or []),
+            sticky_by=template.sticky_by,
+            versions={
+                number: PromptVersionEntry(
+                    number=number,
+                    system=version.system_template,
+                    user=version.user_template,
+                    examples=tuple(version.examples or ()),
+                    parameters=dict(version.parameters or {}),
+                    variables_validator=_validator(version.variables_schema) or _ACCEPT_OBJECT,
+                )
+                for number, version in serving.get(template.pk, {}).items()
+            },
         )
-        for v in template.versions.all()
-        if v.number in wanted
+        for template in templates
     }
-    return PromptEntry(
-        live=template.live_version.number,
-        split=tuple((int(item["version"]), int(item["weight"])) for item in template.ab_split or []),
-        sticky_by=template.sticky_by,
-        versions=versions,
-    )
 
 
 def _service_entries() -> list[ServiceEntry]:
     services = (
-        Service.objects.exclude(lifecycle="retired")
-        .select_related("route", "tenant", "prompt__live_version")
-        .prefetch_related("shared_with", "prompt__versions")
+        Service.objects.exclude(lifecycle="retired").select_related("route", "tenant").prefetch_related("shared_with")
     )
+    prompts = _prompt_entries()
     return [
         ServiceEntry(
             service_id=service.pk,
@@ -173,7 +173,7 @@ def _service_entries() -> list[ServiceEntry]:
             output_mode=service.output_mode,
             output_schema=dict(service.output_schema or {}),
             output_validator=_validator(service.output_schema),
-            prompt=_prompt_entry(service) if service.kind == "prompt" else None,
+            prompt=prompts.get(service.pk),
         )
         for service in services
     ]
