@@ -243,3 +243,27 @@ def test_rollback_takes_effect_on_the_next_call(live_gateway, gateway_setup, ser
     refresh_snapshot()
     assert invoke(live_gateway, gateway_setup.secret, {"text": "b"}).json()["version"] == 1
     assert fake_upstream.requests[-1].body["messages"][-1]["content"] == "v1: b"
+
+
+def test_model_api_of_another_tenant_is_reachable_through_v1_with_a_subscription(live_gateway, service, consumer):
+    app, secret = consumer
+    model_api = Service.objects.create(
+        tenant=service.tenant,
+        slug="acme-smart",
+        name="Acme smart",
+        kind="model",
+        visibility="public",
+        lifecycle="published",
+        route=service.route,
+    )
+    Plan.objects.create(service=model_api, slug="free", name="Free")
+    refresh_snapshot()
+    headers = {"Authorization": f"Bearer {secret}"}
+    chat = {"model": "acme-smart", "messages": [{"role": "user", "content": "hi"}]}
+    assert httpx.post(f"{live_gateway}/v1/chat/completions", json=chat, headers=headers).status_code == 404
+    assert httpx.get(f"{live_gateway}/v1/models", headers=headers).json()["data"] == []
+    subscribe(app, model_api, "approved")
+    assert httpx.post(f"{live_gateway}/v1/chat/completions", json=chat, headers=headers).status_code == 200
+    assert [m["id"] for m in httpx.get(f"{live_gateway}/v1/models", headers=headers).json()["data"]] == ["acme-smart"]
+    chat_owner_route = {**chat, "model": "smart"}  # the owner's own alias stays private
+    assert httpx.post(f"{live_gateway}/v1/chat/completions", json=chat_owner_route, headers=headers).status_code == 404

@@ -83,11 +83,18 @@ class GatewayPipeline:
             raise AuthenticationFailed("This API key has expired.", code="expired_api_key")
         return entry
 
-    # 2. authorize: the key's tenant owns the route (subscriptions to other tenants' services come later)
+    # 2. authorize: the key's tenant owns the route, or the model is another tenant's model API the app is
+    # subscribed to (approved, unexpired); either way one dict lookup in the snapshot.
     def resolve_route(self, snapshot: Snapshot, key: KeyEntry, model: str) -> RouteEntry:
         if GATEWAY_SCOPE not in key.scopes:
             raise PermissionDenied("This key may not call the gateway (it lacks the 'gateway' scope).")
         route = snapshot.routes.get((key.tenant_id, model))
+        if route is None:
+            service = snapshot.services.get(model)
+            if service is not None and snapshot.may_call_model_service(
+                service, key.tenant_id, key.app_id, self._wall()
+            ):
+                route = snapshot.routes.get((service.tenant_id, service.route_alias))
         if route is None:
             raise ModelNotFound(f"The model {model!r} does not exist or you do not have access to it.", param="model")
         if not route.deployments:
@@ -145,6 +152,9 @@ class GatewayPipeline:
         data = [
             {"id": route.alias, "object": "model", "created": route.created, "owned_by": key.tenant_slug}
             for route in snapshot.tenant_routes.get(key.tenant_id, ())
+        ] + [
+            {"id": service.slug, "object": "model", "created": 0, "owned_by": f"service:{service.slug}"}
+            for service in snapshot.model_services_for(key.tenant_id, key.app_id, self._wall())
         ]
         record.overhead_ms = (self._clock() - req.received) * 1000
         return GatewayResponse(status=200, body={"object": "list", "data": data}, headers=self.headers(record))

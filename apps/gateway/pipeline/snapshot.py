@@ -148,20 +148,25 @@ class Snapshot:
             subscriptions=dict(subscriptions or {}),
         )
 
+    def may_call_model_service(self, service: ServiceEntry, tenant_id: int, app_id: int, now: float) -> bool:
+        """Another tenant's model API, visible and invocable, with an approved unexpired subscription."""
+        if service.kind != "model" or service.tenant_id == tenant_id or not service.visible_to(tenant_id):
+            return False
+        if service.lifecycle not in ("published", "deprecated"):
+            return False
+        sub = self.subscriptions.get((app_id, service.service_id))
+        return (
+            sub is not None
+            and sub.status == "approved"
+            and (sub.expires_at is None or sub.expires_at.timestamp() > now)
+        )
+
     def model_services_for(self, tenant_id: int, app_id: int, now: float) -> list[ServiceEntry]:
-        """Other tenants' model APIs this app may call through /v1 (approved, unexpired subscription)."""
-        result = []
-        for service in self.services.values():
-            if service.kind != "model" or service.tenant_id == tenant_id or not service.visible_to(tenant_id):
-                continue
-            sub = self.subscriptions.get((app_id, service.service_id))
-            if (
-                sub is not None
-                and sub.status == "approved"
-                and (sub.expires_at is None or sub.expires_at.timestamp() > now)
-            ):
-                result.append(service)
-        return sorted(result, key=lambda s: s.slug)
+        """Other tenants' model APIs this app may call through /v1."""
+        return sorted(
+            (s for s in self.services.values() if self.may_call_model_service(s, tenant_id, app_id, now)),
+            key=lambda s: s.slug,
+        )
 
 
 EMPTY_SNAPSHOT = Snapshot(version=-1, keys={}, routes={}, tenant_routes={})
