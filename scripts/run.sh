@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBUG="${DEBUG:-true}"
 export PORT="${PORT:-8000}"
+# Mail (subscription decisions, alerts) lands in var/mail/ instead of flooding the terminal.
+export EMAIL_BACKEND="${EMAIL_BACKEND:-django.core.mail.backends.filebased.EmailBackend}"
 python manage.py migrate --noinput >/dev/null
 python manage.py seed_demo --url "http://127.0.0.1:${PORT}"
 exec uvicorn portal.asgi:application --host 127.0.0.1 --port "$PORT" --no-access-log

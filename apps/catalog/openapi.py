@@ -26,8 +26,10 @@ ERRORS = {
     "502": "The model provider failed to answer.",
 }
 STREAM_DESCRIPTION = (
-    "With `?stream=true`: server-sent events (`text/event-stream`). Each `data:` line carries a JSON object with the "
-    "next part of the output; the last one carries `usage`, and the stream ends with `data: [DONE]`."
+    "With `?stream=true`: server-sent events (`text/event-stream`). Each `data:` line is a JSON object: "
+    '`{"type": "delta", "text": "…"}` for each next part of the output, then '
+    '`{"type": "done", "usage": {…}, "version": n, "request_id": "…"}`, and the stream ends with `data: [DONE]`. '
+    'An upstream failure after the first event ends the stream with `{"error": {…}}` instead.'
 )
 COMPONENTS: dict[str, Any] = {
     "schemas": {

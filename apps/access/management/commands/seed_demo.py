@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from apps.access.demo import demo_services_seed
 from apps.access.models import App
 from apps.access.services import app_create
 from apps.core.audit import AuditContext, audit_context
@@ -73,6 +74,12 @@ class Command(BaseCommand):
                 owner = Membership.objects.get(tenant=demo, user__username="olivia")
                 app_create(tenant=demo, actor_membership=owner, slug="demo-app", name="Demo app")
             self._echo_route(demo)
+            olivia = Membership.objects.get(tenant=demo, user__username="olivia")
+            demo_services_seed(
+                owner=olivia,
+                route=Route.objects.get(tenant=demo, alias="echo"),
+                app=App.objects.get(tenant=demo, slug="demo-app"),
+            )
         self._env_providers(Tenant.objects.get(slug="demo"))
         admin = get_user_model().objects.get(username="admin")
         shown = password if admin.check_password(password) else "(changed since it was seeded)"
