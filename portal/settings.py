@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_int, env_list, env_secret, env_str
+from portal.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -162,10 +162,10 @@ if not FIELD_ENCRYPTION_KEYS:
 # Data plane (/v1 and the invoke endpoint).
 GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = GATEWAY_MAX_BODY_BYTES
-GATEWAY_SNAPSHOT_POLL_SECONDS = float(env_str("GATEWAY_SNAPSHOT_POLL_SECONDS", default="1.0"))
-GATEWAY_LOG_FLUSH_SECONDS = float(env_str("GATEWAY_LOG_FLUSH_SECONDS", default="1.0"))
+GATEWAY_SNAPSHOT_POLL_SECONDS = env_float("GATEWAY_SNAPSHOT_POLL_SECONDS", default=1.0)
+GATEWAY_LOG_FLUSH_SECONDS = env_float("GATEWAY_LOG_FLUSH_SECONDS", default=1.0)
 GATEWAY_BREAKER_THRESHOLD = env_int("GATEWAY_BREAKER_THRESHOLD", default=3)
-GATEWAY_BREAKER_COOLDOWN_SECONDS = float(env_str("GATEWAY_BREAKER_COOLDOWN_SECONDS", default="30"))
+GATEWAY_BREAKER_COOLDOWN_SECONDS = env_float("GATEWAY_BREAKER_COOLDOWN_SECONDS", default=30.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

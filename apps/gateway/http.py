@@ -3,8 +3,11 @@ OpenAI-style errors, and turning a GatewayResponse into an HttpResponse."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import time
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import orjson
@@ -88,7 +91,51 @@ def error_response(exc: GatewayError, request_id: str | None = None, started: fl
 def to_http_response(result: GatewayResponse) -> HttpResponse:
     if result.stream is not None:
         headers = {**result.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return StreamingHttpResponse(result.stream, content_type="text/event-stream", headers=headers)
+        return StreamingHttpResponse(coalesced(result.stream), content_type="text/event-stream", headers=headers)
     return HttpResponse(
         orjson.dumps(result.body), status=result.status, content_type="application/json", headers=result.headers
     )
+
+
+_END = object()
+
+
+async def coalesced(parts: AsyncIterator[bytes], depth: int = 64) -> AsyncIterator[bytes]:
+    """The same bytes, but parts that are ready together leave as one: an upstream that sends many events in
+    one packet then costs one ASGI message and one socket write instead of one per event, which was a third of
+    a stream's CPU (bench/, README "Performance"). A part that is ready alone leaves at once: nothing waits.
+
+    A task reads ahead of the sending, at most `depth` parts; when the sending stops (the client went away),
+    the task is cancelled where it waits, exactly as the view's cancellation would have reached the stream."""
+    queue: asyncio.Queue = asyncio.Queue(depth)
+
+    async def pump() -> None:
+        try:
+            async for part in parts:
+                await queue.put(part)
+        except Exception as exc:  # handed to the sending side, which raises it where the stream was read
+            await queue.put(exc)
+        else:
+            await queue.put(_END)
+        finally:
+            if isinstance(parts, AsyncGenerator):  # cancelled while it waits at a `yield`: close it now
+                await parts.aclose()
+
+    reader = asyncio.create_task(pump())
+    try:
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            end = batch[-1] is _END or isinstance(batch[-1], Exception)
+            data = b"".join(batch[:-1] if end else batch)
+            if data:
+                yield data
+            if isinstance(batch[-1], Exception):
+                raise batch[-1]
+            if end:
+                return
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
