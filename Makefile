@@ -23,6 +23,11 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/test.sh $(ARGS)
 
+# The data-plane benchmark (bench/run.py; README "Performance"): prints the tables, ~4 minutes; ARGS=--quick
+# for a smoke run, ARGS=--profile to add a py-spy profile. It measures timing, so it is never part of `test`.
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py $(ARGS)
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

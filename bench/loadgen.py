@@ -4,9 +4,8 @@ until a fixed total is reached, and report requests/s, p50/p99 latency and error
     python bench/loadgen.py URL --concurrency 64 --duration 5 [--total 5000] [--stream] [--key KEY] [--model M]
 
 Errors are non-2xx answers, timeouts and connection errors; with --stream each 2xx answer must also end with
-`data: [DONE]` (counted in `missing_done` otherwise). bench/run.py uses wrk where it can (a C client costs
-far less CPU per request on the core it shares with the fake upstream) and this generator for the
-fixed-total slow row and when wrk is missing."""
+`data: [DONE]` (counted in `missing_done` otherwise). bench/run.py uses it only when wrk cannot be had: a C
+client costs far less CPU per request on the core it shares with the fake upstream (README "Performance")."""
 
 from __future__ import annotations
 

@@ -39,25 +39,36 @@ def start(pid: int, seconds: float, out_dir: Path) -> list[subprocess.Popen]:
     ]
 
 
-def summarize(raw: Path, top: int = 20) -> list[str]:
-    """The functions with the most samples on top of the stack (self) and anywhere in it (inclusive)."""
-    own: collections.Counter[str] = collections.Counter()
-    inclusive: collections.Counter[str] = collections.Counter()
+def summarize(raw: Path, top: int = 12) -> list[str]:
+    """Where the samples were, by layer (the package of the innermost frame; worker threads apart) and by
+    function. Self time, because py-spy's stacks of resumed coroutines are cut short, which makes
+    inclusive time undercount."""
+    layers: collections.Counter[str] = collections.Counter()
+    functions: collections.Counter[str] = collections.Counter()
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        frames = [_short(frame) for frame in stack.split(";")[1:]]  # the first entry names the thread
+        frames = stack.split(";")
+        leaf = _short(frames[-1])
         total += int(count)
-        if frames:
-            own[frames[-1]] += int(count)
-        for frame in set(frames):
-            inclusive[frame] += int(count)
-    lines = [f"{total} samples with the GIL held; self time (top of stack):"]
-    lines += [f"  {count * 100 / total:5.1f}%  {frame}" for frame, count in own.most_common(top)]
-    lines.append("inclusive time (anywhere on the stack), the gateway's own layers:")
-    ours = [(f, c) for f, c in inclusive.most_common() if f.split(" (")[1].startswith(("apps/", "django/", "ninja/"))]
-    lines += [f"  {count * 100 / total:5.1f}%  {frame}" for frame, count in ours[:top]]
+        functions[leaf] += int(count)
+        layers[_layer(frames, leaf)] += int(count)
+    lines = [f"{total} samples with the GIL held, by layer:"]
+    lines += [f"  {count * 100 / total:5.1f}%  {layer}" for layer, count in layers.most_common()]
+    lines.append("by function (self):")
+    lines += [f"  {count * 100 / total:5.1f}%  {frame}" for frame, count in functions.most_common(top)]
     return lines
+
+
+def _layer(frames: list[str], leaf: str) -> str:
+    if any("Thread._bootstrap" in frame for frame in frames):
+        return "worker threads (call-log batches through the ORM, snapshot poll)"
+    path = leaf.rsplit(" (", 1)[-1].rstrip(")")
+    if leaf.startswith("Runner.run") or not path:
+        return "event loop (uvloop, in C)"
+    if path.startswith("apps/"):
+        return "/".join(path.split("/")[:2])
+    return path.split("/")[0].removesuffix(".py")
 
 
 def _short(frame: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import platform
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from harness import (
     free_port,
     memory_mb,
     raise_fd_limit,
+    somaxconn,
     start_gateway,
     start_upstream,
     worker_pid,
@@ -111,7 +113,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     load = Load.detect()
     run = Run(seconds=args.seconds or (1.0 if args.quick else 6.0), slow_rounds=2 if args.quick else 5, load=load)
+    print(f"bench: {machine()}", flush=True)
     print(f"bench: {load.name}, {run.seconds:g} s per row, fd limit {limit}, logs in {out}", flush=True)
+    if limit < 3 * SLOW_CLIENTS or somaxconn() < SLOW_CLIENTS:
+        print(f"bench: WARNING: fd limit {limit} / somaxconn {somaxconn()} are too low for the 1,000-client row")
     with contextlib.ExitStack() as stack:
         fast_port, slow_port, gateway_port = free_port(), free_port(), free_port()
         stack.enter_context(_stopping(start_upstream(fast_port)))
@@ -140,7 +145,15 @@ def main() -> None:
             print(second, flush=True)
             report += "\n" + second
     (out / "tables.md").write_text(report)
-    print(f"\nbench: done in {time.monotonic() - started:.0f} s; tables in {out / 'tables.md'}")
+    print(f"\nbench: done in {time.monotonic() - started:.0f} s ({machine()}); tables in {out / 'tables.md'}")
+
+
+def machine() -> str:
+    """What the figures were measured on; other processes running at the same time skew them."""
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "unknown CPU")
+    load = os.getloadavg()[0]
+    return f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, load average {load:.2f}"
 
 
 @contextlib.contextmanager
