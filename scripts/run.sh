@@ -10,4 +10,6 @@ python manage.py migrate --noinput >/dev/null
 python manage.py seed_demo --url "http://127.0.0.1:${PORT}"
 # uvicorn on uvloop + httptools, chosen over granian by `make bench` (README "Performance"): more requests/s from
 # 64 clients up and in the 1,000-slow-clients row, and less memory per worker.
-exec uvicorn portal.asgi:application --host 127.0.0.1 --port "$PORT" --loop uvloop --http httptools --no-access-log
+# One worker process per core (WEB_CONCURRENCY to change): each keeps its own snapshot and connection pools.
+exec uvicorn portal.asgi:application --host 127.0.0.1 --port "$PORT" --workers "${WEB_CONCURRENCY:-$(nproc)}" \
+  --loop uvloop --http httptools --no-access-log
