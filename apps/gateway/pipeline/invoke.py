@@ -136,11 +136,7 @@ class ServiceInvoker:
         headers = p._finish(req, record, outcome) | extra
         answer = {
             "output": output,
-            "usage": {
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-                "total_tokens": usage.total_tokens,
-            },
+            "usage": usage.to_openai(),
             "version": version.number,
             "request_id": req.request_id,
         }
@@ -217,11 +213,7 @@ class ServiceInvoker:
             yield sse_event(
                 {
                     "type": "done",
-                    "usage": {
-                        "prompt_tokens": usage.prompt_tokens,
-                        "completion_tokens": usage.completion_tokens,
-                        "total_tokens": usage.total_tokens,
-                    },
+                    "usage": usage.to_openai(),
                     "version": version,
                     "request_id": req.request_id,
                 }
