@@ -11,8 +11,9 @@ import orjson
 import pytest
 from django.db.backends.utils import CursorWrapper
 
+from apps.analytics.models import CallLog
 from apps.gateway import wiring
-from apps.providers.services import deployment_add, model_create, provider_create, route_update
+from apps.providers.services import deployment_add, model_create, provider_create, route_create, route_update
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 from tests.gateway.conftest import refresh_snapshot
 
@@ -155,3 +156,35 @@ def test_requests_make_no_database_query(http, monkeypatch, fake_upstream):
         assert http.post("/chat/completions", json={**CHAT, "stream": True}).status_code == 200
         assert http.get("/models").status_code == 200
     assert queries == []
+
+
+def test_client_leaving_mid_stream_is_recorded_as_499(gateway_setup, live_gateway):
+    provider = provider_create(
+        tenant=gateway_setup.tenant,
+        actor_membership=None,
+        slug="slow-echo",
+        name="Slow echo",
+        kind="echo",
+        options={"delay_ms": 200},
+    )
+    model = model_create(provider=provider, actor_membership=None, name="slow-echo", upstream_id="echo")
+    route = route_create(tenant=gateway_setup.tenant, actor_membership=None, alias="slow")
+    deployment_add(route=route, model=model, actor_membership=None)
+    refresh_snapshot()
+    words = " ".join(f"w{n}" for n in range(50))  # ~10 s of streaming if nobody hung up
+    body = {"model": "slow", "messages": [{"role": "user", "content": words}], "stream": True}
+    headers = {"Authorization": f"Bearer {gateway_setup.secret}"}
+    started = time.monotonic()
+    with httpx.stream("POST", f"{live_gateway}/v1/chat/completions", json=body, headers=headers) as response:
+        first = next(response.iter_lines())
+    assert first.startswith("data: ")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        asyncio.run(wiring.get_call_sink().flush())
+        log = CallLog.objects.filter(route="slow").first()
+        if log is not None:
+            break
+        time.sleep(0.1)
+    assert log is not None, "the abandoned stream was never recorded"
+    assert log.status == 499
+    assert time.monotonic() - started < 5  # the gateway stopped streaming instead of running to the end
