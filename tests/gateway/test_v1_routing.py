@@ -13,7 +13,14 @@ from django.db.backends.utils import CursorWrapper
 
 from apps.analytics.models import CallLog
 from apps.gateway import wiring
-from apps.providers.services import deployment_add, model_create, provider_create, route_create, route_update
+from apps.providers.services import (
+    deployment_add,
+    model_create,
+    provider_create,
+    provider_update,
+    route_create,
+    route_update,
+)
 from tests.fakes.openai_upstream import FakeOpenAIUpstream
 from tests.gateway.conftest import refresh_snapshot
 
@@ -188,3 +195,12 @@ def test_client_leaving_mid_stream_is_recorded_as_499(gateway_setup, live_gatewa
     assert log is not None, "the abandoned stream was never recorded"
     assert log.status == 499
     assert time.monotonic() - started < 5  # the gateway stopped streaming instead of running to the end
+
+
+def test_a_wrong_provider_key_is_a_502_that_does_not_quote_it(http, gateway_setup, fake_upstream):
+    provider_update(provider=gateway_setup.provider, actor_membership=None, data={"api_key": "sk-wrong-secret-123"})
+    refresh_snapshot()
+    response = http.post("/chat/completions", json=CHAT)
+    assert response.status_code == 502
+    assert "sk-wrong-secret-123" not in response.text
+    assert fake_upstream.requests[-1].headers["Authorization"] == "Bearer sk-wrong-secret-123"  # it was really sent

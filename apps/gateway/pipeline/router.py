@@ -166,5 +166,8 @@ class Router:
             return RateLimited(
                 f"Every deployment of {route.alias!r} is rate limited upstream.", retry_after=error.retry_after
             )
+        if error is not None and error.kind == "auth":
+            # The provider's text may quote the credential it refused: the caller gets none of it.
+            return UpstreamError(f"No deployment of {route.alias!r} could answer: a provider refused its credentials.")
         detail = f": {error.message}" if error is not None else ""
         return UpstreamError(f"No deployment of {route.alias!r} could answer{detail}")

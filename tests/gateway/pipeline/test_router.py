@@ -146,3 +146,13 @@ async def test_deadline_bounds_every_attempt():
     with pytest.raises(UpstreamTimeout):
         await router.run(r, call, outcome=RouteOutcome(), clock=clock)
     assert timeouts == [10, 6]
+
+
+async def test_a_refused_credential_is_not_quoted_to_the_caller():
+    router = Router()
+    leak = ProviderError("Incorrect API key provided: sk-proj-abcd1234", kind="auth", retryable=False, status=401)
+    call, _ = script({1: [leak]})
+    with pytest.raises(UpstreamError) as excinfo:
+        await router.run(route(deployment(1)), call, outcome=RouteOutcome())
+    assert "sk-proj" not in excinfo.value.message
+    assert "refused its credentials" in excinfo.value.message
