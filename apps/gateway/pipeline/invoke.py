@@ -20,13 +20,11 @@ from apps.gateway.pipeline.errors import (
 from apps.gateway.pipeline.pipeline import SSE_DONE, GatewayPipeline, sse_event, upstream_for
 from apps.gateway.pipeline.records import CallRecord
 from apps.gateway.pipeline.router import Attempt, RouteOutcome
-from apps.gateway.pipeline.snapshot import KeyEntry, PromptVersionEntry, ServiceEntry, Snapshot
+from apps.gateway.pipeline.snapshot import INVOCABLE_LIFECYCLES, KeyEntry, PromptVersionEntry, ServiceEntry, Snapshot
 from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
 from apps.prompts.ab import choose_version
 from apps.prompts.rendering import PromptParts, TemplateError, render_messages
 from apps.providers.clients.base import ChatStream, ProviderError, Usage
-
-INVOCABLE = ("published", "deprecated")
 
 
 def _path(error: Any) -> str:
@@ -42,7 +40,7 @@ class ServiceInvoker:
         service = snapshot.services.get(slug)
         if service is None or not service.visible_to(key.tenant_id):
             raise ServiceNotFound(f"No service {slug!r} is visible to your tenant.")
-        if service.lifecycle not in INVOCABLE:
+        if service.lifecycle not in INVOCABLE_LIFECYCLES:
             raise ServiceNotInvocable(f"Service {slug!r} is {service.lifecycle}: only published services answer.")
         if service.kind != "prompt":
             raise InvalidRequest(f"Service {slug!r} is a model API: call /v1/chat/completions with model={slug!r}.")
@@ -58,7 +56,7 @@ class ServiceInvoker:
             )
         if sub.status == "suspended":
             raise NotSubscribed(f"The subscription to {slug!r} is suspended.", code="subscription_suspended")
-        if sub.expires_at is not None and sub.expires_at.timestamp() <= now:
+        if sub.expired_at(now):
             raise NotSubscribed(
                 f"The subscription to {slug!r} has expired: ask for a renewal.", code="subscription_expired"
             )

@@ -33,6 +33,11 @@ def sse_event(payload: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
+def require_gateway_scope(key: KeyEntry) -> None:
+    if GATEWAY_SCOPE not in key.scopes:
+        raise PermissionDenied("This key may not call the gateway (it lacks the 'gateway' scope).")
+
+
 def upstream_for(attempt: Attempt) -> Upstream:
     dep = attempt.deployment
     return Upstream(
@@ -86,8 +91,7 @@ class GatewayPipeline:
     # 2. authorize: the key's tenant owns the route, or the model is another tenant's model API the app is
     # subscribed to (approved, unexpired); either way one dict lookup in the snapshot.
     def resolve_route(self, snapshot: Snapshot, key: KeyEntry, model: str) -> RouteEntry:
-        if GATEWAY_SCOPE not in key.scopes:
-            raise PermissionDenied("This key may not call the gateway (it lacks the 'gateway' scope).")
+        require_gateway_scope(key)
         route = snapshot.routes.get((key.tenant_id, model))
         if route is None:
             service = snapshot.services.get(model)
@@ -144,8 +148,7 @@ class GatewayPipeline:
         snapshot, record = await self._begin(req, "models")
         try:
             key = self.authenticate(snapshot, req.api_key)
-            if GATEWAY_SCOPE not in key.scopes:
-                raise PermissionDenied("This key may not call the gateway (it lacks the 'gateway' scope).")
+            require_gateway_scope(key)
         except GatewayError as exc:
             record.status = exc.status
             return GatewayResponse(status=exc.status, body=exc.envelope(), headers=self.headers(record))

@@ -10,6 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+INVOCABLE_LIFECYCLES = ("published", "deprecated")
+
 
 @dataclass(frozen=True, slots=True)
 class KeyEntry:
@@ -104,7 +106,7 @@ class ServiceEntry:
     def visible_to(self, tenant_id: int) -> bool:
         if tenant_id == self.tenant_id:
             return True
-        if self.lifecycle not in ("published", "deprecated"):
+        if self.lifecycle not in INVOCABLE_LIFECYCLES:
             return False
         return self.visibility == "public" or (self.visibility == "shared" and tenant_id in self.shared_with)
 
@@ -115,6 +117,9 @@ class SubscriptionEntry:
     status: str
     expires_at: datetime | None
     plan_id: int
+
+    def expired_at(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at.timestamp() <= now
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,16 +155,11 @@ class Snapshot:
 
     def may_call_model_service(self, service: ServiceEntry, tenant_id: int, app_id: int, now: float) -> bool:
         """Another tenant's model API, visible and invocable, with an approved unexpired subscription."""
+        # visible_to() already requires an invocable lifecycle of another tenant's service.
         if service.kind != "model" or service.tenant_id == tenant_id or not service.visible_to(tenant_id):
             return False
-        if service.lifecycle not in ("published", "deprecated"):
-            return False
         sub = self.subscriptions.get((app_id, service.service_id))
-        return (
-            sub is not None
-            and sub.status == "approved"
-            and (sub.expires_at is None or sub.expires_at.timestamp() > now)
-        )
+        return sub is not None and sub.status == "approved" and not sub.expired_at(now)
 
     def model_services_for(self, tenant_id: int, app_id: int, now: float) -> list[ServiceEntry]:
         """Other tenants' model APIs this app may call through /v1."""
