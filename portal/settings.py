@@ -164,6 +164,9 @@ GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", default=10 * 1024 * 1
 DATA_UPLOAD_MAX_MEMORY_SIZE = GATEWAY_MAX_BODY_BYTES
 GATEWAY_SNAPSHOT_POLL_SECONDS = env_float("GATEWAY_SNAPSHOT_POLL_SECONDS", default=1.0)
 GATEWAY_LOG_FLUSH_SECONDS = env_float("GATEWAY_LOG_FLUSH_SECONDS", default=1.0)
+# Where the data plane hands call records: "redis" (a stream the Celery worker drains into the database;
+# survives a crashed web process) or "memory" (the embedded default: a buffer flushed every second).
+GATEWAY_CALL_SINK = env_str("GATEWAY_CALL_SINK", default="redis" if REDIS_URL else "memory")
 GATEWAY_BREAKER_THRESHOLD = env_int("GATEWAY_BREAKER_THRESHOLD", default=3)
 GATEWAY_BREAKER_COOLDOWN_SECONDS = env_float("GATEWAY_BREAKER_COOLDOWN_SECONDS", default=30.0)
 
@@ -212,6 +215,32 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The beat schedule (intervals in seconds). With Redis, `celery beat` sends these; on the embedded default the
+# web process runs them itself (apps/core/embedded_beat.py), except the stream ingest that needs Redis.
+CELERY_BEAT_SCHEDULE = {
+    "call-logs-ingest": {"task": "analytics.call_logs_ingest", "schedule": 1.0, "options": {"expires": 5}},
+    "rollups-refresh": {"task": "analytics.rollups_refresh", "schedule": 60.0, "options": {"expires": 55}},
+    "alerts-evaluate": {"task": "analytics.alerts_evaluate", "schedule": 60.0, "options": {"expires": 55}},
+    "call-log-partitions": {"task": "analytics.call_log_partitions_ahead", "schedule": 3600.0},
+    "analytics-retention": {"task": "analytics.retention_prune", "schedule": 3600.0},
+}
+EMBEDDED_BEAT = env_bool("EMBEDDED_BEAT", default=CELERY_TASK_ALWAYS_EAGER)
+
+# Analytics: retention of raw call logs (whole daily partitions on PostgreSQL) and of each rollup granularity.
+ANALYTICS_LOG_RETENTION_DAYS = env_int("ANALYTICS_LOG_RETENTION_DAYS", default=30)
+ANALYTICS_ROLLUP_RETENTION_DAYS = {
+    "minute": env_int("ANALYTICS_MINUTE_ROLLUP_RETENTION_DAYS", default=3),
+    "hour": env_int("ANALYTICS_HOUR_ROLLUP_RETENTION_DAYS", default=90),
+    "day": env_int("ANALYTICS_DAY_ROLLUP_RETENTION_DAYS", default=730),
+}
+# Minutes re-rolled on every refresh: records reach the database a few seconds late (batches, the stream).
+ANALYTICS_ROLLUP_LOOKBACK_MINUTES = env_int("ANALYTICS_ROLLUP_LOOKBACK_MINUTES", default=10)
+ANALYTICS_CALL_STREAM = env_str("ANALYTICS_CALL_STREAM", default="gateway:calls")
+ANALYTICS_CALL_STREAM_GROUP = "call-log-writers"
+# A safety bound on Redis memory if no worker drains the stream for a long time (~1 KB per record).
+ANALYTICS_CALL_STREAM_MAXLEN = env_int("ANALYTICS_CALL_STREAM_MAXLEN", default=5_000_000)
+# A reader's unacknowledged entries are taken over by another reader after this long (it died mid-batch).
+ANALYTICS_INGEST_CLAIM_IDLE_MS = env_int("ANALYTICS_INGEST_CLAIM_IDLE_MS", default=60_000)
 
 LOGGING = {
     "version": 1,

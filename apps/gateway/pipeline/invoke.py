@@ -115,6 +115,7 @@ class ServiceInvoker:
             key = p.authenticate(snapshot, req.api_key)
             p._identify(record, key)
             service = self.authorize(snapshot, key, slug, p._wall())
+            record.service_id = service.service_id
             version = self.choose(service, key, conversation_id)
             body = self.chat_body(service, version, self.validate_input(version, req.body))
             route = snapshot.routes.get((service.tenant_id, service.route_alias))

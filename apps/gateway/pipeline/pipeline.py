@@ -90,7 +90,9 @@ class GatewayPipeline:
 
     # 2. authorize: the key's tenant owns the route, or the model is another tenant's model API the app is
     # subscribed to (approved, unexpired); either way one dict lookup in the snapshot.
-    def resolve_route(self, snapshot: Snapshot, key: KeyEntry, model: str) -> RouteEntry:
+    def resolve_route(
+        self, snapshot: Snapshot, key: KeyEntry, model: str, record: CallRecord | None = None
+    ) -> RouteEntry:
         require_gateway_scope(key)
         route = snapshot.routes.get((key.tenant_id, model))
         if route is None:
@@ -99,6 +101,8 @@ class GatewayPipeline:
                 service, key.tenant_id, key.app_id, self._wall()
             ):
                 route = snapshot.routes.get((service.tenant_id, service.route_alias))
+                if record is not None:
+                    record.service_id = service.service_id
         if route is None:
             raise ModelNotFound(f"The model {model!r} does not exist or you do not have access to it.", param="model")
         if not route.deployments:
@@ -118,6 +122,7 @@ class GatewayPipeline:
         if outcome is not None:
             record.attempts = outcome.attempts
             record.upstream_ms = outcome.upstream_seconds * 1000
+            record.breaker_opened_id = outcome.breaker_opened
             if outcome.deployment is not None:
                 dep = outcome.deployment
                 record.provider_id, record.deployment_id = dep.provider_id, dep.deployment_id
@@ -168,7 +173,7 @@ class GatewayPipeline:
         try:
             key = self.authenticate(snapshot, req.api_key)
             self._identify(record, key)
-            route = self.resolve_route(snapshot, key, req.body["model"])
+            route = self.resolve_route(snapshot, key, req.body["model"], record)
             record.route = route.alias
 
             async def call(attempt: Attempt):
@@ -190,7 +195,7 @@ class GatewayPipeline:
         try:
             key = self.authenticate(snapshot, req.api_key)
             self._identify(record, key)
-            route = self.resolve_route(snapshot, key, req.body["model"])
+            route = self.resolve_route(snapshot, key, req.body["model"], record)
             record.route = route.alias
             if record.stream:
                 return await self._chat_stream(req, record, route, outcome)

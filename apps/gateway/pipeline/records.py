@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 
@@ -15,6 +15,7 @@ class CallRecord:
     tenant_id: int | None = None
     app_id: int | None = None
     key_prefix: str = ""
+    service_id: int | None = None  # the published service called (invoke, or another tenant's model API)
     route: str = ""
     provider_id: int | None = None
     deployment_id: int | None = None
@@ -30,3 +31,7 @@ class CallRecord:
     completion_tokens: int = 0
     usage_estimated: bool = False
     cost: Decimal = Decimal(0)
+    cache_hit: bool = False
+    masked_items: int = 0
+    policy_outcomes: dict[str, str] = field(default_factory=dict)
+    breaker_opened_id: int | None = None  # a deployment whose circuit breaker this call's failure opened

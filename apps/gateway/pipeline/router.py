@@ -37,12 +37,14 @@ class BreakerState:
 @dataclass
 class CircuitBreaker:
     """Opens after `threshold` consecutive failures; after `cooldown` lets one probe through. A probe that
-    never reports back (cancelled) frees the slot after another cooldown."""
+    never reports back (cancelled) frees the slot after another cooldown. `on_change(deployment id, "open" |
+    "closed")` hears each opening and each closing (the /metrics gauge)."""
 
     threshold: int = 3
     cooldown: float = 30.0
     clock: Callable[[], float] = time.monotonic
     states: dict[int, BreakerState] = field(default_factory=dict)
+    on_change: Callable[[int, str], None] | None = None
 
     def state(self, deployment_id: int) -> str:
         st = self.states.get(deployment_id)
@@ -63,14 +65,23 @@ class CircuitBreaker:
         return True
 
     def record_success(self, deployment_id: int) -> None:
-        self.states.pop(deployment_id, None)
+        st = self.states.pop(deployment_id, None)
+        if st is not None and st.failures >= self.threshold and self.on_change is not None:
+            self.on_change(deployment_id, "closed")
 
-    def record_failure(self, deployment_id: int) -> None:
+    def record_failure(self, deployment_id: int) -> bool:
+        """Count a failure; True when this one opened the breaker (a failed probe re-opens it silently)."""
         st = self.states.setdefault(deployment_id, BreakerState())
         st.failures += 1
-        if st.failures >= self.threshold:
-            st.open_until = self.clock() + self.cooldown
-            st.probe_until = 0.0
+        if st.failures < self.threshold:
+            return False
+        st.open_until = self.clock() + self.cooldown
+        st.probe_until = 0.0
+        if st.failures == self.threshold:
+            if self.on_change is not None:
+                self.on_change(deployment_id, "open")
+            return True
+        return False
 
 
 @dataclass(slots=True)
@@ -84,6 +95,7 @@ class RouteOutcome:
     attempts: int = 0
     upstream_seconds: float = 0.0
     deployment: DeploymentEntry | None = None
+    breaker_opened: int | None = None  # a deployment whose breaker this call's failure opened
 
 
 class Router:
@@ -140,7 +152,8 @@ class Router:
                     last_error = exc
                     if not exc.retryable and exc.kind == "bad_request":
                         raise InvalidRequest(f"The provider refused the request: {exc.message}") from exc
-                    self.breaker.record_failure(dep.deployment_id)
+                    if self.breaker.record_failure(dep.deployment_id) and outcome.breaker_opened is None:
+                        outcome.breaker_opened = dep.deployment_id
                     if not exc.retryable or self.breaker.state(dep.deployment_id) != "closed":
                         break  # misconfigured (auth, unknown model) or now open: next deployment
                     if retry < route.retries:

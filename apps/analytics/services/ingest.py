@@ -1,0 +1,145 @@
+"""Moving call records from the Redis stream into the database (the Celery task `call_logs_ingest`).
+
+The data plane XADDs one entry per record (apps/gateway/adapters/stream_sink.py). Readers share a consumer
+group: an entry is acknowledged and deleted only after the batch holding it is committed, so a reader that
+dies mid-batch leaves its entries pending, and the next reader claims them once they have been idle for
+`claim_idle_ms`. Writing is idempotent (services/calls.py), so a batch written twice is stored once. While
+the database is down, nothing is acknowledged: entries wait in Redis and are written on a later run."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import redis
+from django.conf import settings
+
+from apps.analytics.services.calls import call_logs_record
+
+logger = logging.getLogger(__name__)
+
+RECORD_FIELD = b"r"
+
+
+def record_encode(row: Mapping[str, Any]) -> bytes:
+    """A record as a stream entry's value (the data plane's side of the format)."""
+    return orjson.dumps(row, default=str)  # Decimal cost → "0.00012"
+
+
+def record_decode(raw: bytes) -> dict[str, Any]:
+    row = orjson.loads(raw)
+    row["cost"] = Decimal(row.get("cost") or 0)
+    return row
+
+
+def consumer_name() -> str:
+    """One consumer per process and thread: its pending entries are its own to retry."""
+    return f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}"
+
+
+@dataclass
+class IngestResult:
+    written: int = 0
+    entries: int = 0
+    undecodable: int = 0
+    claimed: int = 0
+
+
+def stream_group_ensure(client: redis.Redis, stream: str, group: str) -> None:
+    try:
+        client.xgroup_create(stream, group, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def call_logs_ingest(
+    *,
+    client: redis.Redis,
+    stream: str | None = None,
+    group: str | None = None,
+    consumer: str | None = None,
+    batch: int = 1000,
+    claim_idle_ms: int | None = None,
+    max_seconds: float = 50.0,
+    write: Callable[..., int] = call_logs_record,
+) -> IngestResult:
+    """Write what waits in the stream: this consumer's own unacknowledged entries first (a failed write of
+    an earlier run), then entries another consumer left idle too long (it died), then new ones. Stops when
+    the stream is drained or after `max_seconds`; a failed write raises and leaves its entries pending."""
+    stream = stream or settings.ANALYTICS_CALL_STREAM
+    group = group or settings.ANALYTICS_CALL_STREAM_GROUP
+    consumer = consumer or consumer_name()
+    claim_idle_ms = settings.ANALYTICS_INGEST_CLAIM_IDLE_MS if claim_idle_ms is None else claim_idle_ms
+    stream_group_ensure(client, stream, group)
+    result = IngestResult()
+    deadline = time.monotonic() + max_seconds
+
+    def drain(fetch: Callable[[], list]) -> None:
+        while time.monotonic() < deadline:
+            entries = fetch()
+            if not entries:
+                return
+            _write_and_ack(client, stream, group, entries, write, result)
+
+    drain(lambda: _read(client, stream, group, consumer, "0", batch))
+    cursor = "0-0"
+
+    def claim() -> list:
+        nonlocal cursor
+        if cursor is None:
+            return []
+        cursor, entries, _deleted = client.xautoclaim(stream, group, consumer, claim_idle_ms, cursor, count=batch)
+        cursor = None if cursor in (b"0-0", "0-0") else cursor
+        result.claimed += len(entries)
+        return entries
+
+    drain(claim)
+    drain(lambda: _read(client, stream, group, consumer, ">", batch))
+    return result
+
+
+def _read(client: redis.Redis, stream: str, group: str, consumer: str, start: str, batch: int) -> list:
+    answer = client.xreadgroup(group, consumer, {stream: start}, count=batch)
+    return answer[0][1] if answer else []
+
+
+def _write_and_ack(client, stream, group, entries, write, result: IngestResult) -> None:
+    ids, rows = [], []
+    for entry_id, fields in entries:
+        ids.append(entry_id)
+        if not fields:  # deleted after it was delivered: nothing left to write
+            continue
+        try:
+            rows.append(record_decode(fields[RECORD_FIELD]))
+        except (KeyError, ValueError, ArithmeticError):
+            # Not a record this code can read (a foreign writer): acknowledged so it cannot block the stream.
+            result.undecodable += 1
+            logger.error("call-log stream entry %s is not a call record; dropped", entry_id)
+    if rows:
+        result.written += write(records=rows)
+    pipe = client.pipeline(transaction=False)
+    pipe.xack(stream, group, *ids)
+    pipe.xdel(stream, *ids)
+    pipe.execute()
+    result.entries += len(ids)
+
+
+def stream_backlog(client: redis.Redis, stream: str | None = None, group: str | None = None) -> dict[str, int]:
+    """How much waits: entries in the stream and entries delivered but not acknowledged (readyz, /metrics)."""
+    stream = stream or settings.ANALYTICS_CALL_STREAM
+    group = group or settings.ANALYTICS_CALL_STREAM_GROUP
+    length = client.xlen(stream)
+    try:
+        pending = client.xpending(stream, group)["pending"]
+    except redis.ResponseError:  # no group yet
+        pending = 0
+    return {"length": length, "pending": pending}
