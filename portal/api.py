@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("apps.providers.api.urls")),
     path("", include("apps.catalog.api.urls")),
     path("", include("apps.prompts.api.urls")),
+    path("", include("apps.analytics.api.urls")),
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+from portal.env import env_bool, env_float, env_int, env_list, env_networks, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,8 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=31536000) if HTTPS 
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Probes and Prometheus reach a replica directly, over plain HTTP, behind the TLS-terminating proxy.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -215,16 +216,27 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_RESULT_EXPIRES = 3600  # beat sends a task every second: their results must not pile up in Redis
 # The beat schedule (intervals in seconds). With Redis, `celery beat` sends these; on the embedded default the
 # web process runs them itself (apps/core/embedded_beat.py), except the stream ingest that needs Redis.
 CELERY_BEAT_SCHEDULE = {
     "call-logs-ingest": {"task": "analytics.call_logs_ingest", "schedule": 1.0, "options": {"expires": 5}},
     "rollups-refresh": {"task": "analytics.rollups_refresh", "schedule": 60.0, "options": {"expires": 55}},
+    "rollups-refresh-days": {
+        "task": "analytics.rollups_refresh",
+        "schedule": 600.0,
+        "args": [["day"]],
+        "options": {"expires": 590},
+    },
     "alerts-evaluate": {"task": "analytics.alerts_evaluate", "schedule": 60.0, "options": {"expires": 55}},
     "call-log-partitions": {"task": "analytics.call_log_partitions_ahead", "schedule": 3600.0},
     "analytics-retention": {"task": "analytics.retention_prune", "schedule": 3600.0},
 }
 EMBEDDED_BEAT = env_bool("EMBEDDED_BEAT", default=CELERY_TASK_ALWAYS_EAGER)
+EMBEDDED_BEAT_LOCK = BASE_DIR / "var" / "embedded-beat.lock"
+
+# Alert webhooks go to public addresses only, unless internal receivers are allowed (a self-hosted chat, a pager).
+ALERT_WEBHOOK_ALLOW_PRIVATE = env_bool("ALERT_WEBHOOK_ALLOW_PRIVATE", default=False)
 
 # Analytics: retention of raw call logs (whole daily partitions on PostgreSQL) and of each rollup granularity.
 ANALYTICS_LOG_RETENTION_DAYS = env_int("ANALYTICS_LOG_RETENTION_DAYS", default=30)
@@ -237,10 +249,24 @@ ANALYTICS_ROLLUP_RETENTION_DAYS = {
 ANALYTICS_ROLLUP_LOOKBACK_MINUTES = env_int("ANALYTICS_ROLLUP_LOOKBACK_MINUTES", default=10)
 ANALYTICS_CALL_STREAM = env_str("ANALYTICS_CALL_STREAM", default="gateway:calls")
 ANALYTICS_CALL_STREAM_GROUP = "call-log-writers"
-# A safety bound on Redis memory if no worker drains the stream for a long time (~1 KB per record).
-ANALYTICS_CALL_STREAM_MAXLEN = env_int("ANALYTICS_CALL_STREAM_MAXLEN", default=5_000_000)
+# A safety bound on Redis memory if no worker drains the stream for a long time: entries, each a batch of up to
+# 500 records (~0.6 KB each) sent by one web process within 50 ms.
+ANALYTICS_CALL_STREAM_MAXLEN = env_int("ANALYTICS_CALL_STREAM_MAXLEN", default=200_000)
 # A reader's unacknowledged entries are taken over by another reader after this long (it died mid-batch).
 ANALYTICS_INGEST_CLAIM_IDLE_MS = env_int("ANALYTICS_INGEST_CLAIM_IDLE_MS", default=60_000)
+# Stream entries per read, INSERT and XACK (an entry holds up to 500 records).
+ANALYTICS_INGEST_BATCH = env_int("ANALYTICS_INGEST_BATCH", default=10)
+
+# GET /metrics (Prometheus): operators read every sample with the token or from these networks; a member's personal
+# token reads its tenants' samples. The address is the client's as the ASGI server reports it (uvicorn takes
+# X-Forwarded-For only from --forwarded-allow-ips).
+METRICS_TOKEN = env_secret("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+# Several worker processes: each writes its metrics to files here and /metrics merges them. prometheus_client reads
+# the variable itself, at its import; `make run` sets it (var/prometheus) and empties it at start.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR!r} is not a directory")
 
 LOGGING = {
     "version": 1,

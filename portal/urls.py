@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.analytics.metrics_views import metrics
 from apps.core.views import healthz, readyz
 from apps.gateway.api import api as gateway_api
 from apps.gateway.invoke import ServiceInvokeApi
@@ -9,6 +10,7 @@ from apps.gateway.invoke import ServiceInvokeApi
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("v1/", gateway_api.urls),
     re_path(r"^api/v1/services/(?P<slug>[a-z0-9-]+)/invoke/?$", ServiceInvokeApi.as_view(), name="service-invoke"),
     path("admin/", admin.site.urls),
@@ -20,4 +22,5 @@ urlpatterns = [
     path("", include("apps.access.urls")),
     path("", include("apps.providers.urls")),
     path("", include("apps.catalog.urls")),
+    path("analytics/", include("apps.analytics.urls")),
 ]

@@ -8,8 +8,23 @@ export PORT="${PORT:-8000}"
 export EMAIL_BACKEND="${EMAIL_BACKEND:-django.core.mail.backends.filebased.EmailBackend}"
 python manage.py migrate --noinput >/dev/null
 python manage.py seed_demo --url "http://127.0.0.1:${PORT}"
+# Each uvicorn worker writes its metrics to files here and GET /metrics merges them (apps/analytics/metrics.py).
+# Emptied at every start: the files of a previous run's processes would otherwise be summed in forever.
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$PWD/var/prometheus}"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+rm -f "$PROMETHEUS_MULTIPROC_DIR"/*.db
 # uvicorn on uvloop + httptools, chosen over granian by `make bench` (README "Performance"): more requests/s from
 # 64 clients up and in the 1,000-slow-clients row, and less memory per worker.
 # One worker process per core (WEB_CONCURRENCY to change): each keeps its own snapshot and connection pools.
-exec uvicorn portal.asgi:application --host 127.0.0.1 --port "$PORT" --workers "${WEB_CONCURRENCY:-$(nproc)}" \
-  --loop uvloop --http httptools --no-access-log
+web=(uvicorn portal.asgi:application --host 127.0.0.1 --port "$PORT" --workers "${WEB_CONCURRENCY:-$(nproc)}"
+  --loop uvloop --http httptools --no-access-log)
+if [ -z "${REDIS_URL:-}" ]; then
+  exec "${web[@]}"  # no broker: the web process runs the periodic tasks itself (apps/core/embedded_beat.py)
+fi
+# With Redis: the web server, a Celery worker and beat together; Ctrl-C (or any one of them dying) stops all.
+mkdir -p var
+celery -A portal worker --loglevel=WARNING --concurrency=2 &
+celery -A portal beat --loglevel=WARNING --schedule var/celerybeat-schedule &
+"${web[@]}" &
+trap 'kill $(jobs -p) 2>/dev/null; wait' INT TERM EXIT
+wait -n

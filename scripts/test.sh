@@ -63,5 +63,9 @@ export SECRET_KEY="${SECRET_KEY:-test-only-secret-key}"
 export API_KEY_PEPPERS="${API_KEY_PEPPERS:-2:test-pepper-new,1:test-pepper-old}"
 export FIELD_ENCRYPTION_KEYS="${FIELD_ENCRYPTION_KEYS:-dGVzdC1vbmx5LWZpZWxkLWtleS0zMi1ieXRlcy0hISE=}"
 export CELERY_TASK_ALWAYS_EAGER="${CELERY_TASK_ALWAYS_EAGER:-true}"  # tasks run in-process: no worker in tests
+# ... except where a test starts a real worker on the real Redis (tests/analytics/test_ingest_worker.py).
+# Call records go through the in-memory sink unless a test picks the Redis stream, and no beat runs by itself.
+export GATEWAY_CALL_SINK="${GATEWAY_CALL_SINK:-memory}"
+export EMBEDDED_BEAT=false
 export DJANGO_ALLOW_ASYNC_UNSAFE=true  # Playwright's sync API runs an event loop in the test thread
 python -m pytest "$@"

@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+from datetime import UTC
+from decimal import Decimal
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from apps.access.models import App, Subscription
+from apps.analytics import histogram
+from apps.analytics.models import AlertMetric, AlertRule, CallLog, CallRollup, Granularity
+from apps.analytics.services.partitions import call_log_partitions_ensure, forget_known_partitions
 from apps.catalog.models import Lifecycle, Plan, Service, ServiceKind, Tag
+from apps.core.crypto import encrypt_text
 from apps.prompts.models import PromptTemplate, PromptVersion
 from apps.providers.models import Deployment, Provider, ProviderModel, Route
 from apps.tenants.models import Membership, Role, Tenant
@@ -175,3 +183,67 @@ class SubscriptionFactory(DjangoModelFactory):
     service = factory.LazyAttribute(lambda s: s.plan.service)
     app = factory.SubFactory(AppFactory)
     purpose = "Testing"
+
+
+class AlertRuleFactory(DjangoModelFactory):
+    """An error-rate rule (above 5 % over 5 minutes, at least 10 calls) with a webhook secret."""
+
+    class Meta:
+        model = AlertRule
+
+    tenant = factory.SubFactory(TenantFactory)
+    name = factory.Sequence(lambda n: f"rule-{n}")
+    metric = AlertMetric.ERROR_RATE
+    threshold = Decimal(5)
+    window_minutes = 5
+    min_calls = 10
+    webhook_secret_encrypted = factory.LazyFunction(lambda: encrypt_text("whsec_test-secret-0123456789"))
+
+
+class CallRollupFactory(DjangoModelFactory):
+    """A minute of calls of `tenant_id` at `bucket`; `latencies` (ms, one per call) fills its histogram."""
+
+    class Meta:
+        model = CallRollup
+
+    class Params:
+        latencies = ()
+
+    granularity = Granularity.MINUTE
+    calls = factory.LazyAttribute(lambda r: len(r.latencies))
+
+    @factory.lazy_attribute
+    def latency_histogram(self) -> list[int]:
+        counts = histogram.empty()
+        for latency in self.latencies:
+            counts[histogram.bucket_index(latency)] += 1
+        return counts
+
+    # Consistent with the histogram, as the rollup job computes them.
+    latency_sum_ms = factory.LazyAttribute(lambda r: float(sum(r.latencies)))
+    p50_ms = factory.LazyAttribute(lambda r: histogram.percentile(r.latency_histogram, 0.50))
+    p95_ms = factory.LazyAttribute(lambda r: histogram.percentile(r.latency_histogram, 0.95))
+    p99_ms = factory.LazyAttribute(lambda r: histogram.percentile(r.latency_histogram, 0.99))
+
+
+class CallLogFactory(DjangoModelFactory):
+    """A successful chat call of `tenant_id` made just now (give `created_at` for another time)."""
+
+    class Meta:
+        model = CallLog
+
+    request_id = factory.Sequence(lambda n: f"req_{n:08d}")
+    created_at = factory.LazyFunction(timezone.now)
+    endpoint = "chat"
+    status = 200
+    latency_ms = 120.0
+    upstream_ms = factory.LazyAttribute(lambda c: max(c.latency_ms - c.overhead_ms, 0.0))
+    overhead_ms = 4.0
+    model = "gpt-test"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # On PostgreSQL a row needs its day's partition; a test's rollback may have dropped one made earlier.
+        forget_known_partitions()
+        call_log_partitions_ensure({kwargs["created_at"].astimezone(UTC).date()})
+        return super()._create(model_class, *args, **kwargs)

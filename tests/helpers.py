@@ -8,6 +8,7 @@ from django.db.models import Q
 from guardian.models import UserObjectPermission
 
 from apps.access.models import ApiKey, App, PersonalAccessToken, Subscription
+from apps.analytics.models import Alert, AlertRule
 from apps.catalog.models import Plan, Service, Tag
 from apps.core.models import AuditEvent, Notification
 from apps.prompts.models import PromptTemplate, PromptVersion
@@ -22,6 +23,15 @@ DEPLOYMENT_FIELDS = ("route__alias", "model__name", "weight", "priority", "timeo
 PROMPT_FIELDS = ("service__slug", "live_version__number", "ab_split", "sticky_by")
 SERVICE_FIELDS = ("slug", "name", "summary", "visibility", "lifecycle", "route__alias", "input_schema", "output_mode")
 SUB_FIELDS = ("pk", "app__slug", "plan__slug", "status", "reason", "expires_at", "decided_by")
+ALERT_RULE_FIELDS = (
+    "pk",
+    "name",
+    "threshold",
+    "enabled",
+    "webhook_url",
+    "webhook_secret_encrypted",
+    "email_recipients",
+)
 PLAN_FIELDS = ("service__slug", "slug", "name", "requests_per_day", "monthly_budget", "is_default")
 
 
@@ -54,6 +64,8 @@ def tenant_state(tenant: Tenant) -> dict[str, Any]:
         "notifications": sorted(
             map(repr, Notification.objects.filter(user__memberships__tenant=tenant).values_list("pk", "read_at"))
         ),
+        "alert_rules": sorted(map(repr, AlertRule.objects.filter(tenant=tenant).values_list(*ALERT_RULE_FIELDS))),
+        "alerts": sorted(Alert.objects.filter(tenant=tenant).values_list("pk", "resolved_at", "message")),
         "audit": AuditEvent.objects.count(),
     }
 

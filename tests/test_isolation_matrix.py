@@ -14,9 +14,17 @@ from rest_framework.test import APIClient
 
 from apps.access.models import PersonalAccessToken, SubscriptionStatus
 from apps.access.services import personal_token_issue, token_revoke
+from apps.analytics.models import Alert
 from apps.core.models import Notification
 from apps.tenants.models import Role
-from tests.factories import PlanFactory, PromptTemplateFactory, PromptVersionFactory, SubscriptionFactory
+from tests.factories import (
+    AlertRuleFactory,
+    CallLogFactory,
+    PlanFactory,
+    PromptTemplateFactory,
+    PromptVersionFactory,
+    SubscriptionFactory,
+)
 from tests.helpers import API, tenant_state
 
 pytestmark = pytest.mark.django_db
@@ -32,9 +40,10 @@ EVIL_PROMPT = {
 }
 
 ASK_SUMMARIZE = {"app": "billing-bot", "service": "summarize", "plan": "standard", "purpose": "pwned"}
+EVIL_ALERT_RULE = {"name": "evil", "metric": "error_rate", "threshold": "0", "webhook_url": "https://evil.example"}
 
-# (id, method, path, body); {member}, {key}, {token}, {model}, {deployment}, {subscription}, {notification} are ids
-# of tenant A's rows.
+# (id, method, path, body); {member}, {key}, {token}, {model}, {deployment}, {subscription}, {notification},
+# {alert_rule}, {alert} are ids of tenant A's rows; {call} is the request id of one of its calls.
 ENDPOINTS = [
     ("tenant-retrieve", "get", f"{A}/", None),
     ("tenant-update", "patch", f"{A}/", {"name": "Pwned"}),
@@ -110,6 +119,23 @@ ENDPOINTS = [
     ("plan-retrieve", "get", f"{A}/services/summarize/plans/standard/", None),
     ("plan-update", "patch", f"{A}/services/summarize/plans/standard/", {"requests_per_day": 1}),
     ("plan-delete", "delete", f"{A}/services/summarize/plans/standard/", None),
+    ("alert-rule-list", "get", f"{A}/analytics/alert-rules/", None),
+    ("alert-rule-create", "post", f"{A}/analytics/alert-rules/", EVIL_ALERT_RULE),
+    ("alert-rule-retrieve", "get", f"{A}/analytics/alert-rules/{{alert_rule}}/", None),
+    (
+        "alert-rule-update",
+        "patch",
+        f"{A}/analytics/alert-rules/{{alert_rule}}/",
+        {"webhook_url": "https://evil.example"},
+    ),
+    ("alert-rule-delete", "delete", f"{A}/analytics/alert-rules/{{alert_rule}}/", None),
+    ("alert-rule-rotate-secret", "post", f"{A}/analytics/alert-rules/{{alert_rule}}/rotate-secret/", None),
+    ("alert-rule-test", "post", f"{A}/analytics/alert-rules/{{alert_rule}}/test/", None),
+    ("alert-list", "get", f"{A}/analytics/alerts/", None),
+    ("alert-retrieve", "get", f"{A}/analytics/alerts/{{alert}}/", None),
+    ("analytics-rollups", "get", f"{A}/analytics/rollups/", None),
+    ("analytics-logs", "get", f"{A}/analytics/logs/", None),
+    ("analytics-log-retrieve", "get", f"{A}/analytics/logs/{{call}}/", None),
     # The catalog, where A's draft service does not exist for Mallory.
     ("catalog-retrieve", "get", f"{API}/services/summarize/", None),
     ("catalog-openapi", "get", f"{API}/services/summarize/openapi.json", None),
@@ -141,6 +167,12 @@ ENDPOINTS = [
     ("via-b-plan-retrieve", "get", f"{B}/services/summarize/plans/standard/", None),
     ("via-b-plan-update", "patch", f"{B}/services/summarize/plans/standard/", {"requests_per_day": 1}),
     ("via-b-plan-delete", "delete", f"{B}/services/summarize/plans/standard/", None),
+    ("via-b-alert-rule-retrieve", "get", f"{B}/analytics/alert-rules/{{alert_rule}}/", None),
+    ("via-b-alert-rule-update", "patch", f"{B}/analytics/alert-rules/{{alert_rule}}/", {"enabled": False}),
+    ("via-b-alert-rule-delete", "delete", f"{B}/analytics/alert-rules/{{alert_rule}}/", None),
+    ("via-b-alert-rule-rotate-secret", "post", f"{B}/analytics/alert-rules/{{alert_rule}}/rotate-secret/", None),
+    ("via-b-alert-retrieve", "get", f"{B}/analytics/alerts/{{alert}}/", None),
+    ("via-b-analytics-log-retrieve", "get", f"{B}/analytics/logs/{{call}}/", None),
 ]
 ENDPOINT_PARAMS = [pytest.param(method, path, body, id=name) for name, method, path, body in ENDPOINTS]
 
@@ -157,6 +189,9 @@ def world(tenant, members, app, other_app, issued_key, mallory, route, other_rou
     plan = PlanFactory(service=prompt.service, slug="standard")
     subscription = SubscriptionFactory(app=app, plan=plan, status=SubscriptionStatus.APPROVED)
     notification = Notification.objects.create(user=members[Role.OWNER].user, subject="Approved")
+    alert_rule = AlertRuleFactory(tenant=tenant, webhook_url="https://hooks.acme.example/alerts")
+    alert = Alert.objects.create(rule=alert_rule, tenant=tenant, fired_at=timezone.now(), value=1, message="firing")
+    call = CallLogFactory(tenant_id=tenant.pk, app_id=app.pk, key_prefix=issued_key[0].prefix)
     return {
         "member": members[Role.ADMIN].pk,
         "key": issued_key[0].pk,
@@ -165,6 +200,9 @@ def world(tenant, members, app, other_app, issued_key, mallory, route, other_rou
         "deployment": deployment.pk,
         "subscription": subscription.pk,
         "notification": notification.pk,
+        "alert_rule": alert_rule.pk,
+        "alert": alert.pk,
+        "call": call.request_id,
     }
 
 
@@ -238,6 +276,10 @@ def test_404_for_a_foreign_tenant_is_indistinguishable_from_a_missing_one(tenant
         "/services/summarize/prompt/",
         "/subscriptions/",
         "/approvals/",
+        "/analytics/alert-rules/",
+        "/analytics/alerts/",
+        "/analytics/rollups/",
+        "/analytics/logs/",
     ]:
         foreign = client.get(f"{A}{suffix}")
         missing = client.get(f"{API}/tenants/no-such-tenant{suffix}")

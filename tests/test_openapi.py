@@ -67,6 +67,15 @@ EXPECTED_OPERATIONS = {
     "/api/v1/tenants/{tenant_slug}/services/{service_slug}/prompt/versions/": {"get", "post"},
     "/api/v1/tenants/{tenant_slug}/services/{service_slug}/prompt/versions/{number}/": {"get"},
     "/api/v1/tenants/{tenant_slug}/services/{service_slug}/prompt/versions/{number}/publish/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/analytics/alert-rules/": {"get", "post"},
+    "/api/v1/tenants/{tenant_slug}/analytics/alert-rules/{id}/": {"get", "patch", "delete"},
+    "/api/v1/tenants/{tenant_slug}/analytics/alert-rules/{id}/rotate-secret/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/analytics/alert-rules/{id}/test/": {"post"},
+    "/api/v1/tenants/{tenant_slug}/analytics/alerts/": {"get"},
+    "/api/v1/tenants/{tenant_slug}/analytics/alerts/{id}/": {"get"},
+    "/api/v1/tenants/{tenant_slug}/analytics/rollups/": {"get"},
+    "/api/v1/tenants/{tenant_slug}/analytics/logs/": {"get"},
+    "/api/v1/tenants/{tenant_slug}/analytics/logs/{request_id}/": {"get"},
 }
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -116,6 +125,16 @@ def test_provider_credentials_are_write_only_in_the_schema(schema):
     assert "has_credentials" in components["ProviderOut"]["properties"]
     for name in ("ProviderCreateInRequest", "PatchedProviderUpdateInRequest"):
         assert components[name]["properties"]["api_key"]["writeOnly"] is True
+
+
+def test_alert_webhook_secrets_are_write_only_and_returned_only_on_create(schema):
+    components = schema["components"]["schemas"]
+    assert "webhook_secret" not in components["AlertRuleOut"]["properties"]
+    assert "webhook_secret" in components["AlertRuleCreatedOut"]["properties"]
+    for name in ("AlertRuleCreateInRequest", "PatchedAlertRuleUpdateInRequest"):
+        assert components[name]["properties"]["webhook_secret"]["writeOnly"] is True
+    created = schema["paths"]["/api/v1/tenants/{tenant_slug}/analytics/alert-rules/"]["post"]["responses"]["201"]
+    assert created["content"]["application/json"]["schema"]["$ref"].endswith("/AlertRuleCreatedOut")
 
 
 def test_schema_endpoint_renders(client, owner):

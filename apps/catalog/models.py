@@ -76,6 +76,11 @@ class Service(TenantOwnedModel):
     input_schema = models.JSONField(default=dict, blank=True, help_text="JSON Schema of the invocation body")
     output_mode = models.CharField(max_length=8, choices=OutputMode.choices, default=OutputMode.TEXT)
     output_schema = models.JSONField(default=dict, blank=True, help_text="JSON Schema of the output (JSON mode)")
+    capture_bodies_days = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(90)],
+        help_text="keep the masked request and response bodies of its calls this many days; 0: never capture",
+    )
     expected_tokens_per_call = models.PositiveIntegerField(
         default=1000, validators=[MinValueValidator(1)], help_text="for cost projections until real averages exist"
     )

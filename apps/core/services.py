@@ -67,14 +67,19 @@ def config_version_bump(name: str = GATEWAY_CONFIG) -> None:
     transaction.on_commit(bump)
 
 
-def notification_send(*, users: Iterable[Any], subject: str, body: str, link: str = "") -> list[Notification]:
+def notification_send(
+    *, users: Iterable[Any], subject: str, body: str, link: str = "", email: bool = True
+) -> list[Notification]:
     """Tell each user: an in-app notification, and an e-mail (Django's mail backend) to those with an address.
 
-    Call it from a task or after commit: a mail server that is slow or down must not hold a transaction."""
+    Call it from a task or after commit: a mail server that is slow or down must not hold a transaction.
+    `email=False`: in the app only (alerts send their e-mails themselves, with retries and a delivery record)."""
     users = list({user.pk: user for user in users}.values())
     notifications = Notification.objects.bulk_create(
         Notification(user=user, subject=subject[:200], body=body, link=link) for user in users
     )
+    if not email:
+        return notifications
     text = f"{body}\n\n{settings.PORTAL_URL.rstrip('/')}{link}\n" if link else f"{body}\n"
     messages = [
         EmailMessage(subject=subject, body=text, to=[user.email]) for user in users if getattr(user, "email", "")

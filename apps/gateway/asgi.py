@@ -35,6 +35,7 @@ from django.http.response import HttpResponseBase
 from django.urls import ResolverMatch, URLResolver, get_resolver, set_script_prefix, set_urlconf
 from django.utils.log import log_response
 
+from apps.analytics.metrics import metrics_process_exit
 from apps.gateway.http import error_response
 from apps.gateway.pipeline.errors import PayloadTooLarge
 
@@ -145,15 +146,21 @@ class DataPlaneHandler(ASGIHandler):
 
 
 async def lifespan(receive, send) -> None:
-    """ASGI lifespan: at shutdown, write buffered call records and close upstream connections."""
-    from apps.gateway.wiring import get_pipeline
+    """ASGI lifespan: at start-up, the embedded beat (no broker: this process may run the periodic tasks);
+    at shutdown, retire this process's live metrics, write buffered call records and close upstream connections."""
+    from apps.gateway.wiring import get_embedded_beat, get_pipeline
 
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            if settings.EMBEDDED_BEAT:
+                get_embedded_beat().start()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             try:
+                metrics_process_exit(settings.PROMETHEUS_MULTIPROC_DIR)  # its breaker states go with the process
+                if settings.EMBEDDED_BEAT:
+                    await asyncio.to_thread(get_embedded_beat().stop)
                 await get_pipeline().aclose()
             except Exception as exc:
                 await send({"type": "lifespan.shutdown.failed", "message": str(exc)})

@@ -8,11 +8,14 @@ from functools import cache
 from django.conf import settings
 from django.db import close_old_connections
 
+from apps.core.embedded_beat import EmbeddedBeat
 from apps.gateway.adapters.clients import ProcessClientPool
 from apps.gateway.adapters.keys import PepperKeyVerifier
+from apps.gateway.adapters.metrics_sink import MetricsCallSink, SnapshotLabels
 from apps.gateway.adapters.sink import BatchingCallSink
 from apps.gateway.adapters.snapshot_build import config_version_read, snapshot_build
 from apps.gateway.adapters.snapshot_store import SnapshotStore
+from apps.gateway.adapters.stream_sink import RedisStreamCallSink
 from apps.gateway.pipeline.invoke import ServiceInvoker
 from apps.gateway.pipeline.pipeline import GatewayPipeline
 from apps.gateway.pipeline.router import CircuitBreaker, Router
@@ -35,22 +38,34 @@ def get_snapshot_store() -> SnapshotStore:
 
 
 @cache
-def get_call_sink() -> BatchingCallSink:
-    sink = BatchingCallSink(write=_write_call_logs, flush_seconds=settings.GATEWAY_LOG_FLUSH_SECONDS)
+def get_call_sink() -> BatchingCallSink | RedisStreamCallSink:
+    if settings.GATEWAY_CALL_SINK == "redis":
+        sink = RedisStreamCallSink(
+            url=settings.REDIS_URL,
+            stream=settings.ANALYTICS_CALL_STREAM,
+            maxlen=settings.ANALYTICS_CALL_STREAM_MAXLEN,
+            fallback_write=_write_call_logs,
+        )
+    else:
+        sink = BatchingCallSink(write=_write_call_logs, flush_seconds=settings.GATEWAY_LOG_FLUSH_SECONDS)
     atexit.register(sink.flush_at_exit)  # what is still buffered when the process ends
     return sink
 
 
 @cache
 def get_pipeline() -> GatewayPipeline:
+    store = get_snapshot_store()
+    sink = MetricsCallSink(get_call_sink(), labels=SnapshotLabels(lambda: store.snapshot))
     breaker = CircuitBreaker(
-        threshold=settings.GATEWAY_BREAKER_THRESHOLD, cooldown=settings.GATEWAY_BREAKER_COOLDOWN_SECONDS
+        threshold=settings.GATEWAY_BREAKER_THRESHOLD,
+        cooldown=settings.GATEWAY_BREAKER_COOLDOWN_SECONDS,
+        on_change=sink.breaker_changed,
     )
     return GatewayPipeline(
-        config=get_snapshot_store(),
+        config=store,
         keys=PepperKeyVerifier(settings.API_KEY_PEPPERS),
         clients=ProcessClientPool(),
-        sink=get_call_sink(),
+        sink=sink,
         router=Router(breaker=breaker),
     )
 
@@ -58,3 +73,8 @@ def get_pipeline() -> GatewayPipeline:
 @cache
 def get_invoker() -> ServiceInvoker:
     return ServiceInvoker(get_pipeline())
+
+
+@cache
+def get_embedded_beat() -> EmbeddedBeat:
+    return EmbeddedBeat(schedule=settings.CELERY_BEAT_SCHEDULE, lock_path=settings.EMBEDDED_BEAT_LOCK)

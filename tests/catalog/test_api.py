@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apps.catalog.models import Lifecycle, Service
+from apps.core.models import AuditEvent
 from apps.tenants.models import Role
 from tests.catalog.conftest import SENTIMENT_INPUT, SENTIMENT_OUTPUT
 from tests.factories import ServiceFactory, SubscriptionFactory
@@ -51,6 +52,14 @@ def test_partial_update(admin_api, sentiment):
     response = admin_api.patch(f"{SERVICES}sentiment/", {"summary": "Mood", "tags": ["x"]}, format="json")
     assert response.status_code == 200, response.content
     assert (response.json()["summary"], response.json()["tags"]) == ("Mood", ["x"])
+
+
+def test_capturing_bodies_is_switched_on_for_a_number_of_days_and_audited(admin_api, sentiment):
+    response = admin_api.patch(f"{SERVICES}sentiment/", {"capture_bodies_days": 7}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["capture_bodies_days"] == 7
+    event = AuditEvent.objects.filter(action="service.update").latest("created_at")
+    assert event.changes["capture_bodies_days"] == [0, 7]
 
 
 @pytest.mark.parametrize(

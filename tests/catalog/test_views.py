@@ -57,6 +57,14 @@ def test_a_deprecated_service_shows_a_warning(published, mallory, client_for):
     assert "badge-deprecated" in page
 
 
+def test_subscribers_are_told_when_a_service_keeps_its_calls(published, mallory, client_for):
+    assert "Calls are kept" not in client_for(mallory).get("/catalog/sentiment/").content.decode()
+    Service.objects.filter(pk=published.pk).update(capture_bodies_days=14)
+    page = client_for(mallory).get("/catalog/sentiment/").content.decode()
+    assert "Calls are kept" in page
+    assert "for\n    14 days" in page
+
+
 def test_a_script_in_the_description_does_not_reach_the_page(published, mallory, client_for):
     evil = "Hello <script>alert('pwned')</script> <img src=x onerror=alert(2)> [x](javascript:alert(3))"
     Service.objects.filter(pk=published.pk).update(description=evil)

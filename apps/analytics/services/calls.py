@@ -14,12 +14,14 @@ from django.db.models import Q
 from apps.access.models import ApiKey
 from apps.analytics.models import CallBody, CallLog
 from apps.analytics.services.partitions import call_log_partitions_ensure
+from apps.analytics.services.rollups import rollups_catch_up
 
 # Columns written for each record, in order; `created_at` comes from the record's unix time `created`.
 _COLUMNS = [f.column for f in CallLog._meta.concrete_fields if not f.primary_key]
 _RECORD_FIELDS = [("created" if name == "created_at" else name) for name in _COLUMNS]
 _JSON_FIELDS = {f.column for f in CallLog._meta.concrete_fields if f.get_internal_type() == "JSONField"}
-_DEFAULTS = {f.column: f.get_default() for f in CallLog._meta.concrete_fields if f.has_default()}
+_CREATED = _RECORD_FIELDS.index("created")
+_DEFAULTS = {f.column: f.get_default() for f in CallLog._meta.concrete_fields}  # "" for text, None for ids
 
 
 def _insert_sql(model, conflict: str) -> str:
@@ -68,6 +70,7 @@ def call_logs_record(*, records: Iterable[Mapping[str, Any]]) -> int:
             last_used[lookup_id] = max(created, last_used.get(lookup_id, created))
     if not rows:
         return 0
+    oldest = min(row[_CREATED] for row in rows)
     with transaction.atomic():
         call_log_partitions_ensure(days)
         with connection.cursor() as cursor:
@@ -77,6 +80,7 @@ def call_logs_record(*, records: Iterable[Mapping[str, Any]]) -> int:
         for lookup_id, when in last_used.items():
             stale = Q(last_used_at__lt=when) | Q(last_used_at__isnull=True)  # a late batch never moves it back
             ApiKey.objects.filter(stale, lookup_id=lookup_id).update(last_used_at=when)
+    rollups_catch_up(oldest=oldest)
     return len(rows)
 
 

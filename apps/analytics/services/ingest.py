@@ -1,7 +1,7 @@
 """Moving call records from the Redis stream into the database (the Celery task `call_logs_ingest`).
 
-The data plane XADDs one entry per record (apps/gateway/adapters/stream_sink.py). Readers share a consumer
-group: an entry is acknowledged and deleted only after the batch holding it is committed, so a reader that
+The data plane XADDs one entry per batch of records (apps/gateway/adapters/stream_sink.py). Readers share a
+consumer group: an entry is acknowledged and deleted only after the batch holding it is committed, so a reader that
 dies mid-batch leaves its entries pending, and the next reader claims them once they have been idle for
 `claim_idle_ms`. Writing is idempotent (services/calls.py), so a batch written twice is stored once. While
 the database is down, nothing is acknowledged: entries wait in Redis and are written on a later run."""
@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -29,15 +29,18 @@ logger = logging.getLogger(__name__)
 RECORD_FIELD = b"r"
 
 
-def record_encode(row: Mapping[str, Any]) -> bytes:
-    """A record as a stream entry's value (the data plane's side of the format)."""
-    return orjson.dumps(row, default=str)  # Decimal cost → "0.00012"
+def records_encode(rows: Sequence[Mapping[str, Any]]) -> bytes:
+    """A batch of records as a stream entry's value (the data plane's side of the format)."""
+    return orjson.dumps(rows, default=str)  # Decimal cost → "0.00012"
 
 
-def record_decode(raw: bytes) -> dict[str, Any]:
-    row = orjson.loads(raw)
-    row["cost"] = Decimal(row.get("cost") or 0)
-    return row
+def records_decode(raw: bytes) -> list[dict[str, Any]]:
+    rows = orjson.loads(raw)
+    if not isinstance(rows, list) or not all(isinstance(row, dict) and "request_id" in row for row in rows):
+        raise ValueError("not a list of call records")
+    for row in rows:
+        row["cost"] = Decimal(row.get("cost") or 0)
+    return rows
 
 
 def consumer_name() -> str:
@@ -67,12 +70,13 @@ def call_logs_ingest(
     stream: str | None = None,
     group: str | None = None,
     consumer: str | None = None,
-    batch: int = 1000,
+    batch: int = 10,
     claim_idle_ms: int | None = None,
     max_seconds: float = 50.0,
     write: Callable[..., int] = call_logs_record,
 ) -> IngestResult:
-    """Write what waits in the stream: this consumer's own unacknowledged entries first (a failed write of
+    """Write what waits in the stream, `batch` entries (each up to a few hundred records) per INSERT: this
+    consumer's own unacknowledged entries first (a failed write of
     an earlier run), then entries another consumer left idle too long (it died), then new ones. Stops when
     the stream is drained or after `max_seconds`; a failed write raises and leaves its entries pending."""
     stream = stream or settings.ANALYTICS_CALL_STREAM
@@ -119,11 +123,11 @@ def _write_and_ack(client, stream, group, entries, write, result: IngestResult) 
         if not fields:  # deleted after it was delivered: nothing left to write
             continue
         try:
-            rows.append(record_decode(fields[RECORD_FIELD]))
+            rows.extend(records_decode(fields[RECORD_FIELD]))
         except (KeyError, ValueError, ArithmeticError):
             # Not a record this code can read (a foreign writer): acknowledged so it cannot block the stream.
             result.undecodable += 1
-            logger.error("call-log stream entry %s is not a call record; dropped", entry_id)
+            logger.error("call-log stream entry %s holds no call records; dropped", entry_id)
     if rows:
         result.written += write(records=rows)
     pipe = client.pipeline(transaction=False)
@@ -134,7 +138,7 @@ def _write_and_ack(client, stream, group, entries, write, result: IngestResult) 
 
 
 def stream_backlog(client: redis.Redis, stream: str | None = None, group: str | None = None) -> dict[str, int]:
-    """How much waits: entries in the stream and entries delivered but not acknowledged (readyz, /metrics)."""
+    """How much waits: entries (batches) in the stream and entries delivered but not acknowledged."""
     stream = stream or settings.ANALYTICS_CALL_STREAM
     group = group or settings.ANALYTICS_CALL_STREAM_GROUP
     length = client.xlen(stream)

@@ -107,6 +107,7 @@ class ServiceOut(serializers.ModelSerializer):
             "output_mode",
             "output_schema",
             "expected_tokens_per_call",
+            "capture_bodies_days",
             "published_at",
             "plans",
             "created_at",
@@ -127,6 +128,12 @@ class ServiceUpdateIn(serializers.Serializer):
     output_mode = serializers.ChoiceField(choices=OutputMode.choices, required=False)
     output_schema = serializers.JSONField(required=False, allow_null=True, help_text="JSON Schema (JSON output)")
     expected_tokens_per_call = serializers.IntegerField(min_value=1, max_value=INT_MAX, required=False)
+    capture_bodies_days = serializers.IntegerField(
+        min_value=0,
+        max_value=90,
+        required=False,
+        help_text="keep the masked request and response bodies of calls this many days (0: never capture)",
+    )
 
 
 class ServiceCreateIn(ServiceUpdateIn):

@@ -39,6 +39,7 @@ UPDATABLE_FIELDS = {
     "output_mode",
     "output_schema",
     "expected_tokens_per_call",
+    "capture_bodies_days",
 }
 
 
@@ -115,6 +116,7 @@ def service_create(
     output_mode: str = OutputMode.TEXT,
     output_schema: dict[str, Any] | None = None,
     expected_tokens_per_call: int = 1000,
+    capture_bodies_days: int = 0,
 ) -> Service:
     """A new service in draft, on a route (a providers.Route) of its tenant."""
     require_admin(actor_membership, tenant)
@@ -134,6 +136,7 @@ def service_create(
         output_mode=output_mode,
         output_schema=output_schema,
         expected_tokens_per_call=expected_tokens_per_call,
+        capture_bodies_days=capture_bodies_days,
     )
     _check_io(service)
     tag_rows = _tags(tags)

@@ -27,6 +27,7 @@ from apps.gateway.pipeline.snapshot import (
 )
 from apps.prompts.selectors import prompt_template_list_live, prompt_versions_serving
 from apps.providers.models import Deployment, Route
+from apps.tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +175,7 @@ def _service_entries() -> list[ServiceEntry]:
             output_schema=dict(service.output_schema or {}),
             output_validator=_validator(service.output_schema),
             prompt=prompts.get(service.pk),
+            capture_bodies_days=service.capture_bodies_days,
         )
         for service in services
     ]
@@ -201,6 +203,7 @@ def snapshot_build() -> Snapshot:
             routes=_route_entries(),
             services=_service_entries(),
             subscriptions=_subscription_entries(),
+            tenant_slugs=dict(Tenant.objects.values_list("id", "slug")),
         )
     finally:
         close_old_connections()

@@ -17,6 +17,7 @@ from apps.gateway.pipeline.errors import (
     ServiceNotFound,
     ServiceNotInvocable,
 )
+from apps.gateway.pipeline.masking import mask_text
 from apps.gateway.pipeline.pipeline import SSE_DONE, GatewayPipeline, sse_event, upstream_for
 from apps.gateway.pipeline.records import CallRecord
 from apps.gateway.pipeline.router import Attempt, RouteOutcome
@@ -111,6 +112,7 @@ class ServiceInvoker:
         snapshot, record = await p._begin(req, "invoke")
         record.stream = stream
         outcome = RouteOutcome()
+        service: ServiceEntry | None = None
         try:
             key = p.authenticate(snapshot, req.api_key)
             p._identify(record, key)
@@ -126,12 +128,15 @@ class ServiceInvoker:
             if service.lifecycle == "deprecated":
                 extra |= {"Deprecation": "true", "Warning": f'299 - "Service {slug} is deprecated"'}
             if stream:
-                return await self._stream(req, record, route, outcome, body, version, extra)
+                return await self._stream(req, record, route, outcome, body, version, service, extra)
             output, usage = await self._complete(route, outcome, body, service)
         except GatewayError as exc:
+            if service is not None:
+                capture_bodies(record, service, req.body, exc.envelope())
             return p._fail(req, record, exc, outcome)
         record.status = 200
         p._account(record, usage, outcome)
+        capture_bodies(record, service, req.body, output)
         headers = p._finish(req, record, outcome) | extra
         answer = {
             "output": output,
@@ -178,7 +183,9 @@ class ServiceInvoker:
                 return f"{_path(error)}: {error.message}"
         return None
 
-    async def _stream(self, req, record: CallRecord, route, outcome, body, version, extra) -> GatewayResponse:
+    async def _stream(
+        self, req, record: CallRecord, route, outcome, body, version, service: ServiceEntry, extra
+    ) -> GatewayResponse:
         p = self._p
 
         stream, first = await p.router.run(route, p.stream_opener(body), outcome=outcome)
@@ -187,24 +194,34 @@ class ServiceInvoker:
         headers = p.headers(record) | extra
         return GatewayResponse(
             status=200,
-            stream=self._relay(req, record, outcome, stream, first, version.number),
+            stream=self._relay(req, record, outcome, stream, first, version.number, service),
             headers=headers,
             record=record,
         )
 
     async def _relay(
-        self, req, record: CallRecord, outcome: RouteOutcome, stream: ChatStream, first: dict, version: int
+        self,
+        req,
+        record: CallRecord,
+        outcome: RouteOutcome,
+        stream: ChatStream,
+        first: dict,
+        version: int,
+        service: ServiceEntry,
     ) -> AsyncIterator[bytes]:
         """Service streams carry text deltas, then a final event with usage, version and request id."""
         p = self._p
         since = p._clock()
         record.status = 499
+        texts: list[str] = []
         try:
             chunk: dict[str, Any] | None = first
             while chunk is not None:
                 for choice in chunk.get("choices") or ():
                     text = (choice.get("delta") or {}).get("content")
                     if text:
+                        if service.capture_bodies_days:
+                            texts.append(text)
                         yield sse_event({"type": "delta", "text": text})
                 chunk = await anext(stream, None)
             usage = stream.usage or Usage()
@@ -227,4 +244,21 @@ class ServiceInvoker:
             await stream.aclose()
             outcome.upstream_seconds += p._clock() - since
             p._account(record, stream.usage or Usage(), outcome)
+            capture_bodies(record, service, req.body, "".join(texts))
             p._finish(req, record, outcome)
+
+
+CAPTURE_LIMIT = 64 * 1024  # characters kept of each body: storage and masking time stay bounded
+
+
+def capture_bodies(record: CallRecord, service: ServiceEntry, request: Any, response: Any) -> None:
+    """For a service that captures bodies: the request and response, masked, cut to CAPTURE_LIMIT."""
+    if not service.capture_bodies_days:
+        return
+    texts = []
+    for body in (request, response):
+        text = body if isinstance(body, str) else orjson.dumps(body).decode()
+        if len(text) > CAPTURE_LIMIT:
+            text = f"{text[:CAPTURE_LIMIT]}… [{len(text) - CAPTURE_LIMIT} more characters not kept]"
+        texts.append(mask_text(text)[0])
+    record.bodies = (texts[0], texts[1], service.capture_bodies_days)

@@ -72,7 +72,7 @@ class GatewayPipeline:
     async def aclose(self) -> None:
         """At shutdown: write the buffered call records, close the pooled upstream connections."""
         try:
-            await self._sink.flush()
+            await self._sink.aclose()
         finally:
             await self._clients.aclose()
 

@@ -32,4 +32,7 @@ class CallSink(Protocol):
         """Hand a record over without waiting; durability is the sink's business."""
 
     async def flush(self) -> int:
-        """Write what is buffered now (at shutdown)."""
+        """Write what is buffered now."""
+
+    async def aclose(self) -> None:
+        """At shutdown: stop sending in the background and write what is left."""

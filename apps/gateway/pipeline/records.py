@@ -35,3 +35,5 @@ class CallRecord:
     masked_items: int = 0
     policy_outcomes: dict[str, str] = field(default_factory=dict)
     breaker_opened_id: int | None = None  # a deployment whose circuit breaker this call's failure opened
+    # (masked request, masked response, days to keep) for services that capture bodies: analytics CallBody
+    bodies: tuple[str, str, int] | None = None

@@ -102,6 +102,7 @@ class ServiceEntry:
     output_schema: dict[str, Any]
     output_validator: Any | None
     prompt: PromptEntry | None
+    capture_bodies_days: int = 0  # keep masked bodies of its calls this long; 0: never
 
     def visible_to(self, tenant_id: int) -> bool:
         if tenant_id == self.tenant_id:
@@ -130,6 +131,7 @@ class Snapshot:
     tenant_routes: dict[int, tuple[RouteEntry, ...]]  # by tenant id, sorted by alias (for /v1/models)
     services: dict[str, ServiceEntry] = field(default_factory=dict)  # by slug
     subscriptions: dict[tuple[int, int], SubscriptionEntry] = field(default_factory=dict)  # by (app id, service id)
+    tenant_slugs: dict[int, str] = field(default_factory=dict)  # by tenant id: the label values of /metrics
 
     @classmethod
     def build(
@@ -140,6 +142,7 @@ class Snapshot:
         routes: list[RouteEntry],
         services: list[ServiceEntry] = (),
         subscriptions: dict[tuple[int, int], SubscriptionEntry] | None = None,
+        tenant_slugs: dict[int, str] | None = None,
     ) -> Snapshot:
         by_tenant: dict[int, list[RouteEntry]] = {}
         for route in sorted(routes, key=lambda r: r.alias):
@@ -151,6 +154,7 @@ class Snapshot:
             tenant_routes={t: tuple(rs) for t, rs in by_tenant.items()},
             services={s.slug: s for s in services},
             subscriptions=dict(subscriptions or {}),
+            tenant_slugs=dict(tenant_slugs or {}),
         )
 
     def may_call_model_service(self, service: ServiceEntry, tenant_id: int, app_id: int, now: float) -> bool:

@@ -1,0 +1,1 @@
+"""Input validation of the analytics pages, one module per concern."""

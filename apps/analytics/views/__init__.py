@@ -1,0 +1,1 @@
+"""Web pages of the analytics app, one module per concern."""
