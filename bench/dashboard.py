@@ -62,6 +62,7 @@ def seed(rng: random.Random) -> tuple[object, int]:
     from apps.access.models import App
     from apps.analytics import histogram
     from apps.analytics.models import CallRollup
+    from apps.analytics.models.rollups import LATENCY_COLUMNS
     from apps.catalog.models import Lifecycle, Service, ServiceKind
     from apps.providers.models import Route
     from apps.tenants.models import Membership, Role, Tenant
@@ -97,7 +98,7 @@ def seed(rng: random.Random) -> tuple[object, int]:
     columns = [
         "granularity", "bucket", "tenant_id", "app_id", "service_id", "model", "calls", "errors", "server_errors",
         "error_types", "cache_hits", "streams", "prompt_tokens", "completion_tokens", "cost", "latency_sum_ms",
-        "overhead_sum_ms", "latency_histogram", "p50_ms", "p95_ms", "p99_ms",
+        "overhead_sum_ms", *LATENCY_COLUMNS, "p50_ms", "p95_ms", "p99_ms",
     ]  # fmt: skip
 
     def row(granularity: str, bucket: datetime, service: Service, app: App, model: str, scale: int) -> tuple:
@@ -118,7 +119,7 @@ def seed(rng: random.Random) -> tuple[object, int]:
             service.pk,
             model,
             *figures,
-            orjson.dumps(counts).decode(),
+            *counts,
             *percentiles,
         )
 

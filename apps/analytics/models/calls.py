@@ -49,6 +49,7 @@ class CallLog(models.Model):
         indexes = [
             models.Index(fields=["tenant_id", "-created_at"], name="calllog_tenant_time"),
             models.Index(fields=["created_at"], name="calllog_time"),
+            models.Index(fields=["service_id", "-created_at"], name="calllog_service_time"),
         ]
 
     def __str__(self) -> str:

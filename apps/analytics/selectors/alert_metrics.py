@@ -18,6 +18,7 @@ from django.db.models import Q, Sum
 
 from apps.analytics import histogram
 from apps.analytics.models import AlertMetric, AlertRule, CallLog, CallRollup, Granularity
+from apps.analytics.models.rollups import LATENCY_COLUMNS
 
 PRECISION = Decimal("0.000001")
 ROLLUP_METRICS = {AlertMetric.ERROR_RATE, AlertMetric.P95_LATENCY, AlertMetric.DAILY_SPEND}
@@ -81,12 +82,12 @@ def _p95_values(tenant_id: int, rules: Sequence[AlertRule], now: datetime) -> di
             bucket__gt=earliest,
             bucket__lte=now,
             calls__gt=0,
-        ).values_list("bucket", "service_id", "model", "latency_histogram")
+        ).values_list("bucket", "service_id", "model", *LATENCY_COLUMNS)
     )
     values: dict[int, Decimal | None] = {}
     for rule in rules:
         start, merged = _start(rule, now), histogram.empty()
-        for bucket, service_id, model, counts in rows:
+        for bucket, service_id, model, *counts in rows:
             if bucket > start and _in_scope(rule, service_id, model):
                 histogram.add_into(merged, counts)
         p95 = histogram.percentile(merged, 0.95)

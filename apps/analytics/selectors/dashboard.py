@@ -1,31 +1,25 @@
 """What the analytics dashboard shows, read from CallRollup alone (never the raw call log).
 
-Three grouped queries, whatever the amount of data: sums per time bucket; sums per (service, app, model) with
-every row's latency histogram tagged with its bucket; calls per error type. The database adds up the sums. It
-cannot cheaply add up the histograms (JSON arrays): taking the 33 elements of each row apart in SQL took
-0.75 s for one grouping of a week of hourly rows of 600 series (100,800 rows). So each histogram is read
-once, as text, the texts of a group come back joined into one string that orjson parses in one call, and
-the columns are added up in C (zip) into both the per-(service, app, model) and the per-bucket totals.
-bench/dashboard.py measures the whole page."""
+Three grouped queries, whatever the amount of data: sums per time bucket, sums per (service, app, model),
+calls per error type. The database adds everything up, the latency histograms too (one column per bucket:
+models/rollups.py); Python merges a few hundred groups at most. bench/dashboard.py measures the whole page.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import gc
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from itertools import zip_longest
 from typing import Any
 
-import orjson
 from django.db import connections
-from django.db.models import Aggregate, F, Func, QuerySet, Sum, TextField
+from django.db.models import QuerySet, Sum
 
 from apps.analytics import histogram
 from apps.analytics.models import CallRollup
+from apps.analytics.models.rollups import LATENCY_COLUMNS
 from apps.analytics.periods import Period
 from apps.analytics.selectors.scope import NO_MODEL, AnalyticsScope
 
@@ -41,45 +35,6 @@ SUMMED = (
     "cost",
     "overhead_sum_ms",
 )
-
-
-class TextConcat(Aggregate):
-    """A group's texts joined by commas: JSON values become one JSON array for one parse in Python."""
-
-    template = "STRING_AGG(%(expressions)s, ',')"
-    output_field = TextField()
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        sqlite = self.copy()
-        sqlite.template = "GROUP_CONCAT(%(expressions)s, ',')"
-        return sqlite.as_sql(compiler, connection, **extra_context)
-
-
-class BucketHistogram(Func):
-    """One row's latency histogram tagged with its bucket, as JSON text: "[<unix seconds>,[3,0,…]]"."""
-
-    template = "'[' || CAST(EXTRACT(EPOCH FROM %(bucket)s) AS bigint) || ',' || CAST(%(histogram)s AS text) || ']'"
-    # SQLite keeps datetimes and JSON as text; julianday() counts days, 2440587.5 of them before 1970.
-    sqlite_template = (
-        "'[' || CAST(ROUND((julianday(%(bucket)s) - 2440587.5) * 86400) AS integer) || ',' || %(histogram)s || ']'"
-    )
-    output_field = TextField()
-
-    def __init__(self) -> None:
-        super().__init__(F("bucket"), F("latency_histogram"))
-
-    def as_sql(self, compiler, connection, template: str | None = None, **extra_context):
-        (bucket, bucket_params), (counts, counts_params) = (compiler.compile(e) for e in self.get_source_expressions())
-        return (template or self.template) % {"bucket": bucket, "histogram": counts}, (*bucket_params, *counts_params)
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql(compiler, connection, template=self.sqlite_template)
-
-
-def _merge(histograms: list[list[int]]) -> list[int]:
-    """histogram.merge, with the columns summed in C rather than element by element in Python."""
-    merged = [sum(column) for column in zip_longest(*histograms, fillvalue=0)]
-    return merged + [0] * (histogram.BUCKETS - len(merged))
 
 
 @dataclass
@@ -158,13 +113,16 @@ def call_rollup_list(*, scope: AnalyticsScope, period: Period, filters: dict[str
     return rows.filter(**narrowing).order_by()
 
 
-def _sums(group: dict[str, Any], counts: list[int]) -> Totals:
-    return Totals(**{name: group[f"{name}_sum"] or 0 for name in SUMMED}, latency_histogram=counts)
+def _sums(group: dict[str, Any]) -> Totals:
+    return Totals(
+        **{name: group[f"{name}_sum"] or 0 for name in SUMMED},
+        latency_histogram=[group[f"{column}_sum"] or 0 for column in LATENCY_COLUMNS],
+    )
 
 
-def _summed(rows: QuerySet, *keys: str, **more: Aggregate) -> QuerySet:
+def _summed(rows: QuerySet, *keys: str) -> QuerySet:
     # "<field>_sum": an annotation may not take the name of a field.
-    return rows.values(*keys).annotate(**{f"{name}_sum": Sum(name) for name in SUMMED}, **more)
+    return rows.values(*keys).annotate(**{f"{name}_sum": Sum(name) for name in (*SUMMED, *LATENCY_COLUMNS)})
 
 
 def _error_types(rows: QuerySet) -> list[dict[str, Any]]:
@@ -183,32 +141,12 @@ def _error_types(rows: QuerySet) -> list[dict[str, Any]]:
         return [{"error_type": name, "count": int(total)} for name, total in cursor.fetchall()]
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Parsing a month of histograms makes ~650,000 ints and lists that live until the page is drawn; the
-    cyclic collector would walk them again and again as they pile up (~15-40 ms of a 30-day dashboard, and
-    most of its variance). As in services/rollups.py."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _aggregate(rows: QuerySet) -> tuple[dict[datetime, Totals], dict[tuple, Totals]]:
-    """(totals per bucket, totals per (service_id, app_id, model)), each row's histogram read once."""
-    by_epoch: defaultdict[int, list[list[int]]] = defaultdict(list)
-    combos = {}
-    for group in _summed(rows, "service_id", "app_id", "model", histograms=TextConcat(BucketHistogram())):
-        tagged = orjson.loads(f"[{group['histograms']}]")
-        for epoch, counts in tagged:
-            by_epoch[epoch].append(counts)
-        combos[group["service_id"], group["app_id"], group["model"]] = _sums(group, _merge([c for _, c in tagged]))
-    by_bucket = {
-        group["bucket"]: _sums(group, _merge(by_epoch[int(group["bucket"].timestamp())]))
-        for group in _summed(rows, "bucket")
+    """(totals per bucket, totals per (service_id, app_id, model))."""
+    by_bucket = {group["bucket"]: _sums(group) for group in _summed(rows, "bucket")}
+    combos = {
+        (group["service_id"], group["app_id"], group["model"]): _sums(group)
+        for group in _summed(rows, "service_id", "app_id", "model")
     }
     return by_bucket, combos
 
@@ -221,7 +159,7 @@ def _top(totals: dict[Any, Totals], name_of: Callable[[Any], str], known: Contai
 
 def _combined(parts: list[Totals]) -> Totals:
     sums = {name: sum(getattr(part, name) for part in parts) for name in SUMMED}
-    return Totals(**sums, latency_histogram=_merge([part.latency_histogram for part in parts]))
+    return Totals(**sums, latency_histogram=histogram.merge(part.latency_histogram for part in parts))
 
 
 def _merged_by(combos: dict[tuple, Totals], position: int) -> dict[Any, Totals]:
@@ -235,8 +173,7 @@ def _merged_by(combos: dict[tuple, Totals], position: int) -> dict[Any, Totals]:
 def dashboard_get(*, scope: AnalyticsScope, period: Period, filters: dict[str, Any] | None = None) -> Dashboard:
     """KPIs, a zero-filled series per bucket, the top services, apps and models, and the error types."""
     rows = call_rollup_list(scope=scope, period=period, filters=filters)
-    with _collector_paused():
-        by_bucket, combos = _aggregate(rows)
+    by_bucket, combos = _aggregate(rows)
     total = _combined(list(by_bucket.values()))
     series = [{"bucket": bucket, **by_bucket.get(bucket, Totals()).summary()} for bucket in period.buckets()]
     by_model = _merged_by(combos, 2)

@@ -1,27 +1,30 @@
 """Rollups: calls aggregated per minute, hour and day by (tenant, app, service, model).
 
-Minutes come from the raw call log (two GROUP BY queries, the database does the scanning), hours from
-minutes and days from hours (merging rollup rows, never re-reading logs). Each computation replaces the
-buckets of its period in one transaction, so running it again, or for any past period, is always safe."""
+Minutes come from the raw call log, hours from minutes and days from hours (never re-reading logs): in each
+case the database does the grouping and the summing, histogram included (one column per latency bucket),
+and Python only adds the percentiles and the error types before the rows are written back with COPY.
+Each computation replaces the buckets of its period in one transaction, so running it again, or for any past
+period, is always safe."""
 
 from __future__ import annotations
 
 import contextlib
 import gc
 import logging
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Trunc
 
 from apps.analytics import histogram
 from apps.analytics.models import CallLog, CallRollup, Granularity
+from apps.analytics.models.rollups import LATENCY_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +37,6 @@ STEP = {
 FINER = {Granularity.HOUR: Granularity.MINUTE, Granularity.DAY: Granularity.HOUR}
 # How long the source of each granularity is kept: a period older than that cannot be recomputed.
 SOURCE_RETENTION_SETTING = {Granularity.MINUTE: "log", Granularity.HOUR: "minute", Granularity.DAY: "hour"}
-
-Dims = tuple[datetime, int, int, int, str]  # bucket, tenant, app (0: none), service (0: none), model
 
 
 def floor_time(moment: datetime, granularity: str) -> datetime:
@@ -52,24 +53,7 @@ def ceil_time(moment: datetime, granularity: str) -> datetime:
     return floored if floored == moment else floored + STEP[granularity]
 
 
-class LatencyBucket(models.Func):
-    """The histogram bucket of a latency in ms (apps/analytics/histogram.py): width_bucket on PostgreSQL,
-    a CASE elsewhere."""
-
-    output_field = models.IntegerField()
-
-    def as_sql(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        bounds = histogram.LATENCY_BOUNDS_MS
-        whens = " ".join(f"WHEN {sql} < %s THEN {i}" for i in range(len(bounds)))
-        return f"CASE {whens} ELSE {len(bounds)} END", [p for bound in bounds for p in (*params, bound)]
-
-    def as_postgresql(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"width_bucket({sql}, %s::double precision[])", [*params, list(histogram.LATENCY_BOUNDS_MS)]
-
-
-# Rollup columns in the order _Totals.row() gives them (and COPY / INSERT take them).
+# Rollup columns in the order _rollup_row() gives them (and COPY / INSERT take them).
 _ROLLUP_COLUMNS = [f.column for f in CallRollup._meta.concrete_fields if not f.primary_key]
 _SUMMED = (
     "calls",
@@ -83,45 +67,36 @@ _SUMMED = (
     "latency_sum_ms",
     "overhead_sum_ms",
 )
+_DIMENSIONS = ("tenant_id", "app_id", "service_id", "model")
 
-_COST = _SUMMED.index("cost")
+
+def _latency_counts() -> dict[str, Count]:
+    """One conditional count per histogram bucket: the histogram of a group in the same GROUP BY pass."""
+    bounds = (0.0, *histogram.LATENCY_BOUNDS_MS)
+    counts = {}
+    for i, column in enumerate(LATENCY_COLUMNS):
+        within = Q(latency_ms__gte=bounds[i]) if i else Q()
+        if i < len(histogram.LATENCY_BOUNDS_MS):
+            within &= Q(latency_ms__lt=bounds[i + 1])
+        counts[column] = Count("id", filter=within) if within else Count("id")
+    return counts
 
 
-class _Totals:
-    """One rollup being summed. Plain lists and dicts: a day of sparse traffic is a million of these."""
-
-    __slots__ = ("error_types", "latency_histogram", "sums")
-
-    def __init__(self) -> None:
-        self.sums = [0, 0, 0, 0, 0, 0, 0, Decimal(0), 0.0, 0.0]
-        self.error_types: dict[str, int] = {}
-        self.latency_histogram = histogram.empty()
-
-    def add(self, values: list) -> None:
-        sums = self.sums
-        for i, value in enumerate(values):
-            if value:
-                sums[i] += value
-        if not isinstance(sums[_COST], Decimal):  # SQLite's raw cursor gives sums of decimals as floats
-            sums[_COST] = Decimal(str(sums[_COST]))
-
-    def row(self, granularity: str, dims: Dims) -> dict[str, Any]:
-        bucket, tenant_id, app_id, service_id, model = dims
-        p50, p95, p99 = histogram.percentiles(self.latency_histogram, (0.50, 0.95, 0.99))
-        return {
-            "granularity": granularity,
-            "bucket": bucket,
-            "tenant_id": tenant_id,
-            "app_id": app_id,
-            "service_id": service_id,
-            "model": model,
-            **dict(zip(_SUMMED, self.sums, strict=True)),
-            "error_types": orjson.dumps(self.error_types).decode(),
-            "latency_histogram": orjson.dumps(self.latency_histogram).decode(),
-            "p50_ms": p50,
-            "p95_ms": p95,
-            "p99_ms": p99,
-        }
+def _rollup_row(granularity: str, dims: tuple, sums: list, counts: list[int], error_types: dict[str, int]) -> list:
+    bucket, tenant_id, app_id, service_id, model = dims
+    values = {
+        "granularity": granularity,
+        "bucket": _aware(bucket),
+        "tenant_id": tenant_id,
+        "app_id": app_id or 0,
+        "service_id": service_id or 0,
+        "model": model or "",
+        **{name: value or 0 for name, value in zip(_SUMMED, sums, strict=True)},
+        "error_types": orjson.dumps(error_types).decode(),
+        **dict(zip(LATENCY_COLUMNS, counts, strict=True)),
+    }
+    values["p50_ms"], values["p95_ms"], values["p99_ms"] = histogram.percentiles(counts, (0.50, 0.95, 0.99))
+    return [values[column] for column in _ROLLUP_COLUMNS]
 
 
 def _rows(queryset) -> Iterator[tuple]:
@@ -133,16 +108,19 @@ def _rows(queryset) -> Iterator[tuple]:
             yield from chunk
 
 
-def _minutes_from_logs(start: datetime, end: datetime) -> dict[Dims, _Totals]:
+def _minutes_from_logs(start: datetime, end: datetime) -> list[list]:
+    """One GROUP BY over the logs gives every sum and the histogram; a second one the error types."""
     # Calls that never reached a tenant (a bad key) have no dashboard to go to: /metrics counts them.
     logs = CallLog.objects.filter(created_at__gte=start, created_at__lt=end, tenant_id__isnull=False).annotate(
         minute=Trunc("created_at", "minute", tzinfo=UTC)
     )
-    dimensions = ("minute", "tenant_id", "app_id", "service_id", "model")
-    totals: dict[Dims, _Totals] = {}
-    by_latency = (
-        logs.annotate(latency_bucket=LatencyBucket("latency_ms"))
-        .values_list(*dimensions, "latency_bucket")
+    keys = ("minute", *_DIMENSIONS)
+    errors: dict[tuple, dict[str, int]] = defaultdict(dict)
+    by_error = logs.exclude(error_type="").values_list(*keys, "error_type").annotate(calls=Count("id")).order_by()
+    for *dims, error_type, calls in _rows(by_error):
+        errors[_key(dims)][error_type] = calls
+    groups = (
+        logs.values_list(*keys)
         .annotate(
             calls=Count("id"),
             errors=Count("id", filter=Q(status__gte=400)),
@@ -154,20 +132,42 @@ def _minutes_from_logs(start: datetime, end: datetime) -> dict[Dims, _Totals]:
             cost=Sum("cost"),
             latency_sum_ms=Sum("latency_ms"),
             overhead_sum_ms=Sum("overhead_ms"),
+            **_latency_counts(),
         )
         .order_by()
     )
-    for minute, tenant_id, app_id, service_id, model, latency_bucket, *sums in _rows(by_latency):
-        dims = (_aware(minute), tenant_id, app_id or 0, service_id or 0, model)
-        entry = totals.get(dims)
-        if entry is None:
-            entry = totals[dims] = _Totals()
-        entry.add(sums)
-        entry.latency_histogram[latency_bucket] += sums[0]
-    by_error = logs.exclude(error_type="").values_list(*dimensions, "error_type").annotate(calls=Count("id")).order_by()
-    for minute, tenant_id, app_id, service_id, model, error_type, calls in _rows(by_error):
-        totals[(_aware(minute), tenant_id, app_id or 0, service_id or 0, model)].error_types[error_type] = calls
-    return totals
+    width = len(keys) + len(_SUMMED)
+    return [
+        _rollup_row(
+            Granularity.MINUTE, row[: len(keys)], row[len(keys) : width], row[width:], errors.get(_key(row), {})
+        )
+        for row in _rows(groups)
+    ]
+
+
+def _merge_finer(granularity: str, start: datetime, end: datetime) -> list[list]:
+    """Hours from minutes, days from hours: the database sums the columns; only rows with errors bring their
+    error types to Python."""
+    finer = CallRollup.objects.filter(granularity=FINER[granularity], bucket__gte=start, bucket__lt=end).annotate(
+        period=Trunc("bucket", granularity, tzinfo=UTC)
+    )
+    keys = ("period", *_DIMENSIONS)
+    errors: dict[tuple, dict[str, int]] = defaultdict(dict)
+    for *dims, error_types in _rows(finer.filter(errors__gt=0).values_list(*keys, "error_types").order_by()):
+        merged = errors[_key(dims)]
+        for error_type, count in _json(error_types).items():
+            merged[error_type] = merged.get(error_type, 0) + count
+    sums = {f"{name}_total": Sum(name) for name in (*_SUMMED, *LATENCY_COLUMNS)}
+    width = len(keys) + len(_SUMMED)
+    return [
+        _rollup_row(granularity, row[: len(keys)], row[len(keys) : width], row[width:], errors.get(_key(row), {}))
+        for row in _rows(finer.values_list(*keys).annotate(**sums).order_by())
+    ]
+
+
+def _key(row) -> tuple:
+    bucket, tenant_id, app_id, service_id, model = row[:5]
+    return (_aware(bucket), tenant_id, app_id or 0, service_id or 0, model or "")
 
 
 def _aware(moment: datetime | str) -> datetime:
@@ -181,25 +181,7 @@ def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _merge_finer(granularity: str, start: datetime, end: datetime) -> dict[Dims, _Totals]:
-    finer = CallRollup.objects.filter(granularity=FINER[granularity], bucket__gte=start, bucket__lt=end).values_list(
-        "bucket", "tenant_id", "app_id", "service_id", "model", *_SUMMED, "error_types", "latency_histogram"
-    )
-    totals: dict[Dims, _Totals] = {}
-    for bucket, tenant_id, app_id, service_id, model, *rest in _rows(finer.order_by()):
-        dims = (floor_time(_aware(bucket), granularity), tenant_id, app_id, service_id, model)
-        entry = totals.get(dims)
-        if entry is None:
-            entry = totals[dims] = _Totals()
-        *sums, error_types, latency_histogram = rest
-        entry.add(sums)
-        histogram.add_into(entry.latency_histogram, _json(latency_histogram))
-        for error_type, count in _json(error_types).items():
-            entry.error_types[error_type] = entry.error_types.get(error_type, 0) + count
-    return totals
-
-
-def _insert(rows: list[dict[str, Any]]) -> None:
+def _insert(rows: list[list]) -> None:
     table = connection.ops.quote_name(CallRollup._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in _ROLLUP_COLUMNS)
     with connection.cursor() as cursor:
@@ -207,13 +189,11 @@ def _insert(rows: list[dict[str, Any]]) -> None:
             # COPY: a day of minute rollups is up to one row per call; INSERT would spend most of the time.
             with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row([row[c] for c in _ROLLUP_COLUMNS])
+                    copy.write_row(row)
         else:
             placeholders = ", ".join(["%s"] * len(_ROLLUP_COLUMNS))
-            cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608 - names from the model
-                [[row[c] for c in _ROLLUP_COLUMNS] for row in rows],
-            )
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608 - names from the model
+            cursor.executemany(sql, rows)
 
 
 @contextlib.contextmanager
@@ -249,10 +229,9 @@ def rollups_compute(*, granularity: str, start: datetime, end: datetime, now: da
         return 0
     with _collector_paused():
         if granularity == Granularity.MINUTE:
-            totals = _minutes_from_logs(start, end)
+            rows = _minutes_from_logs(start, end)
         else:
-            totals = _merge_finer(granularity, start, end)
-        rows = [entry.row(granularity, dims) for dims, entry in totals.items()]
+            rows = _merge_finer(granularity, start, end)
     with transaction.atomic():
         CallRollup.objects.filter(granularity=granularity, bucket__gte=start, bucket__lt=end).delete()
         _insert(rows)
