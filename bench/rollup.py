@@ -2,9 +2,9 @@
 
 Writes --calls call logs (default 1,000,000) spread over one day for 10 tenants, 10 services, 20 apps and
 5 models into the partitioned call log with COPY, then times each step the workers run: minute rollups of
-the whole day from the raw logs, hours from minutes, the day from hours, one ordinary beat refresh (the
-last 10 minutes again + the current hour and day), and retention's DROP of the day's partition next to the
-DELETE it replaces. Prints a markdown table.
+the whole day from the raw logs, hours from minutes, the day from hours, the two ordinary beat refreshes
+(minutes of the last 10 minutes and their hour, every minute; the day, every 10 minutes), and retention's
+DROP of the day's partition next to the DELETE it replaces. Prints a markdown table.
 
 PostgreSQL only: DATABASE_URL, or --database-url, or, with neither, a throwaway server (bench/pg.py)."""
 

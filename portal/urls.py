@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from apps.analytics.metrics_views import metrics
+from apps.analytics.views.metrics import metrics
 from apps.core.views import healthz, readyz
 from apps.gateway.api import api as gateway_api
 from apps.gateway.invoke import ServiceInvokeApi
