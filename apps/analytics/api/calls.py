@@ -186,14 +186,7 @@ class CallLogViewSet(TenantScopedViewSet):
         now = timezone.now()
         scope = analytics_scope_get(tenant=request.tenant)
         form = _valid(LogFilterForm(filter_data(request.query_params), scope=scope, now=now))
-        page = call_log_page(
-            scope=scope,
-            period=form.cleaned_data["period"],
-            filters=form.filters(),
-            after=form.cleaned_data["after"],
-            before=form.cleaned_data["before"],
-            now=now,
-        )
+        page = call_log_page(scope=scope, now=now, **form.page_query())
         links = {
             "next": self._page_url(request, "after", page.older),
             "previous": self._page_url(request, "before", page.newer),

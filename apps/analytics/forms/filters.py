@@ -133,3 +133,8 @@ class LogFilterForm(AnalyticsFilterForm):
 
     def clean_before(self) -> Cursor | None:
         return self._clean_cursor("before")
+
+    def page_query(self) -> dict[str, Any]:
+        """What selectors.logs.call_log_page takes from the form: period, filters and cursors."""
+        data = self.cleaned_data
+        return {"period": data["period"], "filters": self.filters(), "after": data["after"], "before": data["before"]}

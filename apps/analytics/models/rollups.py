@@ -10,6 +10,19 @@ from apps.analytics import histogram
 # slice with plain SUM()s. As one JSON array per row, a dashboard over a week of hourly rows spent 1.5 s reading
 # and adding arrays in Python (bench/dashboard.py); as columns, its few GROUP BYs take tens of milliseconds.
 LATENCY_COLUMNS = tuple(f"latency_bucket_{i:02d}" for i in range(histogram.BUCKETS))
+# The figures that add up across rows (rollups merge them, dashboards sum them).
+SUMMED_FIELDS = (
+    "calls",
+    "errors",
+    "server_errors",
+    "cache_hits",
+    "streams",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost",
+    "latency_sum_ms",
+    "overhead_sum_ms",
+)
 
 
 class Granularity(models.TextChoices):

@@ -19,22 +19,11 @@ from django.db.models import QuerySet, Sum
 
 from apps.analytics import histogram
 from apps.analytics.models import CallRollup
-from apps.analytics.models.rollups import LATENCY_COLUMNS
+from apps.analytics.models.rollups import LATENCY_COLUMNS, SUMMED_FIELDS
 from apps.analytics.periods import Period
 from apps.analytics.selectors.scope import NO_MODEL, AnalyticsScope
 
 TOP = 10
-SUMMED = (
-    "calls",
-    "errors",
-    "server_errors",
-    "cache_hits",
-    "streams",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost",
-    "overhead_sum_ms",
-)
 
 
 @dataclass
@@ -49,6 +38,7 @@ class Totals:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: Decimal = Decimal(0)
+    latency_sum_ms: float = 0.0
     overhead_sum_ms: float = 0.0
     latency_histogram: list[int] = field(default_factory=histogram.empty)
 
@@ -115,14 +105,14 @@ def call_rollup_list(*, scope: AnalyticsScope, period: Period, filters: dict[str
 
 def _sums(group: dict[str, Any]) -> Totals:
     return Totals(
-        **{name: group[f"{name}_sum"] or 0 for name in SUMMED},
+        **{name: group[f"{name}_sum"] or 0 for name in SUMMED_FIELDS},
         latency_histogram=[group[f"{column}_sum"] or 0 for column in LATENCY_COLUMNS],
     )
 
 
 def _summed(rows: QuerySet, *keys: str) -> QuerySet:
     # "<field>_sum": an annotation may not take the name of a field.
-    return rows.values(*keys).annotate(**{f"{name}_sum": Sum(name) for name in (*SUMMED, *LATENCY_COLUMNS)})
+    return rows.values(*keys).annotate(**{f"{name}_sum": Sum(name) for name in (*SUMMED_FIELDS, *LATENCY_COLUMNS)})
 
 
 def _error_types(rows: QuerySet) -> list[dict[str, Any]]:
@@ -158,7 +148,7 @@ def _top(totals: dict[Any, Totals], name_of: Callable[[Any], str], known: Contai
 
 
 def _combined(parts: list[Totals]) -> Totals:
-    sums = {name: sum(getattr(part, name) for part in parts) for name in SUMMED}
+    sums = {name: sum(getattr(part, name) for part in parts) for name in SUMMED_FIELDS}
     return Totals(**sums, latency_histogram=histogram.merge(part.latency_histogram for part in parts))
 
 

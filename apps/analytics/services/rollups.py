@@ -24,7 +24,7 @@ from django.db.models.functions import Trunc
 
 from apps.analytics import histogram
 from apps.analytics.models import CallLog, CallRollup, Granularity
-from apps.analytics.models.rollups import LATENCY_COLUMNS
+from apps.analytics.models.rollups import LATENCY_COLUMNS, SUMMED_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -55,18 +55,6 @@ def ceil_time(moment: datetime, granularity: str) -> datetime:
 
 # Rollup columns in the order _rollup_row() gives them (and COPY / INSERT take them).
 _ROLLUP_COLUMNS = [f.column for f in CallRollup._meta.concrete_fields if not f.primary_key]
-_SUMMED = (
-    "calls",
-    "errors",
-    "server_errors",
-    "cache_hits",
-    "streams",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost",
-    "latency_sum_ms",
-    "overhead_sum_ms",
-)
 _DIMENSIONS = ("tenant_id", "app_id", "service_id", "model")
 
 
@@ -91,7 +79,7 @@ def _rollup_row(granularity: str, dims: tuple, sums: list, counts: list[int], er
         "app_id": app_id or 0,
         "service_id": service_id or 0,
         "model": model or "",
-        **{name: value or 0 for name, value in zip(_SUMMED, sums, strict=True)},
+        **{name: value or 0 for name, value in zip(SUMMED_FIELDS, sums, strict=True)},
         "error_types": orjson.dumps(error_types).decode(),
         **dict(zip(LATENCY_COLUMNS, counts, strict=True)),
     }
@@ -136,7 +124,7 @@ def _minutes_from_logs(start: datetime, end: datetime) -> list[list]:
         )
         .order_by()
     )
-    width = len(keys) + len(_SUMMED)
+    width = len(keys) + len(SUMMED_FIELDS)
     return [
         _rollup_row(
             Granularity.MINUTE, row[: len(keys)], row[len(keys) : width], row[width:], errors.get(_key(row), {})
@@ -157,8 +145,8 @@ def _merge_finer(granularity: str, start: datetime, end: datetime) -> list[list]
         merged = errors[_key(dims)]
         for error_type, count in _json(error_types).items():
             merged[error_type] = merged.get(error_type, 0) + count
-    sums = {f"{name}_total": Sum(name) for name in (*_SUMMED, *LATENCY_COLUMNS)}
-    width = len(keys) + len(_SUMMED)
+    sums = {f"{name}_total": Sum(name) for name in (*SUMMED_FIELDS, *LATENCY_COLUMNS)}
+    width = len(keys) + len(SUMMED_FIELDS)
     return [
         _rollup_row(granularity, row[: len(keys)], row[len(keys) : width], row[width:], errors.get(_key(row), {}))
         for row in _rows(finer.values_list(*keys).annotate(**sums).order_by())

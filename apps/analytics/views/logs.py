@@ -30,14 +30,7 @@ def call_list(request: HttpRequest) -> HttpResponse:
     template = "analytics/_call_results.html" if is_htmx(request) else "analytics/call_list.html"
     if not form.is_valid():
         return render(request, template, {"form": form, "page": None}, status=400)
-    page = call_log_page(
-        scope=scope,
-        period=form.cleaned_data["period"],
-        filters=form.filters(),
-        after=form.cleaned_data["after"],
-        before=form.cleaned_data["before"],
-        now=now,
-    )
+    page = call_log_page(scope=scope, now=now, **form.page_query())
     return render(request, template, {"form": form, "page": page})
 
 
