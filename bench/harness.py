@@ -70,11 +70,13 @@ class Portal:
     @property
     def env(self) -> dict[str, str]:
         # Only what the run needs: DEBUG for the development defaults (secrets), a database of its own, and
-        # the GATEWAY_* settings at their defaults (call logging on, flushed every second).
+        # the GATEWAY_* settings at their defaults (call logging on, flushed every second). The worker does not
+        # run the periodic tasks as the embedded default's may: in production Celery beat and workers do.
         env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
         return env | {
             "DATABASE_URL": f"sqlite:///{self.workdir / 'portal.sqlite3'}",
             "DEBUG": "true",
+            "EMBEDDED_BEAT": "false",
             "PYTHONPATH": str(ROOT),
         }
 
