@@ -17,12 +17,14 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+import redis
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import mark_process_dead
 from prometheus_client.parser import text_string_to_metric_families
 
 from apps.access.services import personal_token_issue
 from apps.analytics.metrics import metrics_exposition
+from apps.analytics.services.ingest import stream_group_ensure
 from apps.gateway.adapters.metrics_sink import MetricsCallSink, SnapshotLabels
 from apps.gateway.pipeline.snapshot import EMPTY_SNAPSHOT
 from apps.providers.services import route_update
@@ -274,3 +276,22 @@ def test_who_reads_which_samples(client, recorded_calls, credentials, credential
 def test_a_scheme_other_than_bearer_is_refused(client):
     response = client.get("/metrics", headers={"Authorization": "Basic b3BlcmF0b3I6c2VjcmV0"}, REMOTE_ADDR="127.0.0.1")
     assert response.status_code == 401
+
+
+@pytest.mark.django_db
+def test_operators_see_how_far_the_workers_are_behind_the_call_stream(client, settings, owner):
+    settings.GATEWAY_CALL_SINK = "redis"
+    settings.ANALYTICS_CALL_STREAM = stream = f"test-{os.getpid()}-{time.time_ns()}:calls"
+    client_redis = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        stream_group_ensure(client_redis, stream, settings.ANALYTICS_CALL_STREAM_GROUP)
+        for _ in range(3):
+            client_redis.xadd(stream, {"r": b"[]"})
+        client_redis.xreadgroup(settings.ANALYTICS_CALL_STREAM_GROUP, "reader", {stream: ">"}, count=1)
+        scraped = samples(scrape(client))
+        assert value(scraped, "gateway_call_stream_entries") == 3
+        assert value(scraped, "gateway_call_stream_pending") == 1
+        member = personal_token_issue(user=owner, name="scrape")[1]
+        assert "gateway_call_stream" not in scrape(client, token=member).content.decode()
+    finally:
+        client_redis.delete(stream)

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from collections.abc import Iterator
+from functools import cache
 
+import redis
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 
 from apps.access.models import PERSONAL_TOKEN_KIND
 from apps.access.selectors import personal_token_authenticate
 from apps.analytics.metrics import metrics_exposition
+from apps.analytics.services.ingest import stream_backlog
 from apps.tenants.selectors import tenant_list_for_user
 
 
@@ -66,4 +71,38 @@ def metrics(request: HttpRequest) -> HttpResponse:
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     body = metrics_exposition(multiprocess_dir=settings.PROMETHEUS_MULTIPROC_DIR, tenants=tenants)
+    if tenants is None and settings.GATEWAY_CALL_SINK == "redis":
+        body += generate_latest(_stream_backlog_registry())
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+
+
+class CallStreamBacklog:
+    """How far the Celery workers are behind the data plane, read from Redis at scrape time (operators only)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            backlog = stream_backlog(_redis())
+        except (redis.RedisError, OSError):
+            return  # no sample rather than a wrong one; /readyz reports Redis down
+        yield GaugeMetricFamily(
+            "gateway_call_stream_entries",
+            "Batches of call records in the Redis stream, written or not (acknowledged ones are deleted).",
+            value=backlog["length"],
+        )
+        yield GaugeMetricFamily(
+            "gateway_call_stream_pending",
+            "Batches a worker has read and not yet written (a dead worker's are claimed after the idle time).",
+            value=backlog["pending"],
+        )
+
+
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+
+
+@cache
+def _stream_backlog_registry() -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(CallStreamBacklog())
+    return registry
