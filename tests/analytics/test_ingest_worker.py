@@ -19,6 +19,7 @@ from django.db import connection
 from apps.analytics.models import CallLog, CallRollup
 from apps.analytics.services.calls import call_logs_record
 from apps.analytics.services.ingest import call_logs_ingest, stream_backlog
+from apps.analytics.services.rollups import rollups_catch_up
 from apps.analytics.tasks import call_logs_ingest_task, rollups_refresh_task
 from apps.gateway.adapters.stream_sink import RedisStreamCallSink
 from apps.gateway.pipeline.records import CallRecord
@@ -163,8 +164,8 @@ def test_a_batch_written_but_not_acknowledged_is_not_written_twice(settings):
     class Died(Exception):
         pass
 
-    def write_then_die(*, records):
-        call_logs_record(records=records)
+    def write_then_die(*, records, catch_up):
+        call_logs_record(records=records, catch_up=catch_up)
         raise Died
 
     try:
@@ -213,3 +214,30 @@ def test_the_sink_keeps_records_while_redis_is_away_and_writes_them_to_the_datab
     asyncio.run(emit_and_try())
     sink.flush_at_exit()
     assert _stored(tag) == (5, 5)
+
+
+def test_records_that_arrive_late_get_their_rollups_recomputed_once_per_run(settings, monkeypatch):
+    settings.ANALYTICS_CALL_STREAM = stream = f"test-{uuid.uuid4().hex[:8]}:calls"
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    hour_ago = time.time() - 3600
+    recomputed = []
+    monkeypatch.setattr(
+        "apps.analytics.services.ingest.rollups_catch_up",
+        lambda *, oldest: recomputed.append(oldest) or rollups_catch_up(oldest=oldest),
+    )
+
+    async def late_records() -> None:
+        sink = RedisStreamCallSink(url=settings.REDIS_URL, stream=stream, maxlen=1000, fallback_write=None)
+        for i in range(1200):  # three entries of up to 500
+            sink.emit(CallRecord(request_id=f"late-{i}", created=hour_ago + i / 100, endpoint="chat", tenant_id=7))
+        await sink.aclose()
+
+    try:
+        asyncio.run(late_records())
+        result = call_logs_ingest(client=client, consumer="reader", batch=1)
+        assert result.written == 1200
+        assert len(recomputed) == 1  # not once per batch
+        minutes = CallRollup.objects.filter(granularity="minute", tenant_id=7)
+        assert sum(minutes.values_list("calls", flat=True)) == 1200
+    finally:
+        client.delete(stream)

@@ -45,14 +45,15 @@ def _value(record: Mapping[str, Any], name: str, created: datetime) -> Any:
     return value
 
 
-def call_logs_record(*, records: Iterable[Mapping[str, Any]]) -> int:
+def call_logs_record(*, records: Iterable[Mapping[str, Any]], catch_up: bool = True) -> int:
     """Store a batch of call records and note when each key was last used; returns the rows handed over.
 
     A record has CallLog's fields, with `created` as unix time; one seen before (same request id and time:
     a retried batch) is skipped, so writing a batch twice never doubles it. Records older than the log's
     retention are dropped: their partition is gone. Written with one executemany of plain tuples: building
     a model instance per record cost ~250 µs of the GIL the gateway's event loop shares with this thread,
-    about 2.5x the plain insert (bench/, README "Performance")."""
+    about 2.5x the plain insert (bench/, README "Performance"). Records older than the rollup refresh's
+    look-back get their rollups recomputed, unless the caller does that once for many batches (`catch_up`)."""
     cutoff = datetime.now(UTC) - timedelta(days=settings.ANALYTICS_LOG_RETENTION_DAYS)
     rows, bodies = [], []
     days: set[date] = set()
@@ -80,7 +81,8 @@ def call_logs_record(*, records: Iterable[Mapping[str, Any]]) -> int:
         for lookup_id, when in last_used.items():
             stale = Q(last_used_at__lt=when) | Q(last_used_at__isnull=True)  # a late batch never moves it back
             ApiKey.objects.filter(stale, lookup_id=lookup_id).update(last_used_at=when)
-    rollups_catch_up(oldest=oldest)
+    if catch_up:
+        rollups_catch_up(oldest=oldest)
     return len(rows)
 
 

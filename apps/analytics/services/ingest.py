@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +24,7 @@ import redis
 from django.conf import settings
 
 from apps.analytics.services.calls import call_logs_record
+from apps.analytics.services.rollups import rollups_catch_up
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class IngestResult:
     entries: int = 0
     undecodable: int = 0
     claimed: int = 0
+    oldest: float | None = None  # unix time of the oldest record written
 
 
 def stream_group_ensure(client: redis.Redis, stream: str, group: str) -> None:
@@ -76,9 +79,10 @@ def call_logs_ingest(
     write: Callable[..., int] = call_logs_record,
 ) -> IngestResult:
     """Write what waits in the stream, `batch` entries (each up to a few hundred records) per INSERT: this
-    consumer's own unacknowledged entries first (a failed write of
-    an earlier run), then entries another consumer left idle too long (it died), then new ones. Stops when
-    the stream is drained or after `max_seconds`; a failed write raises and leaves its entries pending."""
+    consumer's own unacknowledged entries first (a failed write of an earlier run), then entries another
+    consumer left idle too long (it died), then new ones. Stops when the stream is drained or after
+    `max_seconds`; a failed write raises and leaves its entries pending. Late records (older than the
+    rollup refresh's look-back) get their rollups recomputed once, at the end."""
     stream = stream or settings.ANALYTICS_CALL_STREAM
     group = group or settings.ANALYTICS_CALL_STREAM_GROUP
     consumer = consumer or consumer_name()
@@ -86,7 +90,15 @@ def call_logs_ingest(
     stream_group_ensure(client, stream, group)
     result = IngestResult()
     deadline = time.monotonic() + max_seconds
+    try:
+        _drain_all(client, stream, group, consumer, batch, claim_idle_ms, deadline, write, result)
+    finally:
+        if result.oldest is not None:  # once per run: a backlog of late batches is re-rolled once, not per batch
+            rollups_catch_up(oldest=datetime.fromtimestamp(result.oldest, tz=UTC))
+    return result
 
+
+def _drain_all(client, stream, group, consumer, batch, claim_idle_ms, deadline, write, result: IngestResult) -> None:
     def drain(fetch: Callable[[], list]) -> None:
         while time.monotonic() < deadline:
             entries = fetch()
@@ -108,7 +120,6 @@ def call_logs_ingest(
 
     drain(claim)
     drain(lambda: _read(client, stream, group, consumer, ">", batch))
-    return result
 
 
 def _read(client: redis.Redis, stream: str, group: str, consumer: str, start: str, batch: int) -> list:
@@ -129,7 +140,9 @@ def _write_and_ack(client, stream, group, entries, write, result: IngestResult) 
             result.undecodable += 1
             logger.error("call-log stream entry %s holds no call records; dropped", entry_id)
     if rows:
-        result.written += write(records=rows)
+        result.written += write(records=rows, catch_up=False)
+        oldest = min(row["created"] for row in rows)
+        result.oldest = oldest if result.oldest is None else min(result.oldest, oldest)
     pipe = client.pipeline(transaction=False)
     pipe.xack(stream, group, *ids)
     pipe.xdel(stream, *ids)
