@@ -23,10 +23,21 @@ from portal.celery import app as celery_app
 WORKER_APPLICATION_NAME = "celery-test-worker"  # how a test finds the workers' database sessions
 
 
-def _test_database_url() -> str:
+def database_params(**override: str) -> dict[str, str]:
+    """libpq parameters of the test database (another `dbname` for an admin session)."""
     db = connection.settings_dict
-    credentials = quote(db["USER"], safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else "")
-    return f"postgres://{credentials}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    params = {"host": db["HOST"], "port": db["PORT"], "user": db["USER"], "dbname": db["NAME"]}
+    if db["PASSWORD"]:
+        params["password"] = db["PASSWORD"]
+    return {**params, **override}
+
+
+def _test_database_url() -> str:
+    params = database_params()
+    credentials = quote(params["user"], safe="")
+    if "password" in params:
+        credentials += f":{quote(params['password'], safe='')}"
+    return f"postgres://{credentials}@{params['host']}:{params['port']}/{params['dbname']}"
 
 
 @dataclass

@@ -7,6 +7,7 @@ import os
 import shutil
 
 import pytest
+from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from apps.access.services import api_key_issue
@@ -117,6 +118,13 @@ def client_for(client):
         return client
 
     return login
+
+
+@pytest.fixture
+def superuser_client(client):
+    """Django's test client logged in as a superuser, for the admin."""
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "x"))
+    return client
 
 
 @pytest.fixture

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from tests.factories import AlertRuleFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def superuser_client(client):
-    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "x"))
-    return client
 
 
 def test_rules_are_listed_and_shown_without_their_secret_and_cannot_be_changed(superuser_client, tenant):

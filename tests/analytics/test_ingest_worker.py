@@ -23,7 +23,7 @@ from apps.analytics.services.rollups import rollups_catch_up
 from apps.analytics.tasks import call_logs_ingest_task, rollups_refresh_task
 from apps.gateway.adapters.stream_sink import RedisStreamCallSink
 from apps.gateway.pipeline.records import CallRecord
-from tests.celery_workers import WORKER_APPLICATION_NAME, celery_worker_pool, wait_until
+from tests.celery_workers import WORKER_APPLICATION_NAME, celery_worker_pool, database_params, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,7 +66,7 @@ def _stored(tag: str) -> tuple[int, int]:
 @contextmanager
 def _table_locked():
     """Another session holds a lock that makes INSERTs into the call log wait."""
-    with psycopg.connect(**_libpq_params(), autocommit=False) as admin:
+    with psycopg.connect(**database_params(), autocommit=False) as admin:
         admin.execute("LOCK TABLE analytics_calllog IN SHARE ROW EXCLUSIVE MODE")
         yield
         admin.rollback()
@@ -77,7 +77,7 @@ def _database_refusing_connections():
     """The database is down as far as the workers can tell: new connections refused, theirs cut."""
     name = connection.settings_dict["NAME"]
     connection.ensure_connection()  # the test's own session stays: only new ones are refused
-    with psycopg.connect(**_libpq_params(dbname="postgres"), autocommit=True) as admin:
+    with psycopg.connect(**database_params(dbname="postgres"), autocommit=True) as admin:
         admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
         try:
             admin.execute(
@@ -87,14 +87,6 @@ def _database_refusing_connections():
             yield
         finally:
             admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
-
-
-def _libpq_params(**override) -> dict:
-    db = connection.settings_dict
-    params = {"host": db["HOST"], "port": db["PORT"], "user": db["USER"], "dbname": db["NAME"]}
-    if db["PASSWORD"]:
-        params["password"] = db["PASSWORD"]
-    return {**params, **override}
 
 
 def test_a_burst_is_stored_exactly_once_although_a_worker_dies_mid_batch():

@@ -4,7 +4,6 @@ and readable by admins through a filterable API."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from apps.access.models import ApiKey
 from apps.core.models import AppendOnlyError, AuditEvent
@@ -69,13 +68,6 @@ def test_a_refused_change_writes_no_event(members, app, api_client_for):
     assert client.delete(f"{ACME}/apps/billing-bot/").status_code == 403
     assert client.post(f"{ACME}/apps/", {"slug": "x", "name": "x"}, format="json").status_code == 403
     assert AuditEvent.objects.count() == before
-
-
-@pytest.fixture
-def superuser_client(client):
-    admin = get_user_model().objects.create_superuser("root", "root@example.com", "x")
-    client.force_login(admin)
-    return client
 
 
 def test_a_membership_changed_in_the_admin_is_audited_as_admin(superuser_client, members, tenant):
