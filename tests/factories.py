@@ -11,7 +11,7 @@ from factory.django import DjangoModelFactory
 from apps.access.models import App, Subscription
 from apps.analytics import histogram
 from apps.analytics.models import AlertMetric, AlertRule, CallLog, CallRollup, Granularity
-from apps.analytics.services.partitions import call_log_partitions_ensure, forget_known_partitions
+from apps.analytics.services.partitions import call_log_partitions_ensure
 from apps.catalog.models import Lifecycle, Plan, Service, ServiceKind, Tag
 from apps.core.crypto import encrypt_text
 from apps.prompts.models import PromptTemplate, PromptVersion
@@ -243,7 +243,6 @@ class CallLogFactory(DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        # On PostgreSQL a row needs its day's partition; a test's rollback may have dropped one made earlier.
-        forget_known_partitions()
+        # On PostgreSQL a row needs its day's partition.
         call_log_partitions_ensure({kwargs["created_at"].astimezone(UTC).date()})
         return super()._create(model_class, *args, **kwargs)

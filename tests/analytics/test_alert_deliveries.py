@@ -4,7 +4,7 @@ notifications to members, retries with a recorded outcome, and the test notifica
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,12 +15,13 @@ from apps.analytics.services.alerts import alert_rule_create, alerts_evaluate
 from apps.analytics.tasks import ALERT_DELIVERY_MAX_TRIES, alert_delivery_send_task
 from apps.core.models import Notification
 from apps.tenants.models import Role
+from tests.clock import days_ago_at
 from tests.factories import AlertRuleFactory, CallRollupFactory
 from tests.fakes.webhook_receiver import WebhookReceiver, signature_valid
 
 pytestmark = pytest.mark.django_db
 
-NOW = datetime(2025, 3, 10, 12, 30, 20, tzinfo=UTC)
+NOW = days_ago_at(2, 12, 30, 20)
 LATER = NOW + timedelta(minutes=10)
 SECRET = "whsec_0123456789abcdef"
 

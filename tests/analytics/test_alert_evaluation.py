@@ -16,11 +16,12 @@ from apps.analytics.models import Alert, AlertDelivery, AlertMetric, AlertRule, 
 from apps.analytics.services import alerts as alert_services
 from apps.analytics.services.alerts import alert_fire, alert_rule_update, alerts_evaluate
 from apps.analytics.tasks import alerts_evaluate_task
+from tests.clock import days_ago_at
 from tests.factories import AlertRuleFactory, CallRollupFactory, ServiceFactory, TenantFactory
 
 pytestmark = pytest.mark.django_db
 
-NOW = datetime(2025, 3, 10, 12, 30, 20, tzinfo=UTC)
+NOW = days_ago_at(2, 12, 30, 20)
 MINUTE = timedelta(minutes=1)
 
 
@@ -199,7 +200,7 @@ def test_latency_rules_with_and_without_a_scope_each_read_their_own_calls(tenant
 
 def test_daily_spend_counts_from_midnight_utc_and_resets_then(tenant):
     rule = AlertRuleFactory(tenant=tenant, metric=AlertMetric.DAILY_SPEND, threshold=Decimal(1), window_minutes=5)
-    midnight = datetime(2025, 3, 11, tzinfo=UTC)
+    midnight = days_ago_at(1, 0)
     calls(tenant, at=midnight - 3 * timedelta(hours=1), cost=Decimal("0.8"))  # 21:00, outside any 5-minute window
     calls(tenant, at=midnight - 10 * MINUTE, cost=Decimal("0.3"))
     assert evaluate(midnight - 2 * MINUTE)["fired"] == 1

@@ -3,7 +3,6 @@ field (never a 500, never a hint that another tenant's service exists), and the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from apps.analytics.models import Alert, AlertDelivery, AlertRule
 from apps.core.models import AuditEvent
 from apps.tenants.models import Role
+from tests.clock import days_ago_at
 from tests.factories import AlertRuleFactory, ServiceFactory
 from tests.helpers import API, assert_field_error
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 RULES = f"{API}/tenants/acme/analytics/alert-rules/"
 ALERTS = f"{API}/tenants/acme/analytics/alerts/"
 NEW_RULE = {"name": "Errors", "metric": "error_rate", "threshold": "5", "window_minutes": 10}
-FIRED = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+FIRED = days_ago_at(2, 12)
 
 
 @pytest.fixture

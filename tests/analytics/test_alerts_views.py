@@ -3,20 +3,20 @@ after creation and rotation, the test notification, and 404 for another tenant's
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from apps.analytics.models import Alert, AlertDelivery, AlertRule
 from apps.tenants.models import Role
+from tests.clock import days_ago_at
 from tests.factories import AlertRuleFactory, ServiceFactory
 from tests.fakes.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HX-Request": "true"}
-FIRED = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+FIRED = days_ago_at(2, 12)
 FORM = {
     "name": "Checkout errors",
     "metric": "error_rate",

@@ -16,10 +16,11 @@ from apps.analytics import histogram
 from apps.analytics.models import CallLog, CallRollup
 from apps.analytics.services.calls import call_logs_record
 from apps.analytics.services.rollups import rollups_catch_up, rollups_compute, rollups_recompute, rollups_refresh
+from tests.clock import days_ago_at
 
 pytestmark = pytest.mark.django_db
 
-NOW = datetime(2026, 11, 27, 15, 42, 30, tzinfo=UTC)
+NOW = days_ago_at(2, 15, 42, 30)
 SERVICES = [None, 11, 12]
 APPS = [1, 2]
 MODELS = ["gpt-4o-mini", "claude-3-5-haiku"]
@@ -62,10 +63,10 @@ def _exact_percentile(values: list[float], q: float) -> float:
 
 @pytest.fixture
 def logs(settings):
-    settings.ANALYTICS_LOG_RETENTION_DAYS = 3650  # NOW is a fixed date: keep its logs whatever today is
+    settings.ANALYTICS_LOG_RETENTION_DAYS = 3650  # NOW is two days back: keep its logs
     records = _records(3000, start=NOW - timedelta(hours=3), span=timedelta(hours=3))
     records.append({**records[0], "request_id": "no-tenant", "tenant_id": None, "status": 401})
-    call_logs_record(records=records)
+    call_logs_record(records=records, catch_up=False)  # the tests roll up themselves, at NOW
     return records
 
 
@@ -162,7 +163,8 @@ def test_a_period_past_log_retention_keeps_its_rollups(logs, settings):
 def test_refresh_covers_the_look_back_and_late_records_are_caught_up(settings):
     settings.ANALYTICS_LOG_RETENTION_DAYS = 3650
     settings.ANALYTICS_ROLLUP_LOOKBACK_MINUTES = 10
-    call_logs_record(records=_records(100, start=NOW - timedelta(minutes=5), span=timedelta(minutes=4)))
+    recent = _records(100, start=NOW - timedelta(minutes=5), span=timedelta(minutes=4))
+    call_logs_record(records=recent, catch_up=False)  # the clock of this test is NOW, not the writer's
     assert rollups_refresh(now=NOW).keys() == {"minute", "hour"}
     assert sum(r.calls for r in CallRollup.objects.filter(granularity="minute")) == 100
     assert sum(r.calls for r in CallRollup.objects.filter(granularity="hour")) == 100
@@ -171,7 +173,7 @@ def test_refresh_covers_the_look_back_and_late_records_are_caught_up(settings):
     assert sum(r.calls for r in CallRollup.objects.filter(granularity="day")) == 100
     # The database was away for an hour: records of 40-50 minutes ago arrive now, past the look-back.
     late = _records(50, start=NOW - timedelta(minutes=50), span=timedelta(minutes=10), seed=9)
-    call_logs_record(records=late)
+    call_logs_record(records=late, catch_up=False)
     rollups_catch_up(oldest=NOW - timedelta(minutes=50), now=NOW)
     assert sum(r.calls for r in CallRollup.objects.filter(granularity="minute")) == 150
     assert sum(r.calls for r in CallRollup.objects.filter(granularity="hour")) == 150

@@ -1,5 +1,6 @@
 """The catalog answers with a constant number of queries: listing a page (with its count) costs the same with
-5,000 services, each with tags and plans, as with 5."""
+more services than a page holds, each with tags and plans, as with 5. A query per row would show at 90 as
+surely as at 5,000, in a fraction of the time."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from tests.helpers import API
 
 pytestmark = pytest.mark.django_db
 
-MANY = 5_000
+MANY = 90  # 60 visible to globex: more than a page (50)
 FEW = 5
 
 
@@ -75,7 +76,7 @@ PATHS = [f"{API}/services/", f"{API}/services/?tag=tag-3", f"{API}/services/?q=s
 
 
 @pytest.mark.parametrize("reader", ["app", "person"])
-def test_listing_takes_as_many_queries_with_5000_services_as_with_5(tenant, other_tenant, route, readers, reader):
+def test_listing_takes_as_many_queries_with_a_full_page_of_services_as_with_5(tenant, other_tenant, route, readers, reader):
     client = readers[reader]
     add_services(tenant=tenant, route=route, start=0, stop=FEW, shared_with=other_tenant)
     client.get(PATHS[0])  # warm-up: the key's last use is recorded at most once a minute
@@ -92,7 +93,7 @@ def test_listing_takes_as_many_queries_with_5000_services_as_with_5(tenant, othe
     assert max(count for count, _ in many) <= 8
 
 
-def test_the_web_catalog_takes_as_many_queries_with_5000_services_as_with_5(tenant, other_tenant, route, client):
+def test_the_web_catalog_takes_as_many_queries_with_a_full_page_of_services_as_with_5(tenant, other_tenant, route, client):
     client.force_login(MembershipFactory(tenant=other_tenant, user=UserFactory()).user)
     add_services(tenant=tenant, route=route, start=0, stop=FEW, shared_with=other_tenant)
     client.get("/catalog/")

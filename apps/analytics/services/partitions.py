@@ -17,7 +17,8 @@ from apps.analytics.models import CallLog
 
 _PARENT = CallLog._meta.db_table
 _NAME = re.compile(rf"^{_PARENT}_p(\d{{8}})$")
-# Days known to have a partition, in this process: the writer checks a batch's days against it, not the DB.
+# Days known to have a committed partition, in this process: the writer checks a batch's days against it, not
+# the DB. Only committed partitions enter it: a CREATE rolled back with its batch must be made again next time.
 _known_days: set[date] = set()
 
 
@@ -62,9 +63,11 @@ def call_log_partitions_ensure(days: Iterable[date]) -> list[date]:
         except DatabaseError:
             if day not in call_log_partitions():
                 raise
+            _known_days.add(day)  # another process made it, and it is visible: it is committed
         else:
             made.append(day)
-        _known_days.add(day)
+            # Runs at once outside a transaction; inside the writer's, only if the batch commits.
+            transaction.on_commit(lambda day=day: _known_days.add(day))
     return made
 
 
@@ -85,8 +88,3 @@ def call_log_partitions_drop_before(cutoff: date) -> list[date]:
         _known_days.discard(day)
         dropped.append(day)
     return dropped
-
-
-def forget_known_partitions() -> None:
-    """Tests drop and remake partitions behind the cache's back."""
-    _known_days.clear()
