@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from celery import current_app
 from django.db import close_old_connections
 
 logger = logging.getLogger(__name__)
@@ -56,8 +57,9 @@ class EmbeddedBeat:
             self._lock_file = None
 
     def _loop(self) -> None:
-        from portal.celery import app
-
+        # The project's Celery app is the current one (portal/__init__.py makes it at start-up); core does not
+        # import the project package.
+        app = current_app
         app.loader.import_default_modules()
         due = {name: time.monotonic() for name, *_ in self._entries}  # each runs once at start-up
         while not self._stop.is_set():
