@@ -1,26 +1,59 @@
 """The OpenAI-compatible surface, /v1 (django-ninja, async): thin adapters over the pipeline.
 
 Bodies are parsed once (orjson) and validated once (the pydantic schemas, which also document the API);
-ninja's own body parsing is bypassed for that reason."""
+ninja's own body parsing is bypassed for that reason. Whatever happens under /v1 is answered in OpenAI's
+error envelope, as OpenAI's SDKs expect: an unknown path, a wrong method, an unexpected failure."""
 
 from __future__ import annotations
 
-import time
+import inspect
+import re
 
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Router
 from ninja.errors import HttpError
 
 from apps.gateway.http import error_response, gateway_request, to_http_response
-from apps.gateway.pipeline.errors import GatewayError, InvalidRequest
+from apps.gateway.pipeline.errors import GatewayError, InvalidRequest, MethodNotAllowed, UnknownURL
 from apps.gateway.schemas import ChatCompletionIn, EmbeddingIn
 from apps.gateway.wiring import get_pipeline
 
 router = Router(tags=["OpenAI-compatible"])
 
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
 
 def _body_doc(schema) -> dict:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema.model_json_schema()}}}}
+
+
+def _add_refusal(path: str, methods: list[str], refuse) -> None:
+    """Register `refuse(request)` for `methods` on `path`, out of the OpenAPI document."""
+
+    async def view(request: HttpRequest, **_path_params: str) -> HttpResponse:
+        raise refuse(request)
+
+    # ninja matches a path's parameters to the view's signature: declare them, so it passes them quietly.
+    names = re.findall(r"\{(?:\w+:)?(\w+)\}", path)
+    view.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=HttpRequest)]
+        + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str) for name in names]
+    )
+    router.add_api_operation(path, methods, view, include_in_schema=False, url_name=f"refuse:{path}")
+
+
+def _only(path: str, allowed: str) -> None:
+    """The other methods on an endpoint's path: a 405 in the envelope (ninja's own is plain text)."""
+
+    def refuse(request: HttpRequest) -> GatewayError:
+        message = f"Invalid method for URL ({request.method} {request.path}): use {allowed}."
+        return MethodNotAllowed(message, allow=allowed)
+
+    _add_refusal(path, [method for method in _METHODS if method != allowed], refuse)
+
+
+def _unknown(request: HttpRequest) -> GatewayError:
+    return UnknownURL(f"Invalid URL ({request.method} {request.path}).")
 
 
 @router.post("/chat/completions", openapi_extra=_body_doc(ChatCompletionIn), summary="Create a chat completion")
@@ -39,6 +72,20 @@ async def models(request: HttpRequest) -> HttpResponse:
     return to_http_response(await get_pipeline().models(gateway_request(request)))
 
 
+# `path:` because aliases may hold slashes (`meta-llama/Llama-3-8B`); the SDKs send them percent-encoded.
+@router.get("/models/{path:model_id}", summary="Retrieve a model this key may call")
+async def model(request: HttpRequest, model_id: str) -> HttpResponse:
+    return to_http_response(await get_pipeline().models(gateway_request(request), model_id))
+
+
+_only("/chat/completions", "POST")
+_only("/embeddings", "POST")
+_only("/models", "GET")
+_only("/models/{path:model_id}", "GET")
+# Last, so that they match only what no endpoint does (ninja keeps the order of registration).
+_add_refusal("/{path:unknown}", list(_METHODS), _unknown)
+_add_refusal("", list(_METHODS), _unknown)
+
 api = NinjaAPI(
     title="AI Gateway: OpenAI-compatible API",
     version="1.0.0",
@@ -51,11 +98,11 @@ api.add_router("", router)
 
 @api.exception_handler(GatewayError)
 def gateway_error(request: HttpRequest, exc: GatewayError) -> HttpResponse:
-    return error_response(exc, started=time.perf_counter())
+    return error_response(exc, request)
 
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     error = InvalidRequest(str(exc))
     error.status = exc.status_code
-    return error_response(error)
+    return error_response(error, request)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from apps.gateway.pipeline.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
+from apps.gateway.schemas import invalid_body
 
 
 def new_request_id() -> str:
@@ -32,10 +33,6 @@ def api_key_from(request: HttpRequest) -> str | None:
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
     return request.META.get("HTTP_API_KEY") or None
-
-
-def _error_param(error: dict[str, Any]) -> str:
-    return ".".join(str(part) for part in error["loc"])
 
 
 def parse_json_body(request: HttpRequest) -> Any:
@@ -54,24 +51,31 @@ def parse_json_body(request: HttpRequest) -> Any:
 
 
 def parse_body(request: HttpRequest, schema: type[BaseModel]) -> dict[str, Any]:
-    """A JSON object that the schema accepts; a 400 naming the first parameter at fault otherwise."""
+    """A JSON object that the schema accepts; a 400 naming the parameter at fault otherwise."""
     body = parse_json_body(request)
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     try:
         schema.model_validate(body)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        param = _error_param(first)
-        raise InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param) from None
+        raise invalid_body(exc, body) from None
     return body
 
 
+def request_started(request: HttpRequest) -> tuple[str, float, float]:
+    """(request id, perf_counter and time.time when the request arrived), the same for every use in one request:
+    the data-plane handler stamps them when the request is created, other entry points on first use."""
+    stamp = getattr(request, "_gateway_stamp", None)
+    if stamp is None:
+        stamp = request._gateway_stamp = (new_request_id(), time.perf_counter(), time.time())
+    return stamp
+
+
 def gateway_request(request: HttpRequest, schema: type[BaseModel] | None = None) -> GatewayRequest:
-    received, received_wall = time.perf_counter(), time.time()
+    request_id, received, received_wall = request_started(request)
     body = parse_body(request, schema) if schema is not None else {}
     return GatewayRequest(
-        request_id=new_request_id(),
+        request_id=request_id,
         api_key=api_key_from(request),
         body=body,
         received=received,
@@ -79,8 +83,17 @@ def gateway_request(request: HttpRequest, schema: type[BaseModel] | None = None)
     )
 
 
-def error_response(exc: GatewayError, request_id: str | None = None, started: float | None = None) -> HttpResponse:
-    headers = {"X-Request-Id": request_id or new_request_id()}
+def error_response(
+    exc: GatewayError,
+    request: HttpRequest | None = None,
+    *,
+    request_id: str | None = None,
+    started: float | None = None,
+) -> HttpResponse:
+    """The error envelope, with the request's id and the gateway's time since the request arrived."""
+    if request is not None:
+        request_id, started, _ = request_started(request)
+    headers = {"X-Request-Id": request_id or new_request_id(), **exc.headers()}
     if started is not None:
         headers["X-Gateway-Overhead-Ms"] = f"{(time.perf_counter() - started) * 1000:.3f}"
     return HttpResponse(

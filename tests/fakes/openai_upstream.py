@@ -10,8 +10,11 @@ It serves `POST /v1/chat/completions` (JSON, or `text/event-stream` with `stream
 events, the `choices: []` usage chunk when `stream_options.include_usage` is true, then `data: [DONE]`),
 `POST /v1/embeddings` and `GET /v1/models`, checks what OpenAI checks (JSON body, `model`, `messages`,
 `stream_options` only with `stream`, and the Bearer key when `api_key` is given) and answers errors in
-OpenAI's envelope. It runs an aiohttp app on its own event loop in a background thread, so it works the
-same under pytest-asyncio's per-test loops, Django's sync test client and the official `openai` SDK.
+OpenAI's envelope. `tool_types` (None: any) plays a server that knows only some tool types, as vLLM and
+Ollama know only `function`: another type is refused with a 400 naming `tools[i].type`. `errors` holds the
+words of its scripted errors (OpenAI's by default). It runs an aiohttp app on its own event loop in a
+background thread, so it works the same under pytest-asyncio's per-test loops, Django's sync test client and
+the official `openai` SDK.
 
 Modes, one per request (`script` queues them; `mode` is used when the queue is empty):
   ok                 answer normally
@@ -64,6 +67,9 @@ class FakeOpenAIUpstream:
         self.api_key = api_key
         self.reply = reply
         self.models: list[dict[str, Any]] = list(wire.DEFAULT_MODELS)
+        self.tool_types: set[str] | None = None
+        # status -> (message, type, param, code) of its scripted errors; a test may put a server's own words here
+        self.errors = dict(wire.ERRORS)
         self.mode = "ok"
         self.requests: list[RecordedRequest] = []
         self.port = 0
@@ -135,6 +141,11 @@ class FakeOpenAIUpstream:
         if body.get("stream_options") is not None and not body.get("stream"):
             message = "The 'stream_options' parameter is only allowed when 'stream' is enabled."
             return _error(400, message, "stream_options", "invalid_value")
+        for index, tool in enumerate(body.get("tools") or ()):
+            if self.tool_types is not None and tool.get("type") not in self.tool_types:
+                supported = ", ".join(f"'{name}'" for name in sorted(self.tool_types))
+                message = f"Invalid value: '{tool.get('type')}'. Supported values are: {supported}."
+                return _error(400, message, f"tools[{index}].type", "invalid_value")
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage")) and mode != "no_usage"
             chunks = wire.chunks(body["model"], body["messages"], self.reply, include_usage=include_usage)
@@ -173,7 +184,11 @@ class FakeOpenAIUpstream:
         self.requests.append(RecordedRequest(request.method, request.path, CIMultiDict(request.headers), body, port))
         mode = self._queue.popleft() if self._queue else self.mode
         if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return body, mode, web.json_response(wire.scripted_error(401), status=401, headers=_request_id())
+            return (
+                body,
+                mode,
+                web.json_response(wire.scripted_error(401, self.errors), status=401, headers=_request_id()),
+            )
         if json_body and not isinstance(body, dict):
             return body, mode, _error(400, "We could not parse the JSON body of your request.")
         if json_body and not body.get("model"):
@@ -188,7 +203,7 @@ class FakeOpenAIUpstream:
             _reset(request)
             return body, mode, web.Response(status=500)  # never sent: the connection is gone
         elif name == "status":
-            return body, mode, _status(argument)
+            return body, mode, self._status(argument)
         return body, mode, None
 
     async def _answer(self, request: web.Request, answer: dict[str, Any], mode: str) -> web.StreamResponse:
@@ -226,7 +241,7 @@ class FakeOpenAIUpstream:
                 await response.write(b'data: {"id": "chatcmpl-broken", "choi\n\n')
                 break
             if index == 2 and mode == "midstream_error":
-                await response.write(b"data: " + orjson.dumps(wire.scripted_error(500)) + b"\n\n")
+                await response.write(b"data: " + orjson.dumps(wire.scripted_error(500, self.errors)) + b"\n\n")
                 break
             await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
         await response.write(b"data: [DONE]\n\n")
@@ -234,6 +249,14 @@ class FakeOpenAIUpstream:
         # read on past [DONE] to get its connection back into the pool.
         await asyncio.sleep(0.01)
         await response.write_eof()
+
+    def _status(self, argument: str) -> web.Response:
+        code, _, retry_after = argument.partition(":")
+        headers = _request_id()
+        if code == "429":
+            headers["Retry-After"] = retry_after or "1"
+        body = wire.scripted_error(int(code), self.errors)
+        return web.json_response(body, status=int(code), headers=headers)
 
     async def _sleep(self, seconds: float | None) -> None:
         """Sleep (forever if None) but wake up when the server stops."""
@@ -249,14 +272,6 @@ def _request_id() -> dict[str, str]:
 def _error(status: int, message: str, param: str | None = None, code: str | None = None) -> web.Response:
     body = wire.error_body(message, "invalid_request_error", param, code)
     return web.json_response(body, status=status, headers=_request_id())
-
-
-def _status(argument: str) -> web.Response:
-    code, _, retry_after = argument.partition(":")
-    headers = _request_id()
-    if code == "429":
-        headers["Retry-After"] = retry_after or "1"
-    return web.json_response(wire.scripted_error(int(code)), status=int(code), headers=headers)
 
 
 def _reset(request: web.Request) -> None:

@@ -61,9 +61,9 @@ def error_body(message: str, type_: str, param: str | None = None, code: str | N
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
-def scripted_error(status: int) -> dict[str, Any]:
+def scripted_error(status: int, errors: dict[int, tuple[str, str, str | None, str | None]] = ERRORS) -> dict[str, Any]:
     default_type = "server_error" if status >= 500 else "invalid_request_error"
-    return error_body(*ERRORS.get(status, (f"Scripted HTTP {status}.", default_type, None, None)))
+    return error_body(*errors.get(status, (f"Scripted HTTP {status}.", default_type, None, None)))
 
 
 def count_words(text: str) -> int:

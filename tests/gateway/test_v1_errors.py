@@ -39,12 +39,22 @@ def assert_openai_error(response: httpx.Response, status: int, *, param: str | N
         ({"model": "smart"}, "messages"),
         ({"model": "smart", "messages": []}, "messages"),
         ({"model": 42, "messages": [{"role": "user", "content": "hi"}]}, "model"),
-        ({"model": "smart", "messages": [{"role": "wizard", "content": "hi"}]}, "messages.0.role"),
+        ({"model": "smart", "messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role"),
+        ({"model": "smart", "messages": [{"role": "user"}, {"content": "hi"}]}, "messages[1].role"),
+        ({"model": "smart", "messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
         ({**CHAT, "temperature": 7}, "temperature"),
         ({**CHAT, "temperature": "hot"}, "temperature"),
         ({**CHAT, "stream": "yes please"}, "stream"),
         ({**CHAT, "n": 0}, "n"),
+        ({**CHAT, "n": "2"}, "n"),  # types are strict, as OpenAI's: a string never reaches a provider client
+        ({**CHAT, "stop": 5}, "stop"),
         ({**CHAT, "response_format": {"type": "xml"}}, "response_format.type"),
+        ({**CHAT, "tools": [{"type": "function", "function": {}}]}, "tools[0].function.name"),
+        (
+            {**CHAT, "tools": [{"type": "custom", "custom": {"name": "sql", "format": {"type": "yaml"}}}]},
+            "tools[0].custom.format.type",
+        ),
+        ({**CHAT, "tool_choice": {"type": "function"}}, "tool_choice.function"),
     ],
     ids=lambda value: str(value)[:40],
 )
@@ -102,6 +112,90 @@ def test_key_of_a_deleted_app_is_rejected(http, gateway_setup):
     assert_openai_error(http.post("/chat/completions", json=CHAT), 401)
 
 
-def test_unknown_v1_path_is_an_openai_style_404(http):
-    response = http.post("/no/such/endpoint", json={})
-    assert response.status_code == 404
+@pytest.mark.parametrize(
+    ("body", "param", "message"),
+    [
+        (
+            {**CHAT, "stop": ["a", "b", "c", "d", "e"]},
+            "stop",
+            "Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with "
+            "length 5 instead.",
+        ),
+        (
+            {**CHAT, "messages": [{"role": "user", "content": [{"type": "input_text", "text": "hi"}]}]},
+            "messages[0].content[0].type",
+            "Invalid value for 'messages[0].content[0].type': 'input_text'. Supported values are: 'text', "
+            "'image_url', 'input_audio', 'file' and 'refusal'.",
+        ),
+        (
+            {**CHAT, "tools": [{"type": "retrieval"}]},
+            "tools[0].type",
+            "Invalid value for 'tools[0].type': 'retrieval'. Supported values are: 'function' and 'custom'.",
+        ),
+        (
+            {**CHAT, "tool_choice": "sometimes"},
+            "tool_choice",
+            "Invalid value for 'tool_choice': 'sometimes'. Supported values are: 'none', 'auto' and 'required'.",
+        ),
+        (
+            {**CHAT, "temperature": 2.5},
+            "temperature",
+            "Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got 2.5 instead.",
+        ),
+        (
+            {"messages": [{"role": "user", "content": "hi"}]},
+            "model",
+            "Missing required parameter: 'model'.",
+        ),
+        (
+            {**CHAT, "messages": [{"role": "user", "content": {"text": "hi"}}]},
+            "messages[0].content",
+            "Invalid type for 'messages[0].content': expected a string or an array, but got an object instead.",
+        ),
+    ],
+    ids=["stop", "input_text", "tool-type", "tool_choice", "bound", "missing", "type"],
+)
+def test_validation_errors_name_the_parameter_and_say_what_is_wrong_as_openai_does(http, body, param, message):
+    response = http.post("/chat/completions", json=body)
+    assert_openai_error(response, 400, param=param)
+    assert response.json()["error"]["message"] == message
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/completions"), ("GET", "/no/such/endpoint"), ("POST", "/"), ("DELETE", "/models-and-more")],
+)
+def test_unknown_v1_paths_are_a_404_in_the_envelope(http, method, path):
+    response = http.request(method, path, json={})
+    assert_openai_error(response, 404, code="unknown_url")
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["error"]["message"] == f"Invalid URL ({method} /v1{path})."
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("GET", "/chat/completions", "POST"),
+        ("PUT", "/embeddings", "POST"),
+        ("POST", "/models", "GET"),
+        ("DELETE", "/models/smart", "GET"),
+        ("PATCH", "/models/team/smart", "GET"),
+    ],
+)
+def test_wrong_methods_are_a_405_in_the_envelope_with_allow(http, method, path, allowed):
+    response = http.request(method, path)
+    assert_openai_error(response, 405, code="method_not_allowed")
+    assert response.headers["Allow"] == allowed
+
+
+def test_a_head_request_gets_the_405_headers(http):
+    response = http.head("/chat/completions")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
+    assert response.headers["Content-Type"] == "application/json"
+
+
+def test_the_gateway_documents_its_endpoints_not_its_refusals(http):
+    paths = http.get("/openapi.json").json()["paths"]
+    assert set(paths) == {"/v1/chat/completions", "/v1/embeddings", "/v1/models", "/v1/models/{model_id}"}
+    assert {method for path in paths.values() for method in path} == {"get", "post"}

@@ -2,27 +2,56 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class GatewayError(Exception):
     status = 500
     type = "api_error"
     code: str | None = None
 
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, param: str | None = None, code: str | None = None, error_type: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         if code is not None:
             self.code = code
+        if error_type is not None:  # a provider's own type, passed on with its 400
+            self.type = error_type
 
-    def envelope(self) -> dict:
+    def envelope(self) -> dict[str, Any]:
         """OpenAI's error body."""
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+    def headers(self) -> dict[str, str]:
+        """Headers the answer carries besides the gateway's own (Retry-After, Allow)."""
+        return {}
 
 
 class InvalidRequest(GatewayError):
     status = 400
     type = "invalid_request_error"
+
+
+class UnknownURL(InvalidRequest):
+    """A path under /v1 that names no endpoint (OpenAI answers "Invalid URL (POST /v1/…)")."""
+
+    status = 404
+    code = "unknown_url"
+
+
+class MethodNotAllowed(InvalidRequest):
+    status = 405
+    code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.allow = allow
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": self.allow}
 
 
 class PayloadTooLarge(InvalidRequest):
@@ -53,9 +82,12 @@ class RateLimited(GatewayError):
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, round(self.retry_after)))} if self.retry_after else {}
 
 
 class UpstreamError(GatewayError):
@@ -95,11 +127,11 @@ class InvalidInput(InvalidRequest):
 
     code = "invalid_input"
 
-    def __init__(self, message: str, *, fields: dict[str, str], **kwargs) -> None:
+    def __init__(self, message: str, *, fields: dict[str, str], **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.fields = fields
 
-    def envelope(self) -> dict:
+    def envelope(self) -> dict[str, Any]:
         body = super().envelope()
         body["error"]["fields"] = self.fields
         return body

@@ -21,9 +21,9 @@ from apps.gateway.pipeline.errors import (
 from apps.gateway.pipeline.ports import CallSink, ClientPool, ConfigSource, KeyVerifier
 from apps.gateway.pipeline.records import CallRecord
 from apps.gateway.pipeline.router import Attempt, RouteOutcome, Router
-from apps.gateway.pipeline.snapshot import KeyEntry, RouteEntry, Snapshot
+from apps.gateway.pipeline.snapshot import KeyEntry, RouteEntry, ServiceEntry, Snapshot
 from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
-from apps.providers.clients.base import ChatStream, ProviderError, Upstream, Usage
+from apps.providers.clients.base import ChatResult, ChatStream, EmbeddingResult, ProviderError, Upstream, Usage
 
 GATEWAY_SCOPE = "gateway"
 SSE_DONE = b"data: [DONE]\n\n"
@@ -47,6 +47,14 @@ def upstream_for(attempt: Attempt) -> Upstream:
         timeout=attempt.timeout,
         options=dep.provider_options,
     )
+
+
+def _route_model(route: RouteEntry, key: KeyEntry) -> dict[str, Any]:
+    return {"id": route.alias, "object": "model", "created": route.created, "owned_by": key.tenant_slug}
+
+
+def _service_model(service: ServiceEntry) -> dict[str, Any]:
+    return {"id": service.slug, "object": "model", "created": 0, "owned_by": f"service:{service.slug}"}
 
 
 class GatewayPipeline:
@@ -135,12 +143,11 @@ class GatewayPipeline:
     def headers(record: CallRecord) -> dict[str, str]:
         return {"X-Request-Id": record.request_id, "X-Gateway-Overhead-Ms": f"{record.overhead_ms:.3f}"}
 
-    def _fail(self, req: GatewayRequest, record: CallRecord, exc: GatewayError, outcome=None) -> GatewayResponse:
+    def _fail(
+        self, req: GatewayRequest, record: CallRecord, exc: GatewayError, outcome: RouteOutcome | None = None
+    ) -> GatewayResponse:
         record.status, record.error_type = exc.status, exc.code or exc.type
-        headers = self._finish(req, record, outcome)
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after:
-            headers["Retry-After"] = str(max(1, round(retry_after)))
+        headers = {**self._finish(req, record, outcome), **exc.headers()}
         return GatewayResponse(status=exc.status, body=exc.envelope(), headers=headers, record=record)
 
     def _account(self, record: CallRecord, usage: Usage, outcome: RouteOutcome) -> None:
@@ -149,23 +156,34 @@ class GatewayPipeline:
         if outcome.deployment is not None:
             record.cost = outcome.deployment.cost(usage.prompt_tokens, usage.completion_tokens)
 
-    async def models(self, req: GatewayRequest) -> GatewayResponse:
+    async def models(self, req: GatewayRequest, model_id: str | None = None) -> GatewayResponse:
+        """OpenAI's model list, or one model of it (`model_id`): the routes of the key's tenant and the other
+        tenants' model APIs its app may call. Any other id is a 404 that does not tell whether it exists."""
         snapshot, record = await self._begin(req, "models")
         try:
             key = self.authenticate(snapshot, req.api_key)
             require_gateway_scope(key)
+            body = self._model_list(snapshot, key) if model_id is None else self._model(snapshot, key, model_id)
         except GatewayError as exc:
             record.status = exc.status
-            return GatewayResponse(status=exc.status, body=exc.envelope(), headers=self.headers(record))
-        data = [
-            {"id": route.alias, "object": "model", "created": route.created, "owned_by": key.tenant_slug}
-            for route in snapshot.tenant_routes.get(key.tenant_id, ())
-        ] + [
-            {"id": service.slug, "object": "model", "created": 0, "owned_by": f"service:{service.slug}"}
-            for service in snapshot.model_services_for(key.tenant_id, key.app_id, self._wall())
-        ]
+            headers = {**self.headers(record), **exc.headers()}
+            return GatewayResponse(status=exc.status, body=exc.envelope(), headers=headers)
         record.overhead_ms = (self._clock() - req.received) * 1000
-        return GatewayResponse(status=200, body={"object": "list", "data": data}, headers=self.headers(record))
+        return GatewayResponse(status=200, body=body, headers=self.headers(record))
+
+    def _model_list(self, snapshot: Snapshot, key: KeyEntry) -> dict[str, Any]:
+        data = [_route_model(route, key) for route in snapshot.tenant_routes.get(key.tenant_id, ())]
+        services = snapshot.model_services_for(key.tenant_id, key.app_id, self._wall())
+        return {"object": "list", "data": data + [_service_model(service) for service in services]}
+
+    def _model(self, snapshot: Snapshot, key: KeyEntry, model_id: str) -> dict[str, Any]:
+        route = snapshot.routes.get((key.tenant_id, model_id))
+        if route is not None:
+            return _route_model(route, key)
+        service = snapshot.services.get(model_id)
+        if service is not None and snapshot.may_call_model_service(service, key.tenant_id, key.app_id, self._wall()):
+            return _service_model(service)
+        raise ModelNotFound(f"The model {model_id!r} does not exist or you do not have access to it.", param="model")
 
     async def embeddings(self, req: GatewayRequest) -> GatewayResponse:
         snapshot, record = await self._begin(req, "embeddings")
@@ -176,7 +194,7 @@ class GatewayPipeline:
             route = self.resolve_route(snapshot, key, req.body["model"], record)
             record.route = route.alias
 
-            async def call(attempt: Attempt):
+            async def call(attempt: Attempt) -> EmbeddingResult:
                 client = self._clients.client_for(attempt.deployment)
                 return await client.embeddings(upstream_for(attempt), req.body)
 
@@ -200,7 +218,7 @@ class GatewayPipeline:
             if record.stream:
                 return await self._chat_stream(req, record, route, outcome)
 
-            async def call(attempt: Attempt):
+            async def call(attempt: Attempt) -> ChatResult:
                 client = self._clients.client_for(attempt.deployment)
                 return await client.chat(upstream_for(attempt), req.body)
 

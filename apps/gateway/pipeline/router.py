@@ -151,7 +151,7 @@ class Router:
                     outcome.upstream_seconds += clock() - started
                     last_error = exc
                     if not exc.retryable and exc.kind == "bad_request":
-                        raise InvalidRequest(f"The provider refused the request: {exc.message}") from exc
+                        raise _refused(exc, dep) from exc
                     if self.breaker.record_failure(dep.deployment_id) and outcome.breaker_opened is None:
                         outcome.breaker_opened = dep.deployment_id
                     if not exc.retryable or self.breaker.state(dep.deployment_id) != "closed":
@@ -184,3 +184,18 @@ class Router:
             return UpstreamError(f"No deployment of {route.alias!r} could answer: a provider refused its credentials.")
         detail = f": {error.message}" if error is not None else ""
         return UpstreamError(f"No deployment of {route.alias!r} could answer{detail}")
+
+
+def _refused(exc: ProviderError, dep: DeploymentEntry) -> InvalidRequest:
+    """The provider's 400 as it said it (message, param, code, type: what OpenAI's SDKs show), minus the
+    deployment's credential should the provider quote it."""
+
+    def clean(text: str | None) -> str | None:
+        return text.replace(dep.api_key, "[credential]") if text and dep.api_key else text
+
+    return InvalidRequest(
+        clean(exc.message) or "The provider refused the request.",
+        param=clean(exc.param),
+        code=clean(exc.code),
+        error_type=exc.error_type,
+    )

@@ -82,7 +82,8 @@ class ProviderError(Exception):
     kind: "timeout", "connect", "rate_limited", "server_error", "bad_request", "auth", "not_found",
     "bad_response". `retryable` says whether another attempt (same or next deployment) may succeed; it is
     always False once a stream has yielded a chunk. `status` is the provider's HTTP status when there was
-    one; `param` and `code` come from the provider's error body, so the edge can pass a 400 on faithfully."""
+    one; `param`, `code` and `error_type` come from the provider's error body, so the edge can pass a 400 on
+    faithfully."""
 
     def __init__(
         self,
@@ -94,6 +95,7 @@ class ProviderError(Exception):
         retry_after: float | None = None,
         param: str | None = None,
         code: str | None = None,
+        error_type: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -103,14 +105,22 @@ class ProviderError(Exception):
         self.retry_after = retry_after
         self.param = param
         self.code = code
+        self.error_type = error_type
 
 
-class UnsupportedParameter(Exception):
-    """A request parameter this provider kind cannot take (the edge answers 400 naming it)."""
+class UnsupportedParameter(ProviderError):
+    """A request parameter (or value of one) this provider kind cannot take: a 400 naming it, never a silent
+    drop, and no failover (the caller's request is what cannot be served as asked)."""
 
-    def __init__(self, param: str, kind: str) -> None:
-        super().__init__(f"Parameter {param!r} is not supported by {kind} deployments.")
-        self.param = param
+    def __init__(self, param: str, reason: str) -> None:
+        super().__init__(
+            f"Unsupported parameter '{param}': {reason}",
+            kind="bad_request",
+            retryable=False,
+            param=param,
+            code="unsupported_parameter",
+            error_type="invalid_request_error",
+        )
 
 
 class ChatStream:
@@ -165,15 +175,15 @@ class ChatStream:
 
 
 def _collect_delta_text(chunk: Mapping[str, Any], into: list[str]) -> None:
-    """The generated text of a chunk (content and tool-call arguments), for estimating usage."""
+    """The generated text of a chunk (content, tool-call arguments, custom tools' input), for estimating usage."""
     for choice in chunk.get("choices") or ():
         delta = choice.get("delta") or {}
         if content := delta.get("content"):
             into.append(content)
         for call in delta.get("tool_calls") or ():
-            function = call.get("function") or {}
+            function = call.get("function") or call.get("custom") or {}
             into.append(function.get("name") or "")
-            into.append(function.get("arguments") or "")
+            into.append(function.get("arguments") or function.get("input") or "")
 
 
 class ProviderClient(ABC):

@@ -2,9 +2,12 @@
 
 It answers with the last user message's text, shaped by what the request asks for:
 - `response_format` `{"type": "json_object"}`: the text itself if it is a JSON object, else `{"echo": text}`;
-- `response_format` `{"type": "json_schema", ...}`: the smallest instance of the schema (required properties
-  only: strings get the text, numbers 0, booleans false, arrays [], enums their first value);
-- `tools` with a `tool_choice` naming a function (or `"required"`: the first tool): a call to it with `{}`.
+- `response_format` `{"type": "json_schema", ...}`: a sample instance of the schema (see schema_sample: required
+  properties with typed values, strings carrying the text);
+- `tools` with a `tool_choice` that forces a call (a named function or custom tool, `"required"`: the first
+  tool, `allowed_tools` in mode `required`: the first allowed one): a call to it, whose arguments are a sample
+  instance of the function's `parameters` (a custom tool's input is the text).
+It answers one choice without log probabilities: `n` above 1 and `logprobs` are refused with a 400 naming them.
 Bodies, chunks and usage are in OpenAI's exact format; streams go word by word, `options["delay_ms"]` apart.
 """
 
@@ -29,21 +32,24 @@ from apps.providers.clients.base import (
     ModelInfo,
     ProviderClient,
     ProviderError,
+    UnsupportedParameter,
     Upstream,
     Usage,
 )
+from apps.providers.clients.schema_sample import sample
 from apps.providers.clients.tokens import count_input_tokens, count_message_tokens, count_tokens
 
 # Each piece keeps the whitespace before its word, so the pieces add up to the text exactly.
 _WORDS = re.compile(r"\s*\S+|\s+")
 _EMBEDDING_DIMENSIONS = 16
-_MAX_SCHEMA_DEPTH = 32  # a schema whose required properties recurse has no finite instance
+_FINGERPRINT = "fp_echo"  # OpenAI's `system_fingerprint` names the backend configuration: echo has one
 
 
 class EchoClient(ProviderClient):
     kind = "echo"
 
     async def chat(self, upstream: Upstream, request: Mapping[str, Any]) -> ChatResult:
+        _refuse_unsupported(request)
         content, tool_call = _answer(request)
         usage = _usage(request, content, tool_call)
         message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
@@ -60,6 +66,7 @@ class EchoClient(ProviderClient):
         return ChatStream(self._chunks(upstream, request), request)
 
     async def _chunks(self, upstream: Upstream, request: Mapping[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
+        _refuse_unsupported(request)
         content, tool_call = _answer(request)
         envelope = _envelope(upstream, "chat.completion.chunk")
         delay = float(upstream.options.get("delay_ms", 0)) / 1000
@@ -69,10 +76,11 @@ class EchoClient(ProviderClient):
             return {**envelope, "choices": [choice], "usage": None}
 
         if tool_call:
-            function = tool_call["function"]
-            opening = {**tool_call, "index": 0, "function": {"name": function["name"], "arguments": ""}}
+            # The call opens with its id, type and name, then its arguments (a custom tool's input) follow.
+            kind, field = ("function", "arguments") if tool_call["type"] == "function" else ("custom", "input")
+            opening = {**tool_call, "index": 0, kind: {**tool_call[kind], field: ""}}
             yield chunk({"role": "assistant", "content": None, "tool_calls": [opening]})
-            yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": function["arguments"]}}]})
+            yield chunk({"tool_calls": [{"index": 0, kind: {field: tool_call[kind][field]}}]})
         else:
             yield chunk({"role": "assistant", "content": ""})
             for word in _WORDS.findall(content or ""):
@@ -104,12 +112,25 @@ class EchoClient(ProviderClient):
         return [ModelInfo("echo")]
 
 
+def _refuse_unsupported(request: Mapping[str, Any]) -> None:
+    if (request.get("n") or 1) != 1:
+        raise UnsupportedParameter("n", "echo deployments answer one choice; send n=1 or leave it out.")
+    if request.get("logprobs"):
+        raise UnsupportedParameter("logprobs", "echo deployments report no log probabilities.")
+    if request.get("top_logprobs"):
+        raise UnsupportedParameter("top_logprobs", "echo deployments report no log probabilities.")
+
+
 def _answer(request: Mapping[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
     """(content, tool_call): exactly one of them is None."""
+    text = _last_user_text(request.get("messages") or [])
     if tool := _forced_tool(request):
         call_id = f"call_{uuid.uuid4().hex[:24]}"
-        return None, {"id": call_id, "type": "function", "function": {"name": tool, "arguments": "{}"}}
-    text = _last_user_text(request.get("messages") or [])
+        if tool.get("type") == "custom":
+            return None, {"id": call_id, "type": "custom", "custom": {"name": tool["custom"]["name"], "input": text}}
+        function = tool["function"]
+        arguments = orjson.dumps(sample(function.get("parameters") or {"type": "object"}, text)).decode()
+        return None, {"id": call_id, "type": "function", "function": {"name": function["name"], "arguments": arguments}}
     response_format = request.get("response_format") or {}
     if response_format.get("type") == "json_object":
         try:
@@ -119,20 +140,38 @@ def _answer(request: Mapping[str, Any]) -> tuple[str | None, dict[str, Any] | No
         return (text if is_object else orjson.dumps({"echo": text}).decode()), None
     if response_format.get("type") == "json_schema":
         schema = (response_format.get("json_schema") or {}).get("schema") or {}
-        return orjson.dumps(_instance(schema, text, schema, 0)).decode(), None
+        return orjson.dumps(sample(schema, text)).decode(), None
     return text, None
 
 
-def _forced_tool(request: Mapping[str, Any]) -> str | None:
-    tools = request.get("tools") or []
+def _forced_tool(request: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The tool (its definition in `tools`) that `tool_choice` makes the model call, if any."""
+    tools: list[Mapping[str, Any]] = request.get("tools") or []
     choice = request.get("tool_choice")
     if not tools:
         return None
-    if isinstance(choice, dict):
-        return (choice.get("function") or {}).get("name")
     if choice == "required":
-        return (tools[0].get("function") or {}).get("name")
-    return None
+        return tools[0]
+    if not isinstance(choice, Mapping):
+        return None  # "auto" or "none": echo answers with text
+    if choice.get("type") == "allowed_tools":
+        allowed = choice.get("allowed_tools") or {}
+        if allowed.get("mode") != "required" or not allowed.get("tools"):
+            return None
+        choice = allowed["tools"][0]
+    kind = choice.get("type") or "function"
+    name = (choice.get(kind) or {}).get("name")
+    for tool in tools:
+        if tool.get("type") == kind and (tool.get(kind) or {}).get("name") == name:
+            return tool
+    raise ProviderError(
+        f"Invalid value for 'tool_choice': no {kind} tool named {name!r} in 'tools'.",
+        kind="bad_request",
+        retryable=False,
+        param="tool_choice",
+        code="invalid_value",
+        error_type="invalid_request_error",
+    )
 
 
 def _last_user_text(messages: list[Mapping[str, Any]]) -> str:
@@ -146,42 +185,13 @@ def _last_user_text(messages: list[Mapping[str, Any]]) -> str:
     return ""
 
 
-def _instance(schema: Mapping[str, Any], text: str, root: Mapping[str, Any], depth: int) -> Any:
-    """The smallest value valid against a JSON schema (local `$ref`s, `anyOf`/`oneOf`: first option)."""
-    if depth > _MAX_SCHEMA_DEPTH:
-        return None
-    if ref := schema.get("$ref"):
-        return _instance(_resolve(root, ref), text, root, depth + 1)
-    if "const" in schema:
-        return schema["const"]
-    if schema.get("enum"):
-        return schema["enum"][0]
-    for combinator in ("anyOf", "oneOf", "allOf"):
-        if schema.get(combinator):
-            return _instance(schema[combinator][0], text, root, depth + 1)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((name for name in kind if name != "null"), "null")
-    if kind == "object" or (kind is None and "properties" in schema):
-        properties = schema.get("properties") or {}
-        required = schema.get("required") or ()
-        return {name: _instance(properties.get(name) or {}, text, root, depth + 1) for name in required}
-    return {"string": text, "number": 0, "integer": 0, "boolean": False, "array": []}.get(kind)
-
-
-def _resolve(root: Mapping[str, Any], ref: str) -> Mapping[str, Any]:
-    """A local JSON pointer such as `#/$defs/Address`; anything else resolves to the empty schema."""
-    if not ref.startswith("#"):
-        return {}
-    node: Any = root
-    for part in ref[1:].split("/")[1:]:
-        node = node.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(node, Mapping) else None
-    return node if isinstance(node, Mapping) else {}
-
-
 def _usage(request: Mapping[str, Any], content: str | None, tool_call: dict[str, Any] | None) -> Usage:
-    completion = content if tool_call is None else tool_call["function"]["name"] + tool_call["function"]["arguments"]
-    return Usage(count_message_tokens(request.get("messages") or []), count_tokens(completion or ""))
+    if tool_call is None:
+        completion = content or ""
+    else:
+        call = tool_call[tool_call["type"]]
+        completion = call["name"] + (call.get("arguments") or call.get("input") or "")
+    return Usage(count_message_tokens(request.get("messages") or []), count_tokens(completion))
 
 
 def _vector(item: str | list[int], dimensions: int) -> list[float]:
@@ -198,7 +208,7 @@ def _envelope(upstream: Upstream, obj: str) -> dict[str, Any]:
         "object": obj,
         "created": int(time.time()),
         "model": upstream.model,
-        "system_fingerprint": None,
+        "system_fingerprint": _FINGERPRINT,
     }
 
 

@@ -199,7 +199,7 @@ def _chunk(data: bytes) -> dict[str, Any]:
     chunk = _json_object(data)
     if "error" in chunk:  # OpenAI reports a failure during a stream as an event carrying its error envelope
         error = _error_fields(chunk)
-        raise ProviderError(error["message"], kind="server_error", retryable=True, param=error["param"])
+        raise ProviderError(error["message"], kind="server_error", retryable=True, **_error_details(error))
     return chunk
 
 
@@ -220,9 +220,9 @@ def _status_error(status: int, headers: Mapping[str, str], raw: bytes) -> Provid
     try:
         error = _error_fields(orjson.loads(raw))
     except orjson.JSONDecodeError:
-        error = {"message": "", "param": None, "code": None}
+        error = _error_fields(None)
     message = error["message"] or f"HTTP {status}: {raw[:_ERROR_SNIPPET].decode('utf-8', 'replace')}"
-    fields = {"status": status, "param": error["param"], "code": error["code"]}
+    fields = {"status": status, **_error_details(error)}
     if status == 429:
         return ProviderError(message, kind="rate_limited", retryable=True, retry_after=_retry_after(headers), **fields)
     if status == 408 or status >= 500:
@@ -236,19 +236,28 @@ def _status_error(status: int, headers: Mapping[str, str], raw: bytes) -> Provid
 
 
 def _error_fields(body: Any) -> dict[str, Any]:
-    """message/param/code from OpenAI's `{"error": {...}}` envelope, or from the `{"error": "text"}` that
+    """message/param/code/type from OpenAI's `{"error": {...}}` envelope, or from the `{"error": "text"}` that
     Ollama and some proxies send."""
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, str):
-        return {"message": error, "param": None, "code": None}
+        return {"message": error, "param": None, "code": None, "type": None}
     if not isinstance(error, dict):
-        return {"message": "", "param": None, "code": None}
-    code = error.get("code")
+        return {"message": "", "param": None, "code": None, "type": None}
     return {
         "message": str(error.get("message") or ""),
-        "param": error.get("param"),
-        "code": None if code is None else str(code),
+        "param": _text(error.get("param")),
+        "code": _text(error.get("code")),
+        "type": _text(error.get("type")),
     }
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _error_details(error: dict[str, Any]) -> dict[str, Any]:
+    """ProviderError's keywords for what the provider's error body said."""
+    return {"param": error["param"], "code": error["code"], "error_type": error["type"]}
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -274,8 +283,8 @@ def _completion_text(answer: Mapping[str, Any]) -> str:
         if isinstance(message.get("content"), str):
             parts.append(message["content"])
         for call in message.get("tool_calls") or ():
-            function = call.get("function") or {}
-            parts.extend((function.get("name") or "", function.get("arguments") or ""))
+            function = call.get("function") or call.get("custom") or {}
+            parts.extend((function.get("name") or "", function.get("arguments") or function.get("input") or ""))
     return "".join(parts)
 
 

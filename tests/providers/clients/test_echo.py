@@ -7,9 +7,10 @@ import json
 import struct
 import time
 
+import jsonschema
 import pytest
 
-from apps.providers.clients.base import ModelInfo, Upstream, Usage
+from apps.providers.clients.base import ModelInfo, ProviderError, UnsupportedParameter, Upstream, Usage
 from apps.providers.clients.echo import EchoClient
 from apps.providers.clients.tokens import count_message_tokens, count_tokens
 
@@ -72,7 +73,7 @@ async def test_json_object_mode_answers_a_json_object(text, expected):
     assert json.loads(result.body["choices"][0]["message"]["content"]) == expected
 
 
-async def test_json_schema_mode_answers_a_minimal_instance_of_the_schema():
+async def test_json_schema_mode_answers_a_sample_instance_of_the_schema():
     schema = {
         "type": "object",
         "properties": {
@@ -100,7 +101,7 @@ async def test_json_schema_mode_answers_a_minimal_instance_of_the_schema():
         "count": 0,
         "score": 0,
         "done": False,
-        "tags": [],
+        "tags": [TEXT],
         "level": "low",
         "owner": {"name": TEXT},
         "note": TEXT,
@@ -133,6 +134,118 @@ async def test_a_forced_tool_choice_answers_a_call_to_that_tool(tool_choice, cal
     [call] = choice["message"]["tool_calls"]
     assert call["id"].startswith("call_")
     assert (call["type"], call["function"]) == ("function", {"name": called, "arguments": "{}"})
+
+
+async def test_a_tool_calls_arguments_are_a_sample_of_its_parameters_schema():
+    parameters = {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string"},
+            "unit": {"enum": ["celsius", "fahrenheit"]},
+            "days": {"type": "integer", "minimum": 1, "maximum": 7},
+            "when": {"type": "string", "format": "date-time"},
+            "stops": {"type": "array", "items": {"$ref": "#/$defs/Stop"}, "minItems": 1},
+            "verbose": {"type": "boolean"},
+        },
+        "required": ["city", "unit", "days", "when", "stops"],
+        "$defs": {"Stop": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}},
+    }
+    tools = [{"type": "function", "function": {"name": "forecast", "parameters": parameters}}]
+
+    result = await EchoClient().chat(UPSTREAM, {"messages": MESSAGES, "tools": tools, "tool_choice": "required"})
+
+    arguments = json.loads(result.body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"])
+    jsonschema.validate(arguments, parameters, format_checker=jsonschema.FormatChecker())
+    assert arguments == {
+        "city": TEXT,
+        "unit": "celsius",
+        "days": 1,
+        "when": "2024-01-01T00:00:00Z",
+        "stops": [{"name": TEXT}],
+    }
+
+
+CUSTOM = {"type": "custom", "custom": {"name": "run_sql", "format": {"type": "text"}}}
+FUNCTION = {"type": "function", "function": {"name": "now"}}
+
+
+@pytest.mark.parametrize(
+    ("tools", "tool_choice"),
+    [
+        ([FUNCTION, CUSTOM], {"type": "custom", "custom": {"name": "run_sql"}}),
+        ([CUSTOM, FUNCTION], "required"),
+        (
+            [FUNCTION, CUSTOM],
+            {"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": [CUSTOM]}},
+        ),
+    ],
+    ids=["named", "required", "allowed_tools"],
+)
+async def test_a_forced_custom_tool_is_called_with_the_text_as_input(tools, tool_choice):
+    request = {"messages": MESSAGES, "tools": tools, "tool_choice": tool_choice}
+
+    result = await EchoClient().chat(UPSTREAM, request)
+
+    [call] = result.body["choices"][0]["message"]["tool_calls"]
+    assert (call["type"], call["custom"]) == ("custom", {"name": "run_sql", "input": TEXT})
+    assert result.usage.completion_tokens == count_tokens("run_sql" + TEXT)
+
+
+async def test_allowed_tools_in_auto_mode_get_text():
+    choice = {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": [FUNCTION]}}
+
+    assert await chat_content({"tools": [FUNCTION], "tool_choice": choice}) == TEXT
+
+
+async def test_a_tool_choice_naming_no_tool_is_refused():
+    request = {
+        "messages": MESSAGES,
+        "tools": [FUNCTION],
+        "tool_choice": {"type": "function", "function": {"name": "x"}},
+    }
+
+    with pytest.raises(ProviderError) as excinfo:
+        await EchoClient().chat(UPSTREAM, request)
+
+    assert (excinfo.value.kind, excinfo.value.param, excinfo.value.retryable) == ("bad_request", "tool_choice", False)
+
+
+async def test_a_streamed_custom_tool_call_arrives_in_pieces():
+    request = {"messages": MESSAGES, "tools": [CUSTOM], "tool_choice": "required"}
+
+    chunks = [chunk async for chunk in EchoClient().chat_stream(UPSTREAM, request)]
+
+    opening, piece = (chunk["choices"][0]["delta"]["tool_calls"][0] for chunk in chunks[:2])
+    assert (opening["type"], opening["custom"]) == ("custom", {"name": "run_sql", "input": ""})
+    assert piece == {"index": 0, "custom": {"input": TEXT}}
+    assert chunks[2]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+@pytest.mark.parametrize(
+    ("parameters", "param"), [({"n": 3}, "n"), ({"logprobs": True}, "logprobs"), ({"top_logprobs": 2}, "top_logprobs")]
+)
+async def test_what_echo_cannot_do_is_refused_naming_the_parameter(parameters, param):
+    request = {"messages": MESSAGES, **parameters}
+
+    with pytest.raises(UnsupportedParameter) as answered:
+        await EchoClient().chat(UPSTREAM, request)
+    with pytest.raises(UnsupportedParameter) as streamed:
+        await anext(EchoClient().chat_stream(UPSTREAM, request))
+
+    for excinfo in (answered, streamed):
+        assert (excinfo.value.param, excinfo.value.kind, excinfo.value.retryable) == (param, "bad_request", False)
+
+
+async def test_one_choice_without_logprobs_is_answered():
+    assert await chat_content({"n": 1, "logprobs": False, "top_logprobs": 0}) == TEXT
+
+
+async def test_the_system_fingerprint_is_a_string_everywhere():
+    result = await EchoClient().chat(UPSTREAM, {"messages": MESSAGES})
+    chunks = [chunk async for chunk in EchoClient().chat_stream(UPSTREAM, {"messages": MESSAGES})]
+
+    assert isinstance(result.body["system_fingerprint"], str)
+    assert {chunk["system_fingerprint"] for chunk in chunks} == {result.body["system_fingerprint"]}
 
 
 async def test_tools_without_a_forced_choice_get_text():

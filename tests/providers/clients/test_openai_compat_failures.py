@@ -64,7 +64,25 @@ async def test_a_bad_request_carries_the_provider_message_param_and_code(fake_up
         await call(openai_client, upstream_for(fake_upstream), how)
 
     assert error.value.message == openai_wire.ERRORS[400][0]
-    assert (error.value.param, error.value.code) == ("messages", "empty_array")
+    assert (error.value.param, error.value.code, error.value.error_type) == (
+        "messages",
+        "empty_array",
+        "invalid_request_error",
+    )
+
+
+async def test_an_error_event_in_a_stream_carries_the_providers_type_and_code(fake_upstream, openai_client):
+    fake_upstream.errors[500] = ("The model is overloaded.", "server_error", None, "overloaded")
+    fake_upstream.script("midstream_error")
+
+    with pytest.raises(ProviderError) as error:
+        await collect(openai_client.chat_stream(upstream_for(fake_upstream), REQUEST), into=[])
+
+    assert (error.value.message, error.value.code, error.value.error_type) == (
+        "The model is overloaded.",
+        "overloaded",
+        "server_error",
+    )
 
 
 async def test_a_wrong_key_is_an_auth_error(fake_upstream, openai_client):
