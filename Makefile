@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint format bench clean
+.PHONY: run test prod-smoke lint format bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/test.sh $(ARGS)
+
+# The README's production path end to end (scripts/prod_smoke.sh): DEBUG off with explicit secrets, collectstatic,
+# migrations on a throwaway PostgreSQL, uvicorn as the README starts it, then pages and a /v1 call fetched from it.
+prod-smoke: $(VENV)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/prod_smoke.sh
 
 # The data-plane benchmark (bench/run.py; README "Performance"): prints the tables, ~4 minutes; ARGS=--quick
 # for a smoke run, ARGS=--profile to add a py-spy profile. It measures timing, so it is never part of `test`.

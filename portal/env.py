@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -69,3 +71,37 @@ def env_secret(name: str, default: str | None = None) -> str | None:
     if path:
         return Path(path).read_text().strip()
     return os.environ.get(name, default)
+
+
+def generated_secret(path: Path, make: Callable[[], str]) -> tuple[str, bool]:
+    """The secret kept in `path`, made by `make()` and stored there on first use; (value, created now).
+
+    Several processes may start together (uvicorn workers, a second shell): each writes its candidate to a
+    private temporary file (mode 0600) and hard-links it into place. A link never replaces an existing file, so the
+    first one wins and every process reads the winner's value; nobody ever reads a half-written file."""
+    try:
+        return _read_secret(path), False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, candidate = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mkstemp: mode 0600
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(make() + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(candidate, path)
+            created = True
+        except FileExistsError:
+            created = False
+    finally:
+        os.unlink(candidate)
+    return _read_secret(path), created
+
+
+def _read_secret(path: Path) -> str:
+    value = path.read_text().strip()
+    if not value:
+        raise ImproperlyConfigured(f"{path} is empty: delete it to have a new secret made, or restore it")
+    return value

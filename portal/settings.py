@@ -6,19 +6,68 @@ eager Celery tasks. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import base64
+import secrets
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_float, env_int, env_list, env_networks, env_secret, env_str
+from portal.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_networks,
+    env_secret,
+    env_str,
+    generated_secret,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# What the portal makes for itself on the embedded default: generated secrets, the demo admin's password, mail
+# (make run), metric files. Git-ignored; keep it with the SQLite database (a backup needs both).
+VAR_DIR = Path(env_str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", default=False)
-SECRET_KEY = env_secret("SECRET_KEY", default="dev-only-insecure-secret-key" if DEBUG else None)
-if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
+
+# SQLite by default, so a clone runs with no services; PostgreSQL (psycopg 3) when DATABASE_URL is set.
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",  # empty counts as unset (.env.example)
+        conn_max_age=env_int("DB_CONN_MAX_AGE", default=0),
+    )
+}
+# The embedded default is a portal whose database is SQLite (DATABASE_URL unset, or sqlite://…): one machine,
+# one file. Its secrets are made on first use and kept in VAR_DIR beside that file, so every command works from a
+# second shell with nothing set. A server database (PostgreSQL) is production: replicas share it and must share
+# the secrets, so they come from the environment and their absence stops the start (unless DEBUG is on).
+EMBEDDED = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+if EMBEDDED:
+    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA busy_timeout = 5000;", "transaction_mode": "IMMEDIATE"}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+def _secret(name: str, make: Callable[[], str], example: str) -> str:
+    """NAME from the environment (or NAME_FILE); on the embedded default or with DEBUG, one made and kept in
+    VAR_DIR. Never printed: only where it is kept."""
+    value = env_secret(name)
+    if value:
+        return value
+    if not (EMBEDDED or DEBUG):
+        raise ImproperlyConfigured(
+            f"{name} is required when DEBUG is off and DATABASE_URL names a server database (e.g. {example})"
+        )
+    path = VAR_DIR / name.lower().replace("_", "-")
+    value, created = generated_secret(path, make)
+    if created:
+        sys.stderr.write(f"portal: made {name} for this installation, kept in {path} (set {name} in production)\n")
+    return value
+
+
+SECRET_KEY = _secret("SECRET_KEY", lambda: secrets.token_urlsafe(50), "a random string of 50 characters")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
@@ -45,6 +94,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "guardian",
     "ninja",
     "apps.core",
@@ -90,17 +140,6 @@ TEMPLATES = [
     },
 ]
 
-# SQLite by default, so a clone runs with no services; PostgreSQL (psycopg 3) when DATABASE_URL is set.
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DB_CONN_MAX_AGE", default=0),
-    )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA busy_timeout = 5000;", "transaction_mode": "IMMEDIATE"}
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
 REDIS_URL = env_str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -122,43 +161,49 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 ANONYMOUS_USER_NAME = None  # django-guardian: no anonymous user row
 
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))  # filled by collectstatic
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# WhiteNoise serves the static files in every configuration. Production (a server database, DEBUG off) serves
+# what `collectstatic` gathered, under hashed, compressed names; the embedded default and DEBUG serve them from the
+# source folders directly, so `make run` needs no collectstatic step.
+STATIC_FROM_SOURCE = EMBEDDED or DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
+        if STATIC_FROM_SOURCE
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_USE_FINDERS = STATIC_FROM_SOURCE
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))  # filebased backend
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))  # filebased backend
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="portal@localhost")
-# Where people reach the portal: links in e-mails (notifications) start with it.
-PORTAL_URL = env_str("PORTAL_URL", default="http://127.0.0.1:8000")
+# Where people reach the portal (scheme, host and port; no path): links in e-mails and webhooks start with it.
+# `make run` sets it from PORT.
+SITE_URL = env_str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+if not SITE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"SITE_URL must start with http:// or https://, got {SITE_URL!r}")
 
 # API keys: HMAC-SHA256 under a pepper that is not SECRET_KEY. "id:secret" pairs; the first signs new keys,
 # the others still verify existing ones, so peppers rotate without invalidating keys.
-API_KEY_PEPPERS = env_list("API_KEY_PEPPERS", default=["1:dev-only-pepper"] if DEBUG else [])
-if not API_KEY_PEPPERS:
-    raise ImproperlyConfigured("API_KEY_PEPPERS is required when DEBUG is off (e.g. '1:<random string>')")
+API_KEY_PEPPERS = env_list("API_KEY_PEPPERS") or _secret(
+    "API_KEY_PEPPERS", lambda: f"1:{secrets.token_urlsafe(32)}", "'1:<random string>'"
+).split(",")
 
 # Credentials at rest (provider keys, GitLab tokens): Fernet keys, first encrypts, all decrypt.
 # Generate one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
-FIELD_ENCRYPTION_KEYS = env_list(
-    "FIELD_ENCRYPTION_KEYS", default=["ZGV2LW9ubHktZmllbGQta2V5LW5vdC1mb3ItcHJvZCE="] if DEBUG else []
-)
-if not FIELD_ENCRYPTION_KEYS:
-    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is required when DEBUG is off (a Fernet key)")
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or _secret(
+    "FIELD_ENCRYPTION_KEYS", lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(), "a Fernet key"
+).split(",")
 
 # Data plane (/v1 and the invoke endpoint).
 GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", default=10 * 1024 * 1024)
@@ -196,6 +241,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Swagger UI from the drf-spectacular-sidecar package, not a CDN: the docs work where there is no internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Choice sets whose field names (kind, status) other choice sets share: named once, by what they are.
     "ENUM_NAME_OVERRIDES": {
@@ -233,7 +282,7 @@ CELERY_BEAT_SCHEDULE = {
     "analytics-retention": {"task": "analytics.retention_prune", "schedule": 3600.0},
 }
 EMBEDDED_BEAT = env_bool("EMBEDDED_BEAT", default=CELERY_TASK_ALWAYS_EAGER)
-EMBEDDED_BEAT_LOCK = BASE_DIR / "var" / "embedded-beat.lock"
+EMBEDDED_BEAT_LOCK = VAR_DIR / "embedded-beat.lock"
 
 # Alert webhooks go to public addresses only, unless internal receivers are allowed (a self-hosted chat, a pager).
 ALERT_WEBHOOK_ALLOW_PRIVATE = env_bool("ALERT_WEBHOOK_ALLOW_PRIVATE", default=False)
@@ -272,7 +321,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # A refused request (403) is no error of the server: one line with the reason, no traceback.
+    "filters": {"refusals": {"()": "apps.core.logging.RefusalWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["refusals"]},
+    },
 }

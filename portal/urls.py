@@ -1,11 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.analytics.views.metrics import metrics
 from apps.core.views import healthz, readyz
 from apps.gateway.api import api as gateway_api
 from apps.gateway.invoke import ServiceInvokeApi
+
+# Swagger UI, served from drf-spectacular-sidecar; its script comes from a URL of its own (`?script`), not inline.
+api_docs = SpectacularSwaggerSplitView.as_view(url_name="api-schema")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -17,7 +20,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("portal.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", api_docs, name="api-docs"),
     path("", include("apps.tenants.urls")),
     path("", include("apps.access.urls")),
     path("", include("apps.providers.urls")),

@@ -80,7 +80,7 @@ def notification_send(
     )
     if not email:
         return notifications
-    text = f"{body}\n\n{settings.PORTAL_URL.rstrip('/')}{link}\n" if link else f"{body}\n"
+    text = f"{body}\n\n{settings.SITE_URL}{link}\n" if link else f"{body}\n"
     messages = [
         EmailMessage(subject=subject, body=text, to=[user.email]) for user in users if getattr(user, "email", "")
     ]

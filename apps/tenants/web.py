@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from apps.tenants.models import Membership
+from apps.tenants.models import Membership, Role
 
 SESSION_KEY = "tenant_id"
 
@@ -30,6 +30,17 @@ def current_membership(request: HttpRequest) -> Membership | None:
     return membership
 
 
+def role_refusal(membership: Membership, min_role: str) -> str:
+    """Why a page is refused, and whom to ask: admins grant roles up to admin, only owners grant the owner role."""
+    needed = Role(min_role)
+    granters = "an owner" if needed == Role.OWNER else "an owner or admin"
+    return (
+        f"This page needs the {needed.label.lower()} role in {membership.tenant}; yours is "
+        f"{membership.get_role_display().lower()}. Ask {granters} of {membership.tenant} for the "
+        f"{needed.label.lower()} role."
+    )
+
+
 def tenant_required(min_role: str | None = None) -> Callable:
     """Login, a current tenant (else the no-tenant page), and optionally a minimum role (else 403)."""
 
@@ -41,7 +52,7 @@ def tenant_required(min_role: str | None = None) -> Callable:
             if membership is None:
                 return redirect("tenants:no-tenant")
             if min_role and not membership.has_role(min_role):
-                raise PermissionDenied(f"This page needs the {min_role} role.")
+                raise PermissionDenied(role_refusal(membership, min_role))
             request.membership = membership
             request.tenant = membership.tenant
             return view(request, *args, **kwargs)

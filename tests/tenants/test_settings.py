@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +48,7 @@ def test_env_int_and_env_list(monkeypatch):
 def _env(**overrides: str | None) -> dict[str, str]:
     """The test process's environment (DATABASE_URL, REDIS_URL, …) with DEBUG and the secrets replaced."""
     # DJANGO_ALLOW_ASYNC_UNSAFE is the test harness's (for Playwright), never production's.
-    dropped = {"DEBUG", "SECRET_KEY_FILE", "HTTPS", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    dropped = {"DEBUG", "SECRET_KEY_FILE", "HTTPS", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE", "VAR_DIR", "SITE_URL"}
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env["SECRET_KEY"] = secrets.token_urlsafe(50)
     env["API_KEY_PEPPERS"] = f"1:{secrets.token_urlsafe(32)}"
@@ -93,7 +94,7 @@ def _settings_values(env: dict[str, str]) -> dict:
     return json.loads(result.stdout)
 
 
-def test_https_hardening_is_on_only_when_https_is_declared():
+def test_https_hardening_is_on_only_when_https_is_declared(tmp_path):
     assert _settings_values(_env(**PRODUCTION)) == {
         "DEBUG": False,
         "SECURE_SSL_REDIRECT": True,
@@ -101,7 +102,7 @@ def test_https_hardening_is_on_only_when_https_is_declared():
         "CSRF_COOKIE_SECURE": True,
         "SECURE_HSTS_SECONDS": 31536000,
     }
-    dev = _settings_values(_env(DEBUG="true", SECRET_KEY=None, API_KEY_PEPPERS=None))
+    dev = _settings_values(_env(DEBUG="true", SECRET_KEY=None, API_KEY_PEPPERS=None, VAR_DIR=str(tmp_path)))
     assert dev == {
         "DEBUG": True,
         "SECURE_SSL_REDIRECT": False,
@@ -111,17 +112,103 @@ def test_https_hardening_is_on_only_when_https_is_declared():
     }
 
 
+PRODUCTION_REFUSAL = "is required when DEBUG is off and DATABASE_URL names a server database"
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"SECRET_KEY": None}, "SECRET_KEY is required when DEBUG is off"),
-        ({"SECRET_KEY": ""}, "SECRET_KEY is required when DEBUG is off"),
-        ({"API_KEY_PEPPERS": None}, "API_KEY_PEPPERS is required when DEBUG is off"),
+        ({"SECRET_KEY": None}, f"SECRET_KEY {PRODUCTION_REFUSAL}"),
+        ({"SECRET_KEY": ""}, f"SECRET_KEY {PRODUCTION_REFUSAL}"),
+        ({"API_KEY_PEPPERS": None}, f"API_KEY_PEPPERS {PRODUCTION_REFUSAL}"),
+        ({"FIELD_ENCRYPTION_KEYS": None}, f"FIELD_ENCRYPTION_KEYS {PRODUCTION_REFUSAL}"),
         ({"DEBUG": "maybe"}, "DEBUG must be true or false, got 'maybe'"),
+        ({"SITE_URL": "portal.example.com"}, "SITE_URL must start with http:// or https://"),
     ],
 )
-def test_settings_refuse_to_load_without_what_production_needs(overrides, message):
-    result = _run(["-c", "import portal.settings"], _env(**overrides))
+def test_production_refuses_to_start_without_what_it_needs(overrides, message, tmp_path):
+    """Production is a server database (the test suite's PostgreSQL) with DEBUG off: no secret is ever made up."""
+    result = _run(["-c", "import portal.settings"], _env(VAR_DIR=str(tmp_path), **overrides))
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert message in result.stderr
+    assert not list(tmp_path.iterdir())  # nothing generated
+
+
+def _embedded_env(workdir: Path) -> dict[str, str]:
+    """The embedded default (SQLite) with no secret set; its file and var/ in `workdir`."""
+    return _env(
+        SECRET_KEY=None,
+        API_KEY_PEPPERS=None,
+        FIELD_ENCRYPTION_KEYS=None,
+        DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}",
+        VAR_DIR=str(workdir / "var"),
+    )
+
+
+FINGERPRINT = (
+    "import hashlib; from portal import settings as s; "
+    "print(hashlib.sha256(repr((s.SECRET_KEY, s.API_KEY_PEPPERS, s.FIELD_ENCRYPTION_KEYS)).encode()).hexdigest())"
+)
+
+
+def test_processes_starting_together_on_the_embedded_default_agree_on_one_set_of_secrets(tmp_path):
+    """uvicorn's workers start at once: every one must end up with the same secrets, made by exactly one of them."""
+    processes = [
+        subprocess.Popen(  # noqa: S603
+            [sys.executable, "-c", FINGERPRINT],
+            cwd=BASE_DIR,
+            env=_embedded_env(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    outputs = [process.communicate(timeout=120) for process in processes]
+    assert all(process.returncode == 0 for process in processes), outputs
+    assert len({stdout for stdout, _ in outputs}) == 1
+    announcements = "".join(stderr for _, stderr in outputs)
+    for name, file in [("SECRET_KEY", "secret-key"), ("API_KEY_PEPPERS", "api-key-peppers")]:
+        assert announcements.count(f"made {name} for this installation") == 1  # one maker, the others read it
+        assert stat.S_IMODE((tmp_path / "var" / file).stat().st_mode) == 0o600
+    assert sorted(path.name for path in (tmp_path / "var").iterdir()) == [
+        "api-key-peppers",
+        "field-encryption-keys",
+        "secret-key",
+    ]  # no temporary file left behind
+
+
+def test_an_empty_secret_file_is_refused_rather_than_used(tmp_path):
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "secret-key").write_text("\n")
+    result = _run(["-c", "import portal.settings"], _embedded_env(tmp_path))
+    assert result.returncode != 0
+    assert "secret-key is empty" in result.stderr
+
+
+def test_the_embedded_default_serves_static_files_from_the_source_with_debug_off(tmp_path):
+    code = (
+        "import json; from portal import settings as s; "
+        "print(json.dumps([s.DEBUG, s.EMBEDDED, s.WHITENOISE_USE_FINDERS, s.STORAGES['staticfiles']['BACKEND']]))"
+    )
+    result = _run(["-c", code], _embedded_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [False, True, True, "django.contrib.staticfiles.storage.StaticFilesStorage"]
+    production = _run(["-c", code], _env())
+    assert json.loads(production.stdout) == [
+        False,
+        False,
+        False,
+        "whitenoise.storage.CompressedManifestStaticFilesStorage",
+    ]
+
+
+def test_collectstatic_succeeds_in_production(tmp_path):
+    """The README's production step. The vendored Chart.js once named a source map that is not in the repository,
+    and the manifest storage refused it (MissingFileError): no manifest, and every page answered 500."""
+    result = _run(["manage.py", "collectstatic", "--noinput"], _env(STATIC_ROOT=str(tmp_path)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = json.loads((tmp_path / "staticfiles.json").read_text())["paths"]
+    for path in ["vendor/chartjs/chart.umd.min.js", "vendor/htmx/htmx.min.js", "css/portal.css"]:
+        assert path in manifest

@@ -65,7 +65,7 @@ def webhook_signature(*, secret: str, timestamp: int, body: bytes) -> str:
 def alert_rule_url(rule: AlertRule, alert: Alert | None = None) -> str:
     """The absolute address of the rule's page (at the alert's row when given), for e-mails and webhooks."""
     path = reverse("analytics:alert-rule-detail", kwargs={"pk": rule.pk})
-    return f"{settings.PORTAL_URL.rstrip('/')}{path}{f'#alert-{alert.pk}' if alert else ''}"
+    return f"{settings.SITE_URL}{path}{f'#alert-{alert.pk}' if alert else ''}"
 
 
 def _number(value: Any) -> float | None:

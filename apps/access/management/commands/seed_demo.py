@@ -33,7 +33,7 @@ DEMO_USERS = [  # (username, tenant slug, role)
     ("grace", "globex", Role.OWNER),
 ]
 DEMO_TENANTS = {"demo": "Demo Company", "globex": "Globex Corporation"}
-PASSWORD_FILE = Path(settings.BASE_DIR) / "var" / "demo-admin-password"
+PASSWORD_FILE = Path(settings.VAR_DIR) / "demo-admin-password"
 
 
 def demo_password() -> str:
