@@ -18,6 +18,16 @@ class MemberAddForm(ServiceForm):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.DEVELOPER)
 
 
+class TenantSettingsForm(ServiceForm):
+    name = forms.CharField(max_length=100)
+    require_internal_subscriptions = forms.BooleanField(
+        required=False,
+        label="Apps of this tenant need an approved subscription to its own services too",
+        help_text="Off: your apps call your own services without a subscription (plans and their limits do not "
+        "apply to them). On: they request and are approved like any other tenant's app.",
+    )
+
+
 class MemberRoleForm(ServiceForm):
     role = forms.ChoiceField(choices=Role.choices)
 

@@ -19,12 +19,6 @@ def tenant_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Tenant]:
     return Tenant.objects.filter(memberships__user=user).order_by("name")
 
 
-def membership_get(*, user: AbstractBaseUser, tenant: Tenant) -> Membership | None:
-    if not user.is_authenticated:
-        return None
-    return Membership.objects.filter(user=user, tenant=tenant).select_related("tenant").first()
-
-
 def tenant_get_for_user(*, user: AbstractBaseUser, slug: str) -> tuple[Tenant, Membership]:
     """The tenant and the user's membership; 404 when the user is not a member, so existence does not leak."""
     membership = (

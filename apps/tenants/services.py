@@ -5,7 +5,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from apps.core.errors import ApplicationError, ConflictError, NotPermitted
-from apps.core.services import audit_record, model_diff
+from apps.core.services import audit_record, config_version_bump, model_diff
 from apps.tenants.models import Membership, Role, Tenant
 
 
@@ -88,11 +88,30 @@ def membership_remove(*, membership: Membership, actor_membership: Membership) -
 
 
 @transaction.atomic
-def tenant_update(*, tenant: Tenant, name: str) -> Tenant:
-    changes = model_diff(tenant, {"name": name})
+def tenant_update(
+    *,
+    tenant: Tenant,
+    actor_membership: Membership,
+    name: str | None = None,
+    require_internal_subscriptions: bool | None = None,
+) -> Tenant:
+    """Change the tenant's settings (None: leave as is); audited. Admins rename it; whether its own apps need a
+    subscription to its own services is the owners' call, and the gateway applies it at its next snapshot."""
+    if not actor_membership.has_role(Role.ADMIN):
+        raise NotPermitted("Only owners and admins change the tenant's settings.")
+    data = {"name": name, "require_internal_subscriptions": require_internal_subscriptions}
+    changes = model_diff(tenant, {field: value for field, value in data.items() if value is not None})
+    if "require_internal_subscriptions" in changes and not actor_membership.has_role(Role.OWNER):
+        raise NotPermitted(
+            "Only an owner decides whether the tenant's apps need subscriptions to its own services.",
+            field="require_internal_subscriptions",
+        )
     if changes:
-        tenant.name = name
+        for field, (_, value) in changes.items():
+            setattr(tenant, field, value)
         tenant.full_clean()
-        tenant.save(update_fields=["name", "updated_at"])
+        tenant.save(update_fields=[*changes, "updated_at"])
         audit_record(action="tenant.update", obj=tenant, tenant=tenant, changes=changes)
+        if "require_internal_subscriptions" in changes:
+            config_version_bump()  # the data plane reads the rule from its configuration snapshot
     return tenant

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.core.forms import ServiceForm
 from apps.core.web import flash_outcome, is_htmx, redirect_after_action
 from apps.tenants import selectors, services
-from apps.tenants.forms import AuditFilterForm, MemberAddForm, MemberRoleForm, TenantSwitchForm
+from apps.tenants.forms import AuditFilterForm, MemberAddForm, MemberRoleForm, TenantSettingsForm, TenantSwitchForm
 from apps.tenants.models import Membership, Role
 from apps.tenants.web import SESSION_KEY, current_membership, tenant_required
 
@@ -39,6 +39,19 @@ def no_tenant(request: HttpRequest) -> HttpResponse:
     if current_membership(request) is not None:
         return redirect(DASHBOARD_URL)
     return render(request, "tenants/no_tenant.html")
+
+
+@tenant_required(Role.OWNER)
+@require_http_methods(["GET", "POST"])
+def tenant_settings(request: HttpRequest) -> HttpResponse:
+    """The tenant's settings, for its owners: its name and whether its apps need subscriptions to its own services."""
+    tenant = request.tenant
+    initial = {"name": tenant.name, "require_internal_subscriptions": tenant.require_internal_subscriptions}
+    form = TenantSettingsForm(request.POST if request.method == "POST" else None, initial=initial)
+    if form.is_bound and form.submit(services.tenant_update, tenant=tenant, actor_membership=request.membership):
+        messages.success(request, f"The settings of {form.result} are saved.")
+        return redirect("tenants:settings")
+    return render(request, "tenants/settings.html", {"form": form}, status=form.status_code)
 
 
 @tenant_required(Role.ADMIN)

@@ -18,9 +18,14 @@ ROLES = [Role.VIEWER, Role.DEVELOPER, Role.ADMIN, Role.OWNER]
 def test_tenant_list_gives_each_tenant_with_the_callers_role(members, other_tenant, api_client_for):
     response = api_client_for(members[Role.DEVELOPER].user).get(f"{API}/tenants/")
     assert response.status_code == 200
-    assert response.json()["results"] == [
-        {"slug": "acme", "name": "Acme", "role": "developer", "created_at": response.json()["results"][0]["created_at"]}
-    ]
+    [row] = response.json()["results"]
+    assert row == {
+        "slug": "acme",
+        "name": "Acme",
+        "require_internal_subscriptions": False,
+        "role": "developer",
+        "created_at": row["created_at"],
+    }
 
 
 def test_any_user_creates_a_tenant_and_becomes_its_owner(api_client_for):

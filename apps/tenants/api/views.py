@@ -70,7 +70,7 @@ class TenantViewSet(viewsets.GenericViewSet):
     def partial_update(self, request, slug: str):
         tenant, membership = tenant_get_for_user(user=request.user, slug=slug)
         membership_require(membership=membership, min_role=Role.ADMIN)
-        tenant = tenant_update(tenant=tenant, **_validated(TenantUpdateIn, request.data))
+        tenant = tenant_update(tenant=tenant, actor_membership=membership, **_validated(TenantUpdateIn, request.data))
         return Response(self.get_serializer(tenant).data)
 
 
