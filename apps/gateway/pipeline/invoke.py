@@ -18,7 +18,7 @@ from apps.gateway.pipeline.errors import (
     ServiceNotInvocable,
 )
 from apps.gateway.pipeline.masking import mask_text
-from apps.gateway.pipeline.pipeline import SSE_DONE, GatewayPipeline, sse_event, upstream_for
+from apps.gateway.pipeline.pipeline import SSE_DONE, GatewayPipeline, require_gateway_scope, sse_event, upstream_for
 from apps.gateway.pipeline.records import CallRecord
 from apps.gateway.pipeline.router import Attempt, RouteOutcome
 from apps.gateway.pipeline.snapshot import INVOCABLE_LIFECYCLES, KeyEntry, PromptVersionEntry, ServiceEntry, Snapshot
@@ -116,6 +116,7 @@ class ServiceInvoker:
         try:
             key = p.authenticate(snapshot, req.api_key)
             p._identify(record, key)
+            require_gateway_scope(key)  # invoking is a gateway call: a catalog-only key reads the catalog, no more
             service = self.authorize(snapshot, key, slug, p._wall())
             record.service_id = service.service_id
             version = self.choose(service, key, conversation_id)
