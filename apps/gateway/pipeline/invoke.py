@@ -21,11 +21,18 @@ from apps.gateway.pipeline.masking import mask_text
 from apps.gateway.pipeline.pipeline import SSE_DONE, GatewayPipeline, require_gateway_scope, sse_event, upstream_for
 from apps.gateway.pipeline.records import CallRecord
 from apps.gateway.pipeline.router import Attempt, RouteOutcome
-from apps.gateway.pipeline.snapshot import INVOCABLE_LIFECYCLES, KeyEntry, PromptVersionEntry, ServiceEntry, Snapshot
+from apps.gateway.pipeline.snapshot import (
+    INVOCABLE_LIFECYCLES,
+    KeyEntry,
+    PromptVersionEntry,
+    RouteEntry,
+    ServiceEntry,
+    Snapshot,
+)
 from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
 from apps.prompts.ab import choose_version
 from apps.prompts.rendering import PromptParts, TemplateError, render_messages
-from apps.providers.clients.base import ChatStream, ProviderError, Usage
+from apps.providers.clients.base import ChatResult, ChatStream, ProviderError, Usage
 
 
 def _path(error: Any) -> str:
@@ -147,11 +154,13 @@ class ServiceInvoker:
         }
         return GatewayResponse(status=200, body=answer, headers=headers, record=record)
 
-    async def _complete(self, route, outcome: RouteOutcome, body: dict[str, Any], service: ServiceEntry):
+    async def _complete(
+        self, route: RouteEntry, outcome: RouteOutcome, body: dict[str, Any], service: ServiceEntry
+    ) -> tuple[Any, Usage]:
         """One call; for JSON services the output must parse and match the schema, with one retry."""
         p = self._p
 
-        async def call(attempt: Attempt):
+        async def call(attempt: Attempt) -> ChatResult:
             return await p._clients.client_for(attempt.deployment).chat(upstream_for(attempt), body)
 
         usage = Usage()
@@ -185,7 +194,15 @@ class ServiceInvoker:
         return None
 
     async def _stream(
-        self, req, record: CallRecord, route, outcome, body, version, service: ServiceEntry, extra
+        self,
+        req: GatewayRequest,
+        record: CallRecord,
+        route: RouteEntry,
+        outcome: RouteOutcome,
+        body: dict[str, Any],
+        version: PromptVersionEntry,
+        service: ServiceEntry,
+        extra: dict[str, str],
     ) -> GatewayResponse:
         p = self._p
 
@@ -202,11 +219,11 @@ class ServiceInvoker:
 
     async def _relay(
         self,
-        req,
+        req: GatewayRequest,
         record: CallRecord,
         outcome: RouteOutcome,
         stream: ChatStream,
-        first: dict,
+        first: dict[str, Any],
         version: int,
         service: ServiceEntry,
     ) -> AsyncIterator[bytes]:
