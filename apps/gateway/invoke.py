@@ -15,8 +15,24 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 
 from apps.gateway.http import error_response, gateway_request, parse_json_body, to_http_response
-from apps.gateway.pipeline.errors import GatewayError
+from apps.gateway.pipeline.errors import GatewayError, InvalidRequest
 from apps.gateway.wiring import get_invoker
+
+STREAM_FLAGS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def stream_flag(values: list[str]) -> bool:
+    """`?stream=` as a boolean: true/1 or false/0 in any letter case, absent is false; anything else is refused
+    rather than guessed (`maybe` once answered JSON and `yes` a stream)."""
+    if not values:
+        return False
+    flag = STREAM_FLAGS.get(values[-1].lower()) if len(values) == 1 else None
+    if flag is None:
+        shown = ", ".join(repr(value) for value in values)
+        raise InvalidRequest(
+            f"Invalid value for 'stream': {shown}; give it once, as true, false, 1 or 0.", param="stream"
+        )
+    return flag
 
 
 class ServiceInvokeApi(APIView):
@@ -51,12 +67,14 @@ class ServiceInvokeApi(APIView):
         request=OpenApiTypes.OBJECT,
         responses={
             200: OpenApiResponse(OpenApiTypes.OBJECT, description='{"output", "usage", "version", "request_id"}'),
-            400: OpenApiResponse(description="input does not match the schema (error.fields)"),
+            400: OpenApiResponse(description="input does not match the schema (error.fields), or a bad `stream`"),
             401: OpenApiResponse(description="missing, invalid, revoked or expired key"),
-            403: OpenApiResponse(description="no approved subscription"),
+            403: OpenApiResponse(description="no approved subscription, or a key without the `gateway` scope"),
             404: OpenApiResponse(description="no such service visible to the key's tenant"),
         },
-        parameters=[OpenApiParameter("stream", bool, description="answer with server-sent events")],
+        parameters=[
+            OpenApiParameter("stream", bool, description="answer with server-sent events: true, false, 1 or 0")
+        ],
         auth=[],
         tags=["services"],
     )
@@ -64,9 +82,9 @@ class ServiceInvokeApi(APIView):
         try:
             req = gateway_request(request._request)
             req.body = parse_json_body(request._request)
+            stream = stream_flag(request.query_params.getlist("stream"))
         except GatewayError as exc:
             return error_response(exc)
-        stream = request.query_params.get("stream", "").lower() in ("1", "true", "yes")
         conversation_id = request.headers.get("X-Conversation-Id") or None
         result = await get_invoker().invoke(req, slug=slug, stream=stream, conversation_id=conversation_id)
         return to_http_response(result)

@@ -199,6 +199,34 @@ def test_stream_sends_text_deltas_then_a_done_event(live_gateway, gateway_setup,
     assert events[-1]["version"] == 1
 
 
+@pytest.mark.parametrize(
+    ("value", "streams"), [("true", True), ("1", True), ("TRUE", True), ("false", False), ("0", False), (None, False)]
+)
+def test_stream_takes_true_false_1_or_0(live_gateway, gateway_setup, service, value, streams):
+    params = {} if value is None else {"stream": value}
+    response = invoke(live_gateway, gateway_setup.secret, {"text": "hi"}, params=params)
+    assert response.status_code == 200, response.text
+    expected = "text/event-stream" if streams else "application/json"
+    assert response.headers["Content-Type"].startswith(expected)
+
+
+@pytest.mark.parametrize("query", ["stream=maybe", "stream=yes", "stream=", "stream=on", "stream=true&stream=false"])
+def test_any_other_stream_value_is_a_400_naming_it(live_gateway, gateway_setup, service, fake_upstream, query):
+    response = httpx.post(
+        f"{live_gateway}/api/v1/services/summarize/invoke?{query}",
+        json={"text": "hi"},
+        headers={"Authorization": f"Bearer {gateway_setup.secret}"},
+    )
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert (error["type"], error["param"]) == ("invalid_request_error", "stream")
+    assert error["message"].startswith("Invalid value for 'stream'")
+    assert "true, false, 1 or 0" in error["message"]
+    assert response.headers["X-Request-Id"].startswith("req_")
+    assert fake_upstream.requests == []
+
+
 def test_ab_split_follows_weights_and_sticks_per_app(live_gateway, gateway_setup, service, fake_upstream):
     template = service.prompt
     add_version(template, 2, "v2: {{ text }}")
