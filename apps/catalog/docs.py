@@ -39,14 +39,15 @@ def markdown_html(text: str) -> str:
 
 
 def _resolve(schema: Any, root: dict[str, Any]) -> dict[str, Any]:
-    """The schema itself, or what a local `$ref` (#/$defs/…) points to; the first branch of anyOf/oneOf/allOf."""
+    """The schema itself, or what a local `$ref` (#, #/$defs/…) points to; the first branch of anyOf/oneOf/allOf."""
     for _ in range(MAX_DEPTH):
         if not isinstance(schema, dict):
             return {}
         ref = schema.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/"):
+        if isinstance(ref, str) and (ref == "#" or ref.startswith("#/")):
             target: Any = root
-            for part in ref[2:].split("/"):
+            for part in ref[2:].split("/") if ref != "#" else ():
+                part = part.replace("~1", "/").replace("~0", "~")  # JSON pointer escapes
                 target = target.get(part, {}) if isinstance(target, dict) else {}
             schema = target
             continue
@@ -113,11 +114,15 @@ class InputField:
 
 
 def _type_label(schema: dict[str, Any], root: dict[str, Any]) -> str:
+    if "const" in schema:
+        return f"always {json.dumps(schema['const'])}"
     if isinstance(schema.get("enum"), list):
         return "one of " + ", ".join(json.dumps(value) for value in schema["enum"])
     kind = _type(schema)
     if kind == "array":
         return f"array of {_type_label(_resolve(schema.get('items', {}), root), root) or 'any'}"
+    if isinstance(schema.get("type"), list) and "null" in schema["type"] and kind != "null":
+        return f"{kind} or null"
     return kind or "any"
 
 

@@ -39,6 +39,7 @@ def service(**overrides):
         "name": "Sentiment",
         "summary": "Is it positive?",
         "description": "Classifies text.",
+        "kind": "prompt",
         "lifecycle": "published",
         "input_schema": SENTIMENT_INPUT,
         "output_mode": "json",
@@ -54,9 +55,13 @@ def test_the_openapi_document_has_one_invoke_operation_built_from_the_schemas():
     assert document["servers"] == [{"url": "https://portal.example"}]
     assert list(document["paths"]) == ["/api/v1/services/sentiment/invoke"]
     operation = document["paths"]["/api/v1/services/sentiment/invoke"]["post"]
-    assert operation["requestBody"]["content"]["application/json"]["schema"] == SENTIMENT_INPUT
+    assert operation["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SentimentInput"
+    }
+    assert document["components"]["schemas"]["SentimentInput"] == SENTIMENT_INPUT
     answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
-    assert answer["properties"]["output"] == SENTIMENT_OUTPUT
+    assert answer["properties"]["output"] == {"$ref": "#/components/schemas/SentimentOutput"}
+    assert document["components"]["schemas"]["SentimentOutput"] == SENTIMENT_OUTPUT
     assert set(answer["required"]) == {"output", "usage", "version", "request_id"}
     assert "text/event-stream" in operation["responses"]["200"]["content"]
     assert {p["name"] for p in operation["parameters"]} == {"stream"}
@@ -125,7 +130,7 @@ def test_the_input_table_flattens_nested_fields():
     assert rows["customer.age"].constraints == "≥ 18"
     assert rows["items"].type == "array of object"
     assert rows["tone"].type == 'one of "formal", "casual"'
-    assert rows["note"].type == "string"
+    assert rows["note"].type == "string or null"
 
 
 BODY = {"text": 'it\'s "quoted" — and unicode', "flags": [True, None], "n": 2}
