@@ -223,3 +223,135 @@ def snippets(*, url: str, body: dict[str, Any]) -> dict[str, str]:
         "python": python_snippet(url=url, body=body),
         "javascript": javascript_snippet(url=url, body=body),
     }
+
+
+# The readable page of a service's OpenAPI document: what the template shows, read from the document itself so
+# that the page and the JSON cannot disagree.
+SSE = "text/event-stream"
+SSE_END = "data: [DONE]"
+
+
+def inline_html(text: str) -> str:
+    """Short Markdown (a description with `code`) as safe HTML, without the paragraph around a single line."""
+    html = markdown_html(text)
+    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        return html[3:-4]
+    return html
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    location: str
+    type: str
+    required: bool
+    description_html: str
+
+
+@dataclass(frozen=True)
+class Body:
+    """A request or response body in one media type. For a stream, `events` are the payloads its events carry."""
+
+    media_type: str
+    description_html: str
+    fields: list[InputField]
+    schema_json: str
+    example: str
+    events: list[tuple[str, str, list[InputField]]]  # (name, description, fields)
+
+
+@dataclass(frozen=True)
+class Response:
+    status: str
+    description_html: str
+    headers: list[tuple[str, str]]  # (name, description as HTML)
+    bodies: list[Body]
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    description_html: str
+    deprecated: bool
+    parameters: list[Parameter]
+    request: list[Body]
+    responses: list[Response]  # 1xx-3xx, in full
+    errors: list[Response]  # 4xx-5xx: their bodies share the error shape, shown once as `error_body`
+    error_body: Body | None
+
+
+def _example_text(media_type: str, media: dict[str, Any], schema: Any, root: dict[str, Any]) -> str:
+    if media_type == SSE:  # one `data:` line per event, as the gateway sends them
+        events = [example["value"] for example in media.get("examples", {}).values()]
+        return "".join(f"data: {json.dumps(event, ensure_ascii=False)}\n\n" for event in events) + SSE_END
+    value = media["example"] if "example" in media else example_value(schema, root=root)
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _body(media_type: str, media: dict[str, Any], root: dict[str, Any]) -> Body:
+    schema = media.get("schema", {})
+    resolved = _resolve(schema, root) if "oneOf" not in schema else schema
+    events = []
+    for branch in schema.get("oneOf", []) if media_type == SSE else []:
+        event = _resolve(branch, root)
+        name = str(branch.get("$ref", "")).rsplit("/", 1)[-1] or event.get("title", "event")
+        events.append((name, event.get("description", ""), input_fields(event, root=root)))
+    return Body(
+        media_type=media_type,
+        description_html=inline_html(resolved.get("description", "")),
+        fields=[] if events else input_fields(resolved, root=root),
+        schema_json=json.dumps(resolved, indent=2, ensure_ascii=False),
+        example=_example_text(media_type, media, resolved, root),
+        events=events,
+    )
+
+
+def _response(status: str, response: dict[str, Any], root: dict[str, Any]) -> Response:
+    return Response(
+        status=status,
+        description_html=inline_html(response.get("description", "")),
+        headers=[
+            (name, inline_html(header.get("description", ""))) for name, header in response.get("headers", {}).items()
+        ],
+        bodies=[_body(media_type, media, root) for media_type, media in response.get("content", {}).items()],
+    )
+
+
+def _operation(path: str, method: str, operation: dict[str, Any], root: dict[str, Any]) -> Operation:
+    responses = [_response(status, answer, root) for status, answer in operation.get("responses", {}).items()]
+    errors = [response for response in responses if response.status >= "4"]
+    parameters = [
+        Parameter(
+            name=parameter["name"],
+            location=parameter["in"],
+            type=_type_label(_resolve(parameter.get("schema", {}), root), root),
+            required=parameter.get("required", False),
+            description_html=inline_html(parameter.get("description", "")),
+        )
+        for parameter in operation.get("parameters", [])
+    ]
+    request = operation.get("requestBody", {}).get("content", {})
+    return Operation(
+        method=method.upper(),
+        path=path,
+        summary=operation.get("summary", ""),
+        description_html=markdown_html(operation.get("description", "")),
+        deprecated=operation.get("deprecated", False),
+        parameters=parameters,
+        request=[_body(media_type, media, root) for media_type, media in request.items()],
+        responses=[response for response in responses if response not in errors],
+        errors=errors,
+        error_body=next((body for error in errors for body in error.bodies), None),
+    )
+
+
+def openapi_operations(document: dict[str, Any]) -> list[Operation]:
+    """The operations of an OpenAPI document, each with its parameters, bodies, events and examples."""
+    return [
+        _operation(path, method, operation, document)
+        for path, item in document.get("paths", {}).items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and method in ("get", "put", "post", "delete", "patch")
+    ]

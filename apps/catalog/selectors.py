@@ -7,6 +7,7 @@ A service someone may not see does not exist for them (404), whatever the reason
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -48,10 +49,11 @@ def service_get(*, tenant: Tenant, slug: str) -> Service:
     return service
 
 
-def _visible_to(tenant: Tenant) -> Q:
-    shared = Service.shared_with.through.objects.filter(tenant_id=tenant.pk).values("service_id")
+def _visible_to(tenant_ids: Iterable[int]) -> Q:
+    """What any of these tenants may see."""
+    shared = Service.shared_with.through.objects.filter(tenant_id__in=tenant_ids).values("service_id")
     reachable = Q(visibility=Visibility.PUBLIC) | Q(visibility=Visibility.SHARED, pk__in=shared)
-    return Q(tenant=tenant) | (Q(lifecycle__in=INVOCABLE) & reachable)
+    return Q(tenant_id__in=tenant_ids) | (Q(lifecycle__in=INVOCABLE) & reachable)
 
 
 def _filtered(services: QuerySet[Service], filters: dict[str, Any]) -> QuerySet[Service]:
@@ -73,7 +75,7 @@ def service_list_visible_to(*, tenant: Tenant, filters: dict[str, Any] | None = 
     """Every service `tenant` may see (rules above), filtered by q (name, summary or slug contains), tag, kind,
     lifecycle and owner (tenant slug). Tags, plans and the owner come with it: listing a page of it takes the same
     number of queries however many services there are."""
-    services = Service.objects.filter(_visible_to(tenant))
+    services = Service.objects.filter(_visible_to([tenant.pk]))
     return (
         _filtered(services, filters or {})
         .select_related("tenant")
@@ -89,9 +91,20 @@ def service_get_visible(*, tenant: Tenant, slug: str) -> Service:
     return service
 
 
+def service_get_visible_to_person(*, user: AbstractBaseUser, slug: str) -> Service:
+    """A service that one of the person's tenants may see, whichever tenant they are working in; 404 otherwise
+    (for someone in no tenant too: public services are public to tenants, not to every account)."""
+    tenant_ids = list(tenant_list_for_user(user=user).values_list("pk", flat=True))
+    visible = Service.objects.filter(_visible_to(tenant_ids), slug=slug) if tenant_ids else Service.objects.none()
+    service = visible.select_related("tenant").first()
+    if service is None:
+        raise Http404("No such service.")
+    return service
+
+
 def tag_list_visible_to(*, tenant: Tenant) -> QuerySet[Tag]:
     """Tags of the services `tenant` may see (a private service's tags stay private)."""
-    return Tag.objects.filter(services__in=Service.objects.filter(_visible_to(tenant))).distinct().order_by("name")
+    return Tag.objects.filter(services__in=Service.objects.filter(_visible_to([tenant.pk]))).distinct().order_by("name")
 
 
 def plan_list(*, service: Service) -> QuerySet[Plan]:

@@ -43,7 +43,8 @@ def test_the_detail_page_documents_the_service(published, mallory, client_for):
     assert "<td>100</td>" in page  # the free plan's requests per day
     assert "<code>text</code>" in page  # the input table
     assert "what to classify" in page
-    assert "/api/v1/services/sentiment/openapi.json" in page
+    assert '<a href="/catalog/sentiment/openapi/">OpenAPI document</a>' in page  # readable, for any member
+    assert "<code>/api/v1/services/sentiment/openapi.json</code>" in page  # what apps fetch with their key
     assert "curl -sS -X POST &#x27;http://testserver/api/v1/services/sentiment/invoke&#x27;" in page
     assert "httpx.post(" in page
     assert "await fetch(" in page
