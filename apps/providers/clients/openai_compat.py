@@ -41,6 +41,7 @@ from apps.providers.clients.base import (
     Upstream,
     Usage,
 )
+from apps.providers.clients.netguard import UNGUARDED, OutboundGuard
 from apps.providers.clients.sse import SSEDecoder
 from apps.providers.clients.tokens import count_input_tokens
 
@@ -54,7 +55,8 @@ _ERROR_SNIPPET = 300
 class OpenAICompatibleClient(ProviderClient):
     kind = "openai"
 
-    def __init__(self) -> None:
+    def __init__(self, guard: OutboundGuard = UNGUARDED) -> None:
+        self._guard = guard  # where its sessions may connect (apps/providers/clients/netguard.py)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -111,8 +113,7 @@ class OpenAICompatibleClient(ProviderClient):
         if self._session is None or self._session.closed or self._loop is not loop:
             # No pool limit: the router's concurrency policies bound the load, and a limit here would only
             # queue requests silently, eating into their timeout.
-            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=_KEEPALIVE_SECONDS)
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = self._guard.session(limit=0, keepalive_timeout=_KEEPALIVE_SECONDS)
             self._loop = loop
         return self._session
 
