@@ -94,10 +94,6 @@ class Service(TenantOwnedModel):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def is_invocable(self) -> bool:
-        return self.lifecycle in INVOCABLE
-
 
 class Plan(models.Model):
     """What a subscription buys: quotas, rate limits, a spend budget and the models allowed."""
