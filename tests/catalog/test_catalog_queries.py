@@ -76,7 +76,9 @@ PATHS = [f"{API}/services/", f"{API}/services/?tag=tag-3", f"{API}/services/?q=s
 
 
 @pytest.mark.parametrize("reader", ["app", "person"])
-def test_listing_takes_as_many_queries_with_a_full_page_of_services_as_with_5(tenant, other_tenant, route, readers, reader):
+def test_listing_takes_as_many_queries_with_a_full_page_of_services_as_with_5(
+    tenant, other_tenant, route, readers, reader
+):
     client = readers[reader]
     add_services(tenant=tenant, route=route, start=0, stop=FEW, shared_with=other_tenant)
     client.get(PATHS[0])  # warm-up: the key's last use is recorded at most once a minute
@@ -93,7 +95,9 @@ def test_listing_takes_as_many_queries_with_a_full_page_of_services_as_with_5(te
     assert max(count for count, _ in many) <= 8
 
 
-def test_the_web_catalog_takes_as_many_queries_with_a_full_page_of_services_as_with_5(tenant, other_tenant, route, client):
+def test_the_web_catalog_takes_as_many_queries_with_a_full_page_of_services_as_with_5(
+    tenant, other_tenant, route, client
+):
     client.force_login(MembershipFactory(tenant=other_tenant, user=UserFactory()).user)
     add_services(tenant=tenant, route=route, start=0, stop=FEW, shared_with=other_tenant)
     client.get("/catalog/")
