@@ -28,8 +28,16 @@ def seed(fast_url: str, slow_url: str) -> str:
         app = app_create(tenant=tenant, actor_membership=membership, slug="bench-app", name="Benchmark app")
         _, secret = api_key_issue(app=app, name="bench", actor_membership=None)
         for alias, url in (("bench", fast_url), ("bench-slow", slow_url)):
+            # The fake upstream listens on 127.0.0.1: the operator's own provider, trusted to reach it.
             provider = provider_create(
-                tenant=tenant, actor_membership=None, slug=alias, name=alias, kind="openai", base_url=url, api_key="sk"
+                tenant=tenant,
+                actor_membership=None,
+                slug=alias,
+                name=alias,
+                kind="openai",
+                base_url=url,
+                api_key="sk",
+                trusted=True,
             )
             # Prices set, so the cost computation is part of what is measured.
             model = model_create(

@@ -215,6 +215,9 @@ GATEWAY_LOG_FLUSH_SECONDS = env_float("GATEWAY_LOG_FLUSH_SECONDS", default=1.0)
 GATEWAY_CALL_SINK = env_str("GATEWAY_CALL_SINK", default="redis" if REDIS_URL else "memory")
 GATEWAY_BREAKER_THRESHOLD = env_int("GATEWAY_BREAKER_THRESHOLD", default=3)
 GATEWAY_BREAKER_COOLDOWN_SECONDS = env_float("GATEWAY_BREAKER_COOLDOWN_SECONDS", default=30.0)
+# Networks (CIDR) and host names that tenants' providers may reach although loopback, private or link-local (a
+# shared Ollama or vLLM), e.g. "10.0.0.0/8,ollama". Providers the operator registers from the environment are trusted.
+PROVIDER_ALLOW_PRIVATE_NETWORKS = env_list("PROVIDER_ALLOW_PRIVATE_NETWORKS", default=[])
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

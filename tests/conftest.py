@@ -138,8 +138,10 @@ def api_client_for():
 
 
 @pytest.fixture
-def fake_upstream():
-    """A fake OpenAI API on 127.0.0.1 that requires the Bearer key FAKE_KEY (tests/fakes/openai_upstream.py)."""
+def fake_upstream(settings):
+    """A fake OpenAI API on 127.0.0.1 that requires the Bearer key FAKE_KEY (tests/fakes/openai_upstream.py).
+    The operator allows tenants' providers to reach it, as for a shared local Ollama."""
+    settings.PROVIDER_ALLOW_PRIVATE_NETWORKS = ["127.0.0.1"]
     with FakeOpenAIUpstream(api_key=FAKE_KEY) as fake:
         yield fake
 

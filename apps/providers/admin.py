@@ -16,7 +16,7 @@ class ProviderAdminForm(forms.ModelForm):
 
     class Meta:
         model = Provider
-        fields = ["tenant", "slug", "name", "kind", "base_url", "options", "enabled"]
+        fields = ["tenant", "slug", "name", "kind", "base_url", "options", "enabled", "trusted"]
 
     def save(self, commit: bool = True) -> Provider:
         provider = super().save(commit=False)
@@ -43,12 +43,17 @@ class ConfigAdmin(AuditedAdmin):
 class ProviderAdmin(ConfigAdmin):
     form = ProviderAdminForm
     list_display = ["name", "slug", "kind", "tenant", "base_url", "enabled", "last_check_ok", "last_checked_at"]
-    list_filter = ["kind", "enabled", "tenant"]
+    list_filter = ["kind", "enabled", "trusted", "tenant"]
     search_fields = ["name", "slug", "base_url", "tenant__slug"]
     list_select_related = ["tenant"]
     readonly_fields = ["last_checked_at", "last_check_ok", "last_check_message"]
     audit_prefix = "provider"
     audit_secret_fields = ("api_key",)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Trust lets a tenant's provider reach the portal's own network: a superuser's decision only.
+        fields = super().get_readonly_fields(request, obj)
+        return fields if request.user.is_superuser else [*fields, "trusted"]
 
 
 @admin.register(ProviderModel)

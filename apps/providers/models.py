@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 
 from apps.core.crypto import decrypt_text, encrypt_text
+from apps.core.netguard import url_problem
 from apps.providers.clients.registry import kind_choices
 from apps.tenants.models import TenantOwnedModel, slug_validator
 
@@ -31,6 +32,10 @@ class Provider(TenantOwnedModel):
     credentials_encrypted = models.TextField(blank=True, editable=False)
     options = models.JSONField(default=dict, blank=True, help_text="kind-specific settings, e.g. extra headers")
     enabled = models.BooleanField(default=True)
+    trusted = models.BooleanField(
+        default=False,
+        help_text="Set by the operator only: the provider may reach internal addresses (loopback, private networks).",
+    )
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_check_ok = models.BooleanField(null=True, blank=True)
     last_check_message = models.CharField(max_length=300, blank=True)
@@ -41,6 +46,12 @@ class Provider(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # Whether its address may be reached depends on the operator's settings, checked by the services and
+        # when connecting; a URL no call can use is refused everywhere, the admin included.
+        if self.base_url and (problem := url_problem(self.base_url)):
+            raise ValidationError({"base_url": problem})
 
     @property
     def has_credentials(self) -> bool:

@@ -10,11 +10,13 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from apps.core.errors import ApplicationError, ConflictError, NotPermitted
+from apps.core.netguard import address_refusal, url_problem
 from apps.core.services import audit_record, config_version_bump, model_diff
 from apps.providers.catalog_prices import known_price
 from apps.providers.clients.base import ModelInfo, ProviderError, Upstream
-from apps.providers.clients.registry import CLIENT_KINDS, client_class
+from apps.providers.clients.registry import CLIENT_KINDS
 from apps.providers.models import Deployment, Modality, Provider, ProviderModel, Route
+from apps.providers.outbound import provider_address_policy, provider_client
 from apps.tenants.models import Membership, Role, Tenant
 
 CONNECTION_TEST_TIMEOUT = 10.0
@@ -45,6 +47,21 @@ def _save(instance, *, field: str, message: str) -> None:
         raise ConflictError(message, field=field) from None
 
 
+def _check_reachable(provider: Provider) -> None:
+    """A tenant's provider may not point into the portal's network unless the operator allows it. The check made
+    when connecting enforces this whatever DNS answers later; this one gives a clear error when saving."""
+    if not provider.base_url:
+        return
+    if problem := url_problem(provider.base_url):
+        raise ApplicationError(problem, field="base_url")
+    if refusal := address_refusal(provider.base_url, provider_address_policy(trusted=provider.trusted)):
+        raise ApplicationError(
+            f"{refusal}: providers reach such addresses only when the operator allows them "
+            "(PROVIDER_ALLOW_PRIVATE_NETWORKS, or a provider the operator trusts).",
+            field="base_url",
+        )
+
+
 def _audited(action: str, obj, changes: dict[str, Any] | None = None) -> None:
     audit_record(action=action, obj=obj, tenant=obj.tenant, changes=changes or {})
     config_version_bump()
@@ -62,30 +79,43 @@ def provider_create(
     base_url: str = "",
     api_key: str = "",
     options: dict | None = None,
+    trusted: bool = False,
 ) -> Provider:
+    """`trusted` (the provider may reach internal addresses) is the operator's to give: seed, commands."""
     _require_admin(actor_membership)
+    if trusted and actor_membership is not None:
+        raise NotPermitted("Only the operator marks a provider as trusted.")
     if kind not in CLIENT_KINDS:
         raise ApplicationError(f"Unknown provider kind {kind!r}.", field="kind")
     if kind != "echo" and not base_url:
         raise ApplicationError("A base URL is required for this kind.", field="base_url")
-    provider = Provider(tenant=tenant, slug=slug, name=name, kind=kind, base_url=base_url, options=options or {})
+    provider = Provider(
+        tenant=tenant, slug=slug, name=name, kind=kind, base_url=base_url, options=options or {}, trusted=trusted
+    )
     provider.set_api_key(api_key)
+    _check_reachable(provider)
     _save(provider, field="slug", message=f"A provider with slug {slug!r} already exists.")
     # The credential is never part of an audit entry: only whether one is set.
-    _audited("provider.create", provider, {"kind": kind, "base_url": base_url, "credentials": bool(api_key)})
+    changes = {"kind": kind, "base_url": base_url, "credentials": bool(api_key), "trusted": trusted}
+    _audited("provider.create", provider, changes)
     return provider
 
 
 @sensitive_variables("data")
 @transaction.atomic
 def provider_update(*, provider: Provider, actor_membership: Membership | None, data: dict[str, Any]) -> Provider:
-    """Change name, base URL, options, enabled; `api_key` replaces the credential when given (empty: keep)."""
+    """Change name, base URL, options, enabled; `api_key` replaces the credential when given (empty: keep).
+    The operator's trust went with the address: a member who moves a trusted provider elsewhere ends it."""
     _require_admin(actor_membership)
     if provider.kind != "echo" and "base_url" in data and not data["base_url"]:
         raise ApplicationError("A base URL is required for this kind.", field="base_url")
     changes = model_diff(provider, {k: v for k, v in data.items() if k in {"name", "base_url", "options", "enabled"}})
+    if "base_url" in changes and provider.trusted and actor_membership is not None:
+        changes["trusted"] = [True, False]
     for field, (_, new) in changes.items():
         setattr(provider, field, new)
+    if "base_url" in changes:
+        _check_reachable(provider)
     if data.get("api_key"):
         provider.set_api_key(data["api_key"])
         changes["credentials"] = ["(replaced)", "(replaced)"]
@@ -114,9 +144,11 @@ def _upstream(provider: Provider, model: str = "") -> Upstream:
 
 def provider_fetch_models(*, provider: Provider) -> list[ModelInfo]:
     """The provider's model list, from its API (off the request path; raises ProviderError)."""
+    client = provider_client(
+        kind=provider.kind, base_url=provider.base_url, label=provider.slug, trusted=provider.trusted
+    )
 
     async def fetch() -> list[ModelInfo]:
-        client = client_class(provider.kind)()
         try:
             return await client.list_models(_upstream(provider))
         finally:

@@ -47,6 +47,13 @@ def test_openai_credentials_import_the_model_list_as_routes(monkeypatch, fake_up
     assert request.headers["Authorization"] == f"Bearer {FAKE_KEY}"
 
 
+def test_a_provider_from_the_environment_is_trusted_to_reach_a_local_server(monkeypatch, fake_upstream, settings):
+    settings.PROVIDER_ALLOW_PRIVATE_NETWORKS = []  # an Ollama on this machine, and no allow-list
+    seed(monkeypatch, OPENAI_API_KEY=FAKE_KEY, OPENAI_BASE_URL=fake_upstream.base_url)
+    assert Provider.objects.get(slug="openai").trusted is True
+    assert ProviderModel.objects.filter(provider__slug="openai").exists()
+
+
 def test_seed_is_idempotent_with_a_provider(monkeypatch, fake_upstream):
     seed(monkeypatch, OPENAI_API_KEY=FAKE_KEY, OPENAI_BASE_URL=fake_upstream.base_url)
     counts = (Provider.objects.count(), ProviderModel.objects.count(), Route.objects.count())

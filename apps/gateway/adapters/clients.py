@@ -4,13 +4,15 @@ import asyncio
 
 from apps.gateway.pipeline.snapshot import DeploymentEntry
 from apps.providers.clients.base import ProviderClient
-from apps.providers.clients.registry import client_class
+from apps.providers.outbound import provider_client
 
 
 class ProcessClientPool:
     """One client (one pooled connection set) per provider per event loop in this process.
 
-    A provider whose settings changed gets a new client; the old one is closed in the background."""
+    A provider whose settings changed gets a new client; the old one is closed in the background. Each client
+    connects only where its provider may (apps/providers/outbound.py); a refusal is the ProviderError of a failed
+    attempt, like any other."""
 
     def __init__(self) -> None:
         self._clients: dict[tuple[int, int], tuple[str, ProviderClient]] = {}
@@ -23,7 +25,12 @@ class ProcessClientPool:
         fingerprint = deployment.provider_revision
         if cached is not None and cached[0] == fingerprint:
             return cached[1]
-        client = client_class(deployment.provider_kind)()
+        client = provider_client(
+            kind=deployment.provider_kind,
+            base_url=deployment.base_url,
+            label=deployment.provider_slug,
+            trusted=deployment.provider_trusted,
+        )
         self._clients[slot] = (fingerprint, client)
         if cached is not None:
             task = loop.create_task(cached[1].aclose())

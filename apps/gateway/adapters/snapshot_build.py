@@ -93,6 +93,7 @@ def _route_entries() -> list[RouteEntry]:
                     api_key=api_keys[provider.pk],
                     provider_options=dict(provider.options or {}),
                     provider_revision=provider.updated_at.isoformat(),
+                    provider_trusted=provider.trusted,
                     model_name=dep.model.name,
                     upstream_model=dep.model.upstream_id,
                     modalities=frozenset(dep.model.modalities or ()),

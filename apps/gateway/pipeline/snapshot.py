@@ -49,6 +49,7 @@ class DeploymentEntry:
     timeout: float
     input_price_per_mtok: Decimal
     output_price_per_mtok: Decimal
+    provider_trusted: bool = False  # the operator lets it reach internal addresses (apps/providers/outbound.py)
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> Decimal:
         return (self.input_price_per_mtok * prompt_tokens + self.output_price_per_mtok * completion_tokens) / 1_000_000

@@ -29,6 +29,9 @@ class InTenantField(serializers.SlugRelatedField):
 
 class ProviderOut(serializers.ModelSerializer):
     has_credentials = serializers.BooleanField(read_only=True, help_text="Whether an API key is stored.")
+    trusted = serializers.BooleanField(
+        read_only=True, help_text="Set by the operator only: the provider may reach internal addresses."
+    )
 
     class Meta:
         model = Provider
@@ -39,6 +42,7 @@ class ProviderOut(serializers.ModelSerializer):
             "base_url",
             "options",
             "enabled",
+            "trusted",
             "has_credentials",
             "last_checked_at",
             "last_check_ok",

@@ -144,6 +144,7 @@ class Command(BaseCommand):
                     kind=kind,
                     base_url=base_url,
                     api_key=api_key,
+                    trusted=True,  # the operator's own setting: its URL may be a local Ollama or vLLM
                 )
                 try:
                     models = provider_sync_models(provider=provider, actor_membership=None)
