@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import smtplib
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -44,6 +41,7 @@ from django.utils import timezone
 from apps.analytics.models import Alert, AlertDelivery, AlertEvent, AlertRule, DeliveryChannel, DeliveryStatus
 from apps.core.crypto import DecryptionError
 from apps.core.errors import NotPermitted
+from apps.core.netguard import ALLOW_ALL, PUBLIC_ONLY, AddressRefused, GuardedTransport
 from apps.core.services import notification_send
 from apps.tenants.models import Membership, Role
 
@@ -167,36 +165,22 @@ def _send_webhook(rule: AlertRule, event: str, alert: Alert | None, delivery_id:
         "X-Gateway-Delivery": delivery_id,
         "X-Gateway-Signature": webhook_signature(secret=secret, timestamp=int(time.time()), body=body),
     }
-    _check_webhook_address(rule.webhook_url)
+    # A tenant admin must not make the portal POST into its own network (the metadata service, the database, an
+    # admin port): the connection goes to a public address the host resolved to when sending, unless the operator
+    # allows private receivers. No redirects: the receiver is the URL the admin entered, never one its answer names.
+    policy = ALLOW_ALL if settings.ALERT_WEBHOOK_ALLOW_PRIVATE else PUBLIC_ONLY
     try:
-        # No redirects: the receiver is the URL the admin entered, never one its answer points to.
-        response = httpx.post(
-            rule.webhook_url, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False
-        )
+        with httpx.Client(transport=GuardedTransport(policy), timeout=WEBHOOK_TIMEOUT_SECONDS) as client:
+            response = client.post(rule.webhook_url, content=body, headers=headers, follow_redirects=False)
+    except AddressRefused as exc:
+        raise DeliveryFailed(
+            "the webhook host is or resolves to a private address; the operator allows such receivers "
+            "with ALERT_WEBHOOK_ALLOW_PRIVATE=true"
+        ) from exc
     except httpx.HTTPError as exc:
         raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
     if not response.is_success:
         raise DeliveryFailed(f"the webhook answered HTTP {response.status_code}")
-
-
-def _check_webhook_address(url: str) -> None:
-    """A tenant admin must not make the portal POST to its own network (the metadata service, the database,
-    an admin port): every address the host resolves to must be public, unless the operator allows private
-    receivers. The check is made when sending, so a name that later points inward is caught then."""
-    if settings.ALERT_WEBHOOK_ALLOW_PRIVATE:
-        return
-    parsed = urlsplit(url)
-    try:
-        infos = socket.getaddrinfo(parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80))
-    except (socket.gaierror, UnicodeError) as exc:
-        raise DeliveryFailed(f"the webhook host does not resolve: {exc}") from exc
-    for *_, sockaddr in infos:
-        address = ipaddress.ip_address(sockaddr[0])
-        if not address.is_global:
-            raise DeliveryFailed(
-                f"the webhook host resolves to the private address {address}; the operator allows such receivers "
-                "with ALERT_WEBHOOK_ALLOW_PRIVATE=true"
-            )
 
 
 def alert_delivery_send(*, delivery_id: int, final_attempt: bool) -> str:
