@@ -77,10 +77,11 @@ class AuditEvent(models.Model):
 
 
 class ConfigVersion(models.Model):
-    """A counter bumped whenever data-plane configuration changes (keys, routes, services, policies).
+    """A counter bumped whenever data-plane configuration changes (keys, routes, services, policies), in the
+    transaction of the change (apps.core.services.config_version_bump).
 
-    Each gateway process polls it (one cheap query per interval, never per request) and rebuilds its
-    in-memory snapshot when it moved."""
+    Each gateway process polls it (one cheap query per interval, never per request), is told of each new
+    version over Redis when configured, and rebuilds its in-memory snapshot when it moved."""
 
     name = models.CharField(max_length=32, primary_key=True)
     version = models.BigIntegerField(default=0)

@@ -1,10 +1,18 @@
-"""Reads the configuration the data plane needs from the database into a Snapshot (runs in a worker thread)."""
+"""Reads the configuration the data plane needs from the database into a Snapshot (runs in a worker thread).
+
+A snapshot must never miss a committed change. The config version is bumped in the same transaction as the
+change it counts (apps.core.services.config_version_bump) and is read here before any table: on PostgreSQL the
+whole build is one REPEATABLE READ transaction, so a snapshot of version v holds exactly what was committed up
+to v; elsewhere (SQLite) every later read sees at least what the version counted, and a change the tables
+already show but the version does not yet is built again once its version is seen."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Prefetch
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -34,30 +42,48 @@ logger = logging.getLogger(__name__)
 _ACCEPT_OBJECT = Draft202012Validator({"type": "object"})
 
 
+def _version() -> int:
+    return ConfigVersion.objects.filter(name=GATEWAY_CONFIG).values_list("version", flat=True).first() or 0
+
+
 def config_version_read() -> int:
     try:
-        return ConfigVersion.objects.filter(name=GATEWAY_CONFIG).values_list("version", flat=True).first() or 0
+        return _version()
     finally:
         close_old_connections()
 
 
+def _usable_keys():
+    """The keys a snapshot holds; expiry and scopes are checked per request, on the entry."""
+    return ApiKey.objects.filter(revoked_at__isnull=True).select_related("tenant", "app")
+
+
+def _key_entry(key: ApiKey) -> KeyEntry:
+    return KeyEntry(
+        key_id=key.pk,
+        lookup_id=key.lookup_id,
+        pepper_id=key.pepper_id,
+        digest=key.digest,
+        tenant_id=key.tenant_id,
+        tenant_slug=key.tenant.slug,
+        app_id=key.app_id,
+        app_slug=key.app.slug,
+        scopes=frozenset(key.scopes),
+        expires_at=key.expires_at,
+    )
+
+
 def _key_entries() -> list[KeyEntry]:
-    keys = ApiKey.objects.filter(revoked_at__isnull=True).select_related("tenant", "app")
-    return [
-        KeyEntry(
-            key_id=key.pk,
-            lookup_id=key.lookup_id,
-            pepper_id=key.pepper_id,
-            digest=key.digest,
-            tenant_id=key.tenant_id,
-            tenant_slug=key.tenant.slug,
-            app_id=key.app_id,
-            app_slug=key.app.slug,
-            scopes=frozenset(key.scopes),
-            expires_at=key.expires_at,
-        )
-        for key in keys
-    ]
+    return [_key_entry(key) for key in _usable_keys()]
+
+
+def key_entry_find(lookup_id: str) -> KeyEntry | None:
+    """The entry a snapshot built now would hold for this key id (a key issued since the last build), or None."""
+    try:
+        key = _usable_keys().filter(lookup_id=lookup_id).first()
+        return None if key is None else _key_entry(key)
+    finally:
+        close_old_connections()
 
 
 def _route_entries() -> list[RouteEntry]:
@@ -195,16 +221,31 @@ def _subscription_entries() -> dict[tuple[int, int], SubscriptionEntry]:
     return entries
 
 
+@contextmanager
+def _one_point_in_time() -> Iterator[None]:
+    """PostgreSQL: every read of the build sees the database as of its first one (the version)."""
+    if connection.vendor != "postgresql":
+        # SQLite takes the write lock at the start of a transaction here (transaction_mode IMMEDIATE): the build
+        # reads in autocommit, the version first.
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 def snapshot_build() -> Snapshot:
     try:
-        version = config_version_read()
-        return Snapshot.build(
-            version=version,
-            keys=_key_entries(),
-            routes=_route_entries(),
-            services=_service_entries(),
-            subscriptions=_subscription_entries(),
-            tenant_slugs=dict(Tenant.objects.values_list("id", "slug")),
-        )
+        with _one_point_in_time():
+            version = _version()  # before the tables
+            return Snapshot.build(
+                version=version,
+                keys=_key_entries(),
+                routes=_route_entries(),
+                services=_service_entries(),
+                subscriptions=_subscription_entries(),
+                tenant_slugs=dict(Tenant.objects.values_list("id", "slug")),
+            )
     finally:
         close_old_connections()
