@@ -32,7 +32,8 @@ def database_params(**override: str) -> dict[str, str]:
     return {**params, **override}
 
 
-def _test_database_url() -> str:
+def database_url() -> str:
+    """The test database as a DATABASE_URL, for processes started by a test."""
     params = database_params()
     credentials = quote(params["user"], safe="")
     if "password" in params:
@@ -85,7 +86,7 @@ def celery_worker_pool(**extra_env: str) -> Iterator[WorkerPool]:
     name = f"test-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
-        "DATABASE_URL": _test_database_url(),
+        "DATABASE_URL": database_url(),
         "PGAPPNAME": WORKER_APPLICATION_NAME,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "EMBEDDED_BEAT": "false",

@@ -146,18 +146,22 @@ class DataPlaneHandler(ASGIHandler):
 
 
 async def lifespan(receive, send) -> None:
-    """ASGI lifespan: at start-up, the embedded beat (no broker: this process may run the periodic tasks);
-    at shutdown, retire this process's live metrics, write buffered call records and close upstream connections."""
-    from apps.gateway.wiring import get_embedded_beat, get_pipeline
+    """ASGI lifespan: at start-up, the embedded beat (no broker: this process may run the periodic tasks) and
+    the configuration snapshot kept fresh in the background (poll, and with Redis the pushed changes);
+    at shutdown, stop that, retire this process's live metrics, write buffered call records and close upstream
+    connections."""
+    from apps.gateway.wiring import get_embedded_beat, get_pipeline, get_snapshot_store
 
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             if settings.EMBEDDED_BEAT:
                 get_embedded_beat().start()
+            await get_snapshot_store().start()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             try:
+                await get_snapshot_store().stop()
                 metrics_process_exit(settings.PROMETHEUS_MULTIPROC_DIR)  # its breaker states go with the process
                 if settings.EMBEDDED_BEAT:
                     await asyncio.to_thread(get_embedded_beat().stop)

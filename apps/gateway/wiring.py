@@ -9,11 +9,13 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from apps.core.embedded_beat import EmbeddedBeat
+from apps.core.services import GATEWAY_CONFIG_CHANNEL
 from apps.gateway.adapters.clients import ProcessClientPool
+from apps.gateway.adapters.config_feed import RedisConfigFeed
 from apps.gateway.adapters.keys import PepperKeyVerifier
 from apps.gateway.adapters.metrics_sink import MetricsCallSink, SnapshotLabels
 from apps.gateway.adapters.sink import BatchingCallSink
-from apps.gateway.adapters.snapshot_build import config_version_read, snapshot_build
+from apps.gateway.adapters.snapshot_build import config_version_read, key_entry_find, snapshot_build
 from apps.gateway.adapters.snapshot_store import SnapshotStore
 from apps.gateway.adapters.stream_sink import RedisStreamCallSink
 from apps.gateway.pipeline.invoke import ServiceInvoker
@@ -32,8 +34,14 @@ def _write_call_logs(records) -> int:
 
 @cache
 def get_snapshot_store() -> SnapshotStore:
+    # With Redis, changes are pushed; the poll stays as the fallback (and is all there is without Redis).
+    feed = RedisConfigFeed(url=settings.REDIS_URL, channel=GATEWAY_CONFIG_CHANNEL) if settings.REDIS_URL else None
     return SnapshotStore(
-        build=snapshot_build, read_version=config_version_read, poll_seconds=settings.GATEWAY_SNAPSHOT_POLL_SECONDS
+        build=snapshot_build,
+        read_version=config_version_read,
+        find_key=key_entry_find,
+        feed=feed,
+        poll_seconds=settings.GATEWAY_SNAPSHOT_POLL_SECONDS,
     )
 
 

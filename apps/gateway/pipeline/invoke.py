@@ -121,7 +121,7 @@ class ServiceInvoker:
         outcome = RouteOutcome()
         service: ServiceEntry | None = None
         try:
-            key = p.authenticate(snapshot, req.api_key)
+            key = await p.authenticate(snapshot, req.api_key)
             p._identify(record, key)
             require_gateway_scope(key)  # invoking is a gateway call: a catalog-only key reads the catalog, no more
             service = self.authorize(snapshot, key, slug, p._wall())

@@ -84,12 +84,15 @@ class GatewayPipeline:
         finally:
             await self._clients.aclose()
 
-    # 1. authenticate
-    def authenticate(self, snapshot: Snapshot, api_key: str | None) -> KeyEntry:
+    # 1. authenticate: a key id the snapshot does not know (issued since it was built) is looked up once, and
+    # what is found passes the same checks as an entry of the snapshot.
+    async def authenticate(self, snapshot: Snapshot, api_key: str | None) -> KeyEntry:
         if not api_key:
             raise AuthenticationFailed("Missing API key: send it as 'Authorization: Bearer <key>'.")
         parts = api_key.split("_", 2)
-        entry = snapshot.keys.get(parts[1]) if len(parts) == 3 and parts[0] == "gwk" else None
+        if len(parts) != 3 or parts[0] != "gwk":
+            raise AuthenticationFailed("Invalid API key.")
+        entry = snapshot.keys.get(parts[1]) or await self._config.find_key(parts[1])
         if entry is None or not self._keys.verify(api_key, entry):
             raise AuthenticationFailed("Invalid API key.")
         if entry.expires_at is not None and entry.expires_at.timestamp() <= self._wall():
@@ -161,7 +164,7 @@ class GatewayPipeline:
         tenants' model APIs its app may call. Any other id is a 404 that does not tell whether it exists."""
         snapshot, record = await self._begin(req, "models")
         try:
-            key = self.authenticate(snapshot, req.api_key)
+            key = await self.authenticate(snapshot, req.api_key)
             require_gateway_scope(key)
             body = self._model_list(snapshot, key) if model_id is None else self._model(snapshot, key, model_id)
         except GatewayError as exc:
@@ -189,7 +192,7 @@ class GatewayPipeline:
         snapshot, record = await self._begin(req, "embeddings")
         outcome = RouteOutcome()
         try:
-            key = self.authenticate(snapshot, req.api_key)
+            key = await self.authenticate(snapshot, req.api_key)
             self._identify(record, key)
             route = self.resolve_route(snapshot, key, req.body["model"], record)
             record.route = route.alias
@@ -211,7 +214,7 @@ class GatewayPipeline:
         record.stream = bool(req.body.get("stream"))
         outcome = RouteOutcome()
         try:
-            key = self.authenticate(snapshot, req.api_key)
+            key = await self.authenticate(snapshot, req.api_key)
             self._identify(record, key)
             route = self.resolve_route(snapshot, key, req.body["model"], record)
             record.route = route.alias

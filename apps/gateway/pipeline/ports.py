@@ -13,6 +13,9 @@ class ConfigSource(Protocol):
     async def current(self) -> Snapshot:
         """The latest snapshot; does I/O only to build the very first one."""
 
+    async def find_key(self, lookup_id: str) -> KeyEntry | None:
+        """A key id the snapshot does not know (a key issued since it was built): looked up once, budgeted."""
+
 
 class KeyVerifier(Protocol):
     def verify(self, plaintext: str, entry: KeyEntry) -> bool:
