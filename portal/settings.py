@@ -10,6 +10,7 @@ import base64
 import secrets
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -95,6 +96,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "guardian",
     "ninja",
     "apps.core",
@@ -117,6 +119,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.core.middleware.audit_context_middleware",
+    "axes.middleware.AxesMiddleware",  # last: it answers locked-out log-ins with the lockout page
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -147,6 +150,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out account or address before any password check
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -161,6 +165,16 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 ANONYMOUS_USER_NAME = None  # django-guardian: no anonymous user row
 
+# Log-in throttling (django-axes) on both forms, /accounts/login/ and /admin/login/: after LOGIN_FAILURE_LIMIT
+# failures within LOGIN_LOCKOUT_MINUTES, the account is locked, and so is the address the failures came from
+# (each counted on its own: guessing one account from many addresses, or many accounts from one address). Attempts
+# live in the database, so every worker and replica sees them, with or without Redis. Lockouts are audited.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "apps.core.audit.client_ip"  # the address the audit trail records
+AXES_LOCKOUT_CALLABLE = "apps.core.login_throttle.lockout_response"
+AXES_VERBOSE = False  # a lockout is audited; a warning per failed log-in would flood the log under attack
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", default="UTC")

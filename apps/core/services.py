@@ -28,9 +28,18 @@ def _jsonable(value: Any) -> Any:
 
 
 def audit_record(
-    *, action: str, obj: models.Model, tenant: Any = None, changes: dict[str, Any] | None = None
+    *,
+    action: str,
+    obj: models.Model | None = None,
+    tenant: Any = None,
+    changes: dict[str, Any] | None = None,
+    object_type: str = "",
+    object_repr: str = "",
 ) -> AuditEvent:
-    """Append one event to the audit trail, attributed to whoever the current audit context names."""
+    """Append one event to the audit trail, attributed to whoever the current audit context names.
+
+    The event is about `obj`, or, when there is no row to point at (a log-in lockout of a name that may not
+    exist), about `object_type` / `object_repr`."""
     context = current_context()
     actor, label = context.resolve_actor()
     return AuditEvent.objects.create(
@@ -40,9 +49,9 @@ def audit_record(
         source=context.source,
         ip_address=context.ip_address,
         action=action,
-        object_type=obj._meta.label_lower,
-        object_id=str(obj.pk),
-        object_repr=str(obj)[:200],
+        object_type=obj._meta.label_lower if obj is not None else object_type,
+        object_id=str(obj.pk) if obj is not None else "",
+        object_repr=str(obj if obj is not None else object_repr)[:200],
         changes=_jsonable(changes or {}),
     )
 
