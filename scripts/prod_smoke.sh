@@ -71,6 +71,7 @@ with httpx.Client(base_url=base, timeout=30) as client:
     check(css is not None, "the login page links the collected, hashed stylesheet", login)
     stylesheet = client.get(css.group(1))
     check(stylesheet.status_code == 200 and "max-age" in stylesheet.headers.get("cache-control", ""), "CSS", stylesheet)
+    check("content-security-policy" in login.headers, "the login page's Content-Security-Policy header", login)
 
     form = {"username": "admin", "password": os.environ["DEMO_ADMIN_PASSWORD"], "next": "/catalog/"}
     form["csrfmiddlewaretoken"] = client.cookies["csrftoken"]
