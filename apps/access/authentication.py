@@ -52,6 +52,22 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="api"'
 
 
+class AppKeyRefusal(authentication.BaseAuthentication):
+    """Last of the management API's authentication classes: an app key (`gwk_…`) where only people's credentials
+    count gets a 401 that says what app keys are for, rather than "credentials were not provided"."""
+
+    def authenticate(self, request):
+        if bearer_token(request, API_KEY_KIND) is not None:
+            raise exceptions.AuthenticationFailed(
+                "App keys (gwk_…) are for the gateway: /v1 and the invoke endpoint of services (and the catalog, "
+                "GET /api/v1/services/). The management API takes a personal access token (gwp_…) or a session."
+            )
+        return
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'
+
+
 class PersonalTokenScheme(OpenApiAuthenticationExtension):
     """Documents the token in the OpenAPI schema (Swagger's "Authorize" button); registered on import."""
 
@@ -69,3 +85,16 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema):
         scheme = build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Bearer")  # noqa: S106
         return {**scheme, "description": "An app's API key (`gwk_…`) with the `catalog` scope."}
+
+
+class AppKeyRefusalScheme(OpenApiAuthenticationExtension):
+    """AppKeyRefusal authenticates nobody: nothing to document (and no warning from drf-spectacular)."""
+
+    target_class = AppKeyRefusal
+    name: list[str] = []
+
+    def get_security_requirement(self, auto_schema):
+        return None
+
+    def get_security_definition(self, auto_schema):
+        return []

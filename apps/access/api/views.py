@@ -26,6 +26,7 @@ from apps.access.api.serializers import (
     SubscriptionRenewIn,
     SubscriptionRequestIn,
 )
+from apps.access.models import PersonalAccessToken
 from apps.access.selectors import (
     api_key_get,
     api_key_list,
@@ -148,7 +149,9 @@ class PersonalTokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=PersonalTokenCreateIn, responses={201: PersonalTokenIssuedOut})
     def create(self, request):
-        token, secret = personal_token_issue(user=request.user, **_validated(PersonalTokenCreateIn, request.data))
+        actor_token = request.auth if isinstance(request.auth, PersonalAccessToken) else None
+        data = _validated(PersonalTokenCreateIn, request.data)
+        token, secret = personal_token_issue(user=request.user, actor_token=actor_token, **data)
         return Response(PersonalTokenIssuedOut(token, context={"secret": secret}).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, pk: str):

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.access.models import PERSONAL_TOKEN_KIND, ApiKey, HashedToken, PersonalAccessToken
-from apps.core.errors import ApplicationError
+from apps.core.errors import ApplicationError, NotPermitted
 from apps.core.services import audit_record, config_version_bump
 from apps.core.tokens import token_issue
 
@@ -37,7 +37,16 @@ def token_revoke(*, token: HashedToken) -> HashedToken:
 
 
 @transaction.atomic
-def personal_token_issue(*, user, name: str, expires_at: datetime | None = None) -> tuple[PersonalAccessToken, str]:
+def personal_token_issue(
+    *, user, name: str, expires_at: datetime | None = None, actor_token: PersonalAccessToken | None = None
+) -> tuple[PersonalAccessToken, str]:
+    """A new token for `user`, from an interactive session only. `actor_token`: the token the request came with, if
+    any. A token that could mint tokens would let a leaked one outlive its own revocation."""
+    if actor_token is not None:
+        raise NotPermitted(
+            "A personal access token cannot create tokens: create them in the portal, logged in "
+            "(Personal access tokens), or through the API from a logged-in session."
+        )
     if not name.strip():
         raise ApplicationError("Give the token a name.", field="name")
     validate_expiry(expires_at)
