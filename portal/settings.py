@@ -341,6 +341,9 @@ ANALYTICS_CALL_STREAM_GROUP = "call-log-writers"
 ANALYTICS_CALL_STREAM_MAXLEN = env_int("ANALYTICS_CALL_STREAM_MAXLEN", default=200_000)
 # A reader's unacknowledged entries are taken over by another reader after this long (it died mid-batch).
 ANALYTICS_INGEST_CLAIM_IDLE_MS = env_int("ANALYTICS_INGEST_CLAIM_IDLE_MS", default=60_000)
+# Readers (one per worker process and thread) with nothing pending are removed from the group after this long idle:
+# a restarted worker's readers would otherwise stay listed forever. A live one idle that long comes back by itself.
+ANALYTICS_INGEST_CONSUMER_IDLE_MS = env_int("ANALYTICS_INGEST_CONSUMER_IDLE_MS", default=600_000)
 # Stream entries per read, INSERT and XACK (an entry holds up to 500 records).
 ANALYTICS_INGEST_BATCH = env_int("ANALYTICS_INGEST_BATCH", default=10)
 

@@ -4,7 +4,11 @@ The data plane XADDs one entry per batch of records (apps/gateway/adapters/strea
 consumer group: an entry is acknowledged and deleted only after the batch holding it is committed, so a reader that
 dies mid-batch leaves its entries pending, and the next reader claims them once they have been idle for
 `claim_idle_ms`. Writing is idempotent (services/calls.py), so a batch written twice is stored once. While
-the database is down, nothing is acknowledged: entries wait in Redis and are written on a later run."""
+the database is down, nothing is acknowledged: entries wait in Redis and are written on a later run.
+
+Every process and thread is a consumer of its own, and Redis keeps a consumer until it is deleted: each run
+deletes those that hold nothing and have been idle longer than `consumer_idle_ms` (processes gone with a restart;
+one still alive simply comes back on its next read)."""
 
 from __future__ import annotations
 
@@ -29,6 +33,21 @@ from apps.analytics.services.rollups import rollups_catch_up
 logger = logging.getLogger(__name__)
 
 RECORD_FIELD = b"r"
+
+# Deletes the group's consumers that hold no pending entry and have been idle longer than ARGV[2] ms, in one
+# atomic step: a consumer that reads between the check and the delete would lose the entries it was just given.
+PRUNE_CONSUMERS_SCRIPT = """
+local removed = {}
+for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local fields = {}
+  for i = 1, #consumer, 2 do fields[consumer[i]] = consumer[i + 1] end
+  if fields['pending'] == 0 and fields['idle'] > tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], fields['name'])
+    table.insert(removed, fields['name'])
+  end
+end
+return removed
+"""
 
 
 def records_encode(rows: Sequence[Mapping[str, Any]]) -> bytes:
@@ -56,6 +75,7 @@ class IngestResult:
     entries: int = 0
     undecodable: int = 0
     claimed: int = 0
+    consumers_removed: int = 0
     oldest: float | None = None  # unix time of the oldest record written
 
 
@@ -75,6 +95,7 @@ def call_logs_ingest(
     consumer: str | None = None,
     batch: int = 10,
     claim_idle_ms: int | None = None,
+    consumer_idle_ms: int | None = None,
     max_seconds: float = 50.0,
     write: Callable[..., int] = call_logs_record,
 ) -> IngestResult:
@@ -82,11 +103,13 @@ def call_logs_ingest(
     consumer's own unacknowledged entries first (a failed write of an earlier run), then entries another
     consumer left idle too long (it died), then new ones. Stops when the stream is drained or after
     `max_seconds`; a failed write raises and leaves its entries pending. Late records (older than the
-    rollup refresh's look-back) get their rollups recomputed once, at the end."""
+    rollup refresh's look-back) get their rollups recomputed once, at the end; then consumers idle longer than
+    `consumer_idle_ms` with nothing pending are deleted from the group."""
     stream = stream or settings.ANALYTICS_CALL_STREAM
     group = group or settings.ANALYTICS_CALL_STREAM_GROUP
     consumer = consumer or consumer_name()
     claim_idle_ms = settings.ANALYTICS_INGEST_CLAIM_IDLE_MS if claim_idle_ms is None else claim_idle_ms
+    consumer_idle_ms = settings.ANALYTICS_INGEST_CONSUMER_IDLE_MS if consumer_idle_ms is None else consumer_idle_ms
     stream_group_ensure(client, stream, group)
     result = IngestResult()
     deadline = time.monotonic() + max_seconds
@@ -95,7 +118,18 @@ def call_logs_ingest(
     finally:
         if result.oldest is not None:  # once per run: a backlog of late batches is re-rolled once, not per batch
             rollups_catch_up(oldest=datetime.fromtimestamp(result.oldest, tz=UTC))
+    # After the claims: a dead consumer's entries have moved to this one, so it holds nothing and can go.
+    result.consumers_removed = len(stream_consumers_prune(client, stream, group, idle_ms=consumer_idle_ms))
     return result
+
+
+def stream_consumers_prune(client: redis.Redis, stream: str, group: str, *, idle_ms: int) -> list[str]:
+    """Delete the consumers with no pending entry idle longer than `idle_ms`; their names."""
+    names = client.eval(PRUNE_CONSUMERS_SCRIPT, 1, stream, group, idle_ms)
+    removed = [name.decode() if isinstance(name, bytes) else name for name in names]
+    if removed:
+        logger.info("call-log stream: removed %d idle consumer(s) of %s: %s", len(removed), group, ", ".join(removed))
+    return removed
 
 
 def _drain_all(client, stream, group, consumer, batch, claim_idle_ms, deadline, write, result: IngestResult) -> None:
