@@ -5,6 +5,7 @@ reads one Snapshot from start to end, so a rebuild never shows it half-changed."
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -141,7 +142,7 @@ class Snapshot:
         version: int,
         keys: list[KeyEntry],
         routes: list[RouteEntry],
-        services: list[ServiceEntry] = (),
+        services: Iterable[ServiceEntry] = (),
         subscriptions: dict[tuple[int, int], SubscriptionEntry] | None = None,
         tenant_slugs: dict[int, str] | None = None,
     ) -> Snapshot:
