@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Router
 from ninja.errors import HttpError
 
-from apps.gateway.http import error_response, gateway_request, to_http_response
+from apps.gateway.http import checked_request, error_response, gateway_request, server_error, to_http_response
 from apps.gateway.pipeline.errors import GatewayError, InvalidRequest, MethodNotAllowed, UnknownURL
 from apps.gateway.schemas import ChatCompletionIn, EmbeddingIn
 from apps.gateway.wiring import get_pipeline
@@ -59,12 +59,18 @@ def _unknown(request: HttpRequest) -> GatewayError:
 @router.post("/chat/completions", openapi_extra=_body_doc(ChatCompletionIn), summary="Create a chat completion")
 async def chat_completions(request: HttpRequest) -> HttpResponse:
     """OpenAI's chat completions, stream or not, routed to the deployments of the named model alias."""
-    return to_http_response(await get_pipeline().chat(gateway_request(request, ChatCompletionIn)))
+    req, refusal = checked_request(request, ChatCompletionIn)
+    if refusal is not None:
+        return to_http_response(await get_pipeline().refuse(req, refusal, endpoint="chat"))
+    return to_http_response(await get_pipeline().chat(req))
 
 
 @router.post("/embeddings", openapi_extra=_body_doc(EmbeddingIn), summary="Create embeddings")
 async def embeddings(request: HttpRequest) -> HttpResponse:
-    return to_http_response(await get_pipeline().embeddings(gateway_request(request, EmbeddingIn)))
+    req, refusal = checked_request(request, EmbeddingIn)
+    if refusal is not None:
+        return to_http_response(await get_pipeline().refuse(req, refusal, endpoint="embeddings"))
+    return to_http_response(await get_pipeline().embeddings(req))
 
 
 @router.get("/models", summary="List the models this key may call")
@@ -99,6 +105,11 @@ api.add_router("", router)
 @api.exception_handler(GatewayError)
 def gateway_error(request: HttpRequest, exc: GatewayError) -> HttpResponse:
     return error_response(exc, request)
+
+
+@api.exception_handler(Exception)
+def unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return server_error(request, exc)
 
 
 @api.exception_handler(HttpError)

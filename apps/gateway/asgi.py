@@ -13,8 +13,8 @@ bench/ measured each removal (README, "Performance"):
 - no reference cycle per request (see `handle`), so the cyclic garbage collector has little to do;
 - the body is read into memory, capped at GATEWAY_MAX_BODY_BYTES (an OpenAI-style 413 as soon as the cap
   is passed), instead of a SpooledTemporaryFile that would spool a huge body to disk before refusing it.
-The async view, exception handling, the logging of error responses and the cancellation of a view whose
-client went away stay Django's."""
+The async view, the logging of error responses and the cancellation of a view whose client went away stay
+Django's; failures are answered in the callers' error envelope, never as Django's HTML or traceback pages."""
 
 from __future__ import annotations
 
@@ -29,15 +29,14 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
-from django.core.handlers.exception import convert_exception_to_response
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import ResolverMatch, URLResolver, get_resolver, set_script_prefix, set_urlconf
 from django.utils.log import log_response
 
 from apps.analytics.metrics import metrics_process_exit
-from apps.gateway.http import error_response
-from apps.gateway.pipeline.errors import PayloadTooLarge
+from apps.gateway.http import error_response, server_error
+from apps.gateway.pipeline.errors import InvalidRequest, PayloadTooLarge, UnknownURL
 
 DATA_PLANE_PATH = re.compile(r"^/(v1/|api/v1/services/[^/]+/invoke/?$)")
 
@@ -61,8 +60,17 @@ class DataPlaneHandler(ASGIHandler):
         self._view_middleware = []
         self._template_response_middleware = []
         self._exception_middleware = []
-        get_response = self._get_response_async if is_async else self._get_response
-        self._middleware_chain = convert_exception_to_response(get_response)
+        self._middleware_chain = self._answered_in_envelope
+
+    async def _answered_in_envelope(self, request: HttpRequest) -> HttpResponseBase:
+        """Django's handling of exceptions answers HTML (or a traceback with DEBUG): the data plane answers its
+        callers' error envelope, whatever failed (a view's own errors are answered by the view)."""
+        try:
+            return await self._get_response_async(request)
+        except Http404:
+            return error_response(UnknownURL(f"Invalid URL ({request.method} {request.path})."), request)
+        except Exception as exc:
+            return server_error(request, exc)
 
     def resolve_request(self, request: HttpRequest) -> ResolverMatch:
         request.resolver_match = _resolve(get_resolver(), request.path_info)
@@ -111,8 +119,14 @@ class DataPlaneHandler(ASGIHandler):
             return
         set_script_prefix(get_script_prefix(scope))
         request, refusal = self.create_request(scope, body)
-        if request is None:
-            await self.send_response(refusal, send)
+        if request is None:  # Django's refusal is plain text or HTML; the caller expects the envelope
+            limit = settings.GATEWAY_MAX_BODY_BYTES
+            error = (
+                PayloadTooLarge(f"The request body exceeds {limit} bytes.")
+                if refusal.status_code == 413
+                else InvalidRequest("The request could not be read: its path is not UTF-8.")
+            )
+            await self.send_response(error_response(error, started=received), send)
             return
 
         async def process_request() -> HttpResponseBase:

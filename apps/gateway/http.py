@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -16,9 +17,11 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from pydantic import BaseModel, ValidationError
 
-from apps.gateway.pipeline.errors import GatewayError, InvalidRequest, PayloadTooLarge
+from apps.gateway.pipeline.errors import GatewayError, InvalidRequest, PayloadTooLarge, ServerError
 from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
 from apps.gateway.schemas import invalid_body
+
+_log = logging.getLogger(__name__)
 
 
 def new_request_id() -> str:
@@ -71,16 +74,23 @@ def request_started(request: HttpRequest) -> tuple[str, float, float]:
     return stamp
 
 
-def gateway_request(request: HttpRequest, schema: type[BaseModel] | None = None) -> GatewayRequest:
+def gateway_request(request: HttpRequest) -> GatewayRequest:
+    """The request for the pipeline, without a body (the caller sets one, or `checked_request` does)."""
     request_id, received, received_wall = request_started(request)
-    body = parse_body(request, schema) if schema is not None else {}
     return GatewayRequest(
-        request_id=request_id,
-        api_key=api_key_from(request),
-        body=body,
-        received=received,
-        received_wall=received_wall,
+        request_id=request_id, api_key=api_key_from(request), body={}, received=received, received_wall=received_wall
     )
+
+
+def checked_request(request: HttpRequest, schema: type[BaseModel]) -> tuple[GatewayRequest, GatewayError | None]:
+    """The request with its body if the schema accepts it, else with the refusal, which the pipeline answers only
+    once the key has passed (`GatewayPipeline.refuse`): a bad key is a 401 whatever the body holds."""
+    req = gateway_request(request)
+    try:
+        req.body = parse_body(request, schema)
+    except GatewayError as exc:
+        return req, exc
+    return req, None
 
 
 def error_response(
@@ -99,6 +109,17 @@ def error_response(
     return HttpResponse(
         orjson.dumps(exc.envelope()), status=exc.status, content_type="application/json", headers=headers
     )
+
+
+def server_error(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """An unexpected failure: logged once, with its traceback and the request id; the caller gets the envelope
+    and the request id, never the traceback."""
+    request_id, _, _ = request_started(request)
+    _log.error("request %s: %s %s failed", request_id, request.method, request.path, exc_info=exc)
+    error = ServerError(f"The gateway could not process your request. Its id, for a report: {request_id}.")
+    response = error_response(error, request)
+    response._has_been_logged = True  # Django's request logger would log it a second time, without the id
+    return response
 
 
 def to_http_response(result: GatewayResponse) -> HttpResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -11,7 +12,13 @@ class GatewayError(Exception):
     code: str | None = None
 
     def __init__(
-        self, message: str, *, param: str | None = None, code: str | None = None, error_type: str | None = None
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        error_type: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -20,6 +27,7 @@ class GatewayError(Exception):
             self.code = code
         if error_type is not None:  # a provider's own type, passed on with its 400
             self.type = error_type
+        self.retry_after = retry_after  # seconds before trying again makes sense (429, 503)
 
     def envelope(self) -> dict[str, Any]:
         """OpenAI's error body."""
@@ -27,7 +35,7 @@ class GatewayError(Exception):
 
     def headers(self) -> dict[str, str]:
         """Headers the answer carries besides the gateway's own (Retry-After, Allow)."""
-        return {}
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))} if self.retry_after is not None else {}
 
 
 class InvalidRequest(GatewayError):
@@ -51,7 +59,7 @@ class MethodNotAllowed(InvalidRequest):
         self.allow = allow
 
     def headers(self) -> dict[str, str]:
-        return {"Allow": self.allow}
+        return {**super().headers(), "Allow": self.allow}
 
 
 class PayloadTooLarge(InvalidRequest):
@@ -82,13 +90,6 @@ class RateLimited(GatewayError):
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(max(1, round(self.retry_after)))} if self.retry_after else {}
-
 
 class UpstreamError(GatewayError):
     status = 502
@@ -99,6 +100,14 @@ class UpstreamError(GatewayError):
 class UpstreamTimeout(UpstreamError):
     status = 504
     code = "upstream_timeout"
+
+
+class ServerError(GatewayError):
+    """Something failed in the gateway itself: the caller gets this and the request id, the log the rest."""
+
+    status = 500
+    type = "server_error"
+    code = "internal_error"
 
 
 class NoHealthyDeployment(UpstreamError):

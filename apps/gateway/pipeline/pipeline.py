@@ -5,6 +5,7 @@ framework and reads configuration only from the in-memory snapshot."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -20,10 +21,12 @@ from apps.gateway.pipeline.errors import (
 )
 from apps.gateway.pipeline.ports import CallSink, ClientPool, ConfigSource, KeyVerifier
 from apps.gateway.pipeline.records import CallRecord
-from apps.gateway.pipeline.router import Attempt, RouteOutcome, Router
+from apps.gateway.pipeline.router import Attempt, RouteOutcome, Router, failure
 from apps.gateway.pipeline.snapshot import KeyEntry, RouteEntry, ServiceEntry, Snapshot
 from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
 from apps.providers.clients.base import ChatResult, ChatStream, EmbeddingResult, ProviderError, Upstream, Usage
+
+_log = logging.getLogger(__name__)
 
 GATEWAY_SCOPE = "gateway"
 SSE_DONE = b"data: [DONE]\n\n"
@@ -47,6 +50,13 @@ def upstream_for(attempt: Attempt) -> Upstream:
         timeout=attempt.timeout,
         options=dep.provider_options,
     )
+
+
+def _log_provider_failure(record: CallRecord, outcome: RouteOutcome, error: ProviderError) -> None:
+    """The provider's own account of a failure (URL, status, body), for operators: the caller is told only which
+    provider failed and how (router.failure)."""
+    provider = outcome.deployment.provider_slug if outcome.deployment is not None else "?"
+    _log.warning("request %s: route %r, provider %r: %s", record.request_id, record.route, provider, error.message)
 
 
 def _route_model(route: RouteEntry, key: KeyEntry) -> dict[str, Any]:
@@ -150,6 +160,8 @@ class GatewayPipeline:
         self, req: GatewayRequest, record: CallRecord, exc: GatewayError, outcome: RouteOutcome | None = None
     ) -> GatewayResponse:
         record.status, record.error_type = exc.status, exc.code or exc.type
+        if outcome is not None and outcome.error is not None and exc.status >= 500:
+            _log_provider_failure(record, outcome, outcome.error)
         headers = {**self._finish(req, record, outcome), **exc.headers()}
         return GatewayResponse(status=exc.status, body=exc.envelope(), headers=headers, record=record)
 
@@ -187,6 +199,18 @@ class GatewayPipeline:
         if service is not None and snapshot.may_call_model_service(service, key.tenant_id, key.app_id, self._wall()):
             return _service_model(service)
         raise ModelNotFound(f"The model {model_id!r} does not exist or you do not have access to it.", param="model")
+
+    async def refuse(self, req: GatewayRequest, refusal: GatewayError, *, endpoint: str) -> GatewayResponse:
+        """A request whose body the edge refused: the key is checked first, as for any call (a bad key is a 401
+        whatever the body), then the refusal is answered and recorded."""
+        snapshot, record = await self._begin(req, endpoint)
+        try:
+            key = await self.authenticate(snapshot, req.api_key)
+            self._identify(record, key)
+            require_gateway_scope(key)
+        except GatewayError as exc:
+            refusal = exc
+        return self._fail(req, record, refusal)
 
     async def embeddings(self, req: GatewayRequest) -> GatewayResponse:
         snapshot, record = await self._begin(req, "embeddings")
@@ -296,8 +320,9 @@ class GatewayPipeline:
             yield SSE_DONE
         except ProviderError as exc:
             record.status, record.error_type = 502, f"midstream_{exc.kind}"
-            error = UpstreamError(f"The upstream stream failed: {exc.message}", code="upstream_stream_error")
-            yield sse_event(error.envelope())
+            _log_provider_failure(record, outcome, exc)
+            message = f"The upstream stream failed: {failure(exc, outcome.deployment)}."
+            yield sse_event(UpstreamError(message, code="upstream_stream_error").envelope())
         finally:
             await stream.aclose()
             outcome.upstream_seconds += self._clock() - streaming_since

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -36,9 +36,10 @@ class BreakerState:
 
 @dataclass
 class CircuitBreaker:
-    """Opens after `threshold` consecutive failures; after `cooldown` lets one probe through. A probe that
-    never reports back (cancelled) frees the slot after another cooldown. `on_change(deployment id, "open" |
-    "closed")` hears each opening and each closing (the /metrics gauge)."""
+    """Opens after `threshold` consecutive failures; after `cooldown` lets one probe through. A probe that is
+    abandoned (its request cancelled, or the gateway failing) gives its slot back at once (`release`); one that
+    never reports back at all frees it after another cooldown. `on_change(deployment id, "open" | "closed")`
+    hears each opening and each closing (the /metrics gauge)."""
 
     threshold: int = 3
     cooldown: float = 30.0
@@ -63,6 +64,21 @@ class CircuitBreaker:
         if self.state(deployment_id) == "half_open":
             self.states[deployment_id].probe_until = self.clock() + self.cooldown
         return True
+
+    def release(self, deployment_id: int) -> None:
+        """An attempt ended without the deployment's verdict: a probe's slot goes to the next request."""
+        st = self.states.get(deployment_id)
+        if st is not None:
+            st.probe_until = 0.0
+
+    def seconds_until_available(self, deployment_ids: Iterable[int]) -> float:
+        """How long until one of these deployments takes a request again (0 if one does now)."""
+        now = self.clock()
+        waits = [
+            max(st.open_until, st.probe_until) - now if (st := self.states.get(dep_id)) is not None else 0.0
+            for dep_id in deployment_ids
+        ]
+        return max(0.0, min(waits, default=0.0))
 
     def record_success(self, deployment_id: int) -> None:
         st = self.states.pop(deployment_id, None)
@@ -96,6 +112,7 @@ class RouteOutcome:
     upstream_seconds: float = 0.0
     deployment: DeploymentEntry | None = None
     breaker_opened: int | None = None  # a deployment whose breaker this call's failure opened
+    error: ProviderError | None = None  # the last provider failure, in full: for the logs, not the caller
 
 
 class Router:
@@ -131,17 +148,17 @@ class Router:
         """Call deployments until one answers. Retryable failures (timeout, connection, 429, 5xx, garbage)
         are retried with backoff, then the next deployment is tried, all within route.deadline."""
         deadline = clock() + route.deadline
-        plan = self.plan(route)
-        if not plan:
-            raise NoHealthyDeployment(f"No healthy deployment for {route.alias!r}: all are cooling down.")
         last_error: ProviderError | None = None
-        for dep in plan:
+        tried = False
+        for dep in self.plan(route):
+            probing = self.breaker.state(dep.deployment_id) == "half_open"
             if not self.breaker.acquire(dep.deployment_id):
                 continue
+            tried = True
             for retry in range(route.retries + 1):
                 remaining = deadline - clock()
                 if remaining <= 0:
-                    raise self._exhausted(route, last_error, deadline_hit=True)
+                    raise self._exhausted(route, last_error, outcome, deadline_hit=True)
                 outcome.attempts += 1
                 outcome.deployment = dep
                 started = clock()
@@ -149,7 +166,7 @@ class Router:
                     result = await call(Attempt(dep, min(dep.timeout, remaining)))
                 except ProviderError as exc:
                     outcome.upstream_seconds += clock() - started
-                    last_error = exc
+                    last_error = outcome.error = exc
                     if not exc.retryable and exc.kind == "bad_request":
                         raise _refused(exc, dep) from exc
                     if self.breaker.record_failure(dep.deployment_id) and outcome.breaker_opened is None:
@@ -159,10 +176,21 @@ class Router:
                     if retry < route.retries:
                         await self._backoff(retry, exc, deadline - clock())
                     continue
+                except BaseException:
+                    # Cancelled (the client went away) or the gateway's own failure: no verdict on the
+                    # deployment, so a probe must not keep its slot for a cooldown while the upstream is fine.
+                    if probing:
+                        self.breaker.release(dep.deployment_id)
+                    raise
                 outcome.upstream_seconds += clock() - started
                 self.breaker.record_success(dep.deployment_id)
                 return result
-        raise self._exhausted(route, last_error, deadline_hit=False)
+        if not tried:
+            wait = self.breaker.seconds_until_available(dep.deployment_id for dep in route.deployments)
+            raise NoHealthyDeployment(
+                f"No healthy deployment for {route.alias!r}: all are cooling down.", retry_after=wait
+            )
+        raise self._exhausted(route, last_error, outcome, deadline_hit=False)
 
     async def _backoff(self, retry: int, exc: ProviderError, remaining: float) -> None:
         delay = min(BACKOFF_MAX, BACKOFF_BASE * (2**retry)) * (0.5 + self._rng.random())
@@ -172,18 +200,39 @@ class Router:
             await asyncio.sleep(delay)
 
     @staticmethod
-    def _exhausted(route: RouteEntry, error: ProviderError | None, *, deadline_hit: bool) -> GatewayError:
+    def _exhausted(
+        route: RouteEntry, error: ProviderError | None, outcome: RouteOutcome, *, deadline_hit: bool
+    ) -> GatewayError:
         if deadline_hit or (error is not None and error.kind == "timeout"):
             return UpstreamTimeout(f"No deployment of {route.alias!r} answered within the deadline.")
         if error is not None and error.kind == "rate_limited":
             return RateLimited(
                 f"Every deployment of {route.alias!r} is rate limited upstream.", retry_after=error.retry_after
             )
-        if error is not None and error.kind == "auth":
-            # The provider's text may quote the credential it refused: the caller gets none of it.
-            return UpstreamError(f"No deployment of {route.alias!r} could answer: a provider refused its credentials.")
-        detail = f": {error.message}" if error is not None else ""
-        return UpstreamError(f"No deployment of {route.alias!r} could answer{detail}")
+        if error is None:
+            return UpstreamError(f"No deployment of {route.alias!r} could answer.")
+        return UpstreamError(f"No deployment of {route.alias!r} could answer: {failure(error, outcome.deployment)}.")
+
+
+# What the caller is told of a provider's failure: which provider, and what kind of failure. The provider's own
+# text stays in the logs (RouteOutcome.error): it names internal URLs, quotes bodies, may quote a credential.
+_FAILURES = {
+    "timeout": "did not answer in time",
+    "connect": "could not be reached",
+    "server_error": "reported a failure",
+    "bad_response": "sent an answer that is not OpenAI's format",
+    "auth": "refused its credentials",
+    "not_found": "does not know the model",
+}
+
+
+def failure(error: ProviderError, dep: DeploymentEntry | None) -> str:
+    """`provider 'x' answered HTTP 503`: the caller's view of a provider's failure."""
+    if error.kind == "server_error" and error.status:
+        what = f"answered HTTP {error.status}"
+    else:
+        what = _FAILURES.get(error.kind, f"failed ({error.kind})")
+    return f"provider {dep.provider_slug!r} {what}" if dep is not None else f"a provider {what}"
 
 
 def _refused(exc: ProviderError, dep: DeploymentEntry) -> InvalidRequest:

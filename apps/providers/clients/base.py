@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from apps.providers.clients.tokens import count_message_tokens, count_tokens
+from apps.providers.clients.tokens import count_message_tokens, count_tokens, counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,12 @@ class Usage:
         return cls(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
 
     @classmethod
-    def estimate(cls, messages: Iterable[Mapping[str, Any]], completion_text: str) -> Usage:
+    async def estimate(cls, messages: Iterable[Mapping[str, Any]], completion_text: str) -> Usage:
+        """Counted by the gateway (off the event loop when long), flagged as estimated."""
+        return await counted(cls._estimate_now, messages, completion_text)
+
+    @classmethod
+    def _estimate_now(cls, messages: Iterable[Mapping[str, Any]], completion_text: str) -> Usage:
         return cls(count_message_tokens(messages), count_tokens(completion_text), estimated=True)
 
     def to_openai(self) -> dict[str, int]:
@@ -163,7 +168,7 @@ class ChatStream:
         finally:
             await self._chunks.aclose()
         if self.usage is None:
-            self.usage = Usage.estimate(request.get("messages") or [], "".join(text))
+            self.usage = await Usage.estimate(request.get("messages") or [], "".join(text))
             yield {
                 "id": last.get("id") or f"chatcmpl-{uuid.uuid4().hex}",
                 "object": "chat.completion.chunk",

@@ -37,7 +37,7 @@ from apps.providers.clients.base import (
     Usage,
 )
 from apps.providers.clients.schema_sample import sample
-from apps.providers.clients.tokens import count_input_tokens, count_message_tokens, count_tokens
+from apps.providers.clients.tokens import count_input_tokens, count_message_tokens, count_tokens, counted
 
 # Each piece keeps the whitespace before its word, so the pieces add up to the text exactly.
 _WORDS = re.compile(r"\s*\S+|\s+")
@@ -51,7 +51,7 @@ class EchoClient(ProviderClient):
     async def chat(self, upstream: Upstream, request: Mapping[str, Any]) -> ChatResult:
         _refuse_unsupported(request)
         content, tool_call = _answer(request)
-        usage = _usage(request, content, tool_call)
+        usage = await _usage(request, content, tool_call)
         message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
         if tool_call:
             message["tool_calls"] = [tool_call]
@@ -88,7 +88,7 @@ class EchoClient(ProviderClient):
                     await asyncio.sleep(delay)
                 yield chunk({"content": word})
         yield chunk({}, _finish(tool_call))
-        yield {**envelope, "choices": [], "usage": _usage(request, content, tool_call).to_openai()}
+        yield {**envelope, "choices": [], "usage": (await _usage(request, content, tool_call)).to_openai()}
 
     async def embeddings(self, upstream: Upstream, request: Mapping[str, Any]) -> EmbeddingResult:
         inputs = request.get("input")
@@ -103,7 +103,7 @@ class EchoClient(ProviderClient):
             vector = _vector(item, dimensions)
             encoded = base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode() if as_base64 else vector
             data.append({"object": "embedding", "index": index, "embedding": encoded})
-        tokens = count_input_tokens(inputs)
+        tokens = await counted(count_input_tokens, inputs)
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         body = {"object": "list", "data": data, "model": upstream.model, "usage": usage}
         return EmbeddingResult(body, Usage(prompt_tokens=tokens))
@@ -185,13 +185,17 @@ def _last_user_text(messages: list[Mapping[str, Any]]) -> str:
     return ""
 
 
-def _usage(request: Mapping[str, Any], content: str | None, tool_call: dict[str, Any] | None) -> Usage:
+async def _usage(request: Mapping[str, Any], content: str | None, tool_call: dict[str, Any] | None) -> Usage:
     if tool_call is None:
         completion = content or ""
     else:
         call = tool_call[tool_call["type"]]
         completion = call["name"] + (call.get("arguments") or call.get("input") or "")
-    return Usage(count_message_tokens(request.get("messages") or []), count_tokens(completion))
+    return await counted(_count_usage, request.get("messages") or [], completion)
+
+
+def _count_usage(messages: list[Mapping[str, Any]], completion: str) -> Usage:
+    return Usage(count_message_tokens(messages), count_tokens(completion))
 
 
 def _vector(item: str | list[int], dimensions: int) -> list[float]:

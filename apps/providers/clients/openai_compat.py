@@ -43,7 +43,7 @@ from apps.providers.clients.base import (
 )
 from apps.providers.clients.netguard import UNGUARDED, OutboundGuard
 from apps.providers.clients.sse import SSEDecoder
-from apps.providers.clients.tokens import count_input_tokens
+from apps.providers.clients.tokens import count_input_tokens, counted
 
 # Servers end the body right after `data: [DONE]`, but that end may arrive a packet later; reading it lets
 # the connection go back to the pool. A server that keeps the body open is cut off after this long.
@@ -69,7 +69,7 @@ class OpenAICompatibleClient(ProviderClient):
         usage = answer.get("usage")
         if isinstance(usage, dict) and usage:
             return ChatResult(answer, Usage.from_openai(usage))
-        return ChatResult(answer, Usage.estimate(request.get("messages") or [], _completion_text(answer)))
+        return ChatResult(answer, await Usage.estimate(request.get("messages") or [], _completion_text(answer)))
 
     def chat_stream(self, upstream: Upstream, request: Mapping[str, Any]) -> ChatStream:
         stream_options = request.get("stream_options") or {}
@@ -84,7 +84,8 @@ class OpenAICompatibleClient(ProviderClient):
         usage = answer.get("usage")
         if isinstance(usage, dict) and usage:
             return EmbeddingResult(answer, Usage.from_openai(usage))
-        return EmbeddingResult(answer, Usage(count_input_tokens(request.get("input")), estimated=True))
+        tokens = await counted(count_input_tokens, request.get("input"))
+        return EmbeddingResult(answer, Usage(tokens, estimated=True))
 
     async def list_models(self, upstream: Upstream) -> list[ModelInfo]:
         answer = await self._call(upstream, "GET", "/models", None)
