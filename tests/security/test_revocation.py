@@ -4,7 +4,7 @@ Two real worker processes (uvicorn, lifespan on) serve the portal on the test da
 polls the config version) and with Redis (changes are pushed; the poll is set to an hour so that only the push
 can tell them). The workers are used, left idle, then the configuration changes while nobody calls: the first
 call on each worker a second later must see it. Idle time is counted in poll intervals: 3 s at the test's
-0.1 s poll is the issue's 30 s at the default 1 s (the push mode polls never, however long it idles)."""
+0.1 s poll are the 30 intervals of the issue's 30 s at the 1 s poll of then (the push mode never polls)."""
 
 from __future__ import annotations
 
