@@ -36,13 +36,14 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _card(match: re.Match) -> str | None:
+def _card(match: re.Match[str]) -> str | None:
     digits = re.sub(r"\D", "", match.group())
     return "[CARD]" if 13 <= len(digits) <= 19 and _luhn_ok(digits) else None
 
 
 # Order matters: secrets and cards before phone numbers, whose pattern would eat their digits.
-_RULES: list[tuple[re.Pattern, Callable[[re.Match], str | None]]] = [
+Replacer = Callable[[re.Match[str]], str | None]
+_RULES: list[tuple[re.Pattern[str], Replacer]] = [
     (_SECRET, lambda m: "[SECRET]"),
     (_BEARER, lambda m: f"{m.group(1)}[SECRET]"),
     (_EMAIL, lambda m: "[EMAIL]"),
@@ -58,7 +59,7 @@ def mask_text(text: str) -> tuple[str, int]:
     count = 0
     for pattern, replace in _RULES:
 
-        def substitute(match: re.Match, replace=replace) -> str:
+        def substitute(match: re.Match[str], replace: Replacer = replace) -> str:
             nonlocal count
             replacement = replace(match)
             if replacement is None:
