@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 
 from apps.catalog.models import Service
@@ -107,6 +109,7 @@ def test_publish_ab_diff_and_rollback_through_the_api(template, members, api_cli
     [
         pytest.param("post", "versions/", version_input(user_template="{{ text "), "user_template", id="syntax"),
         pytest.param("post", "versions/", version_input(user_template="{{ tone }}"), "user_template", id="undeclared"),
+        pytest.param("post", "versions/", version_input(user_template="{{ x|nope }}"), "user_template", id="filter"),
         pytest.param("post", "versions/", version_input(variables_schema={"type": 5}), "variables_schema", id="schema"),
         pytest.param("post", "versions/", version_input(parameters={"top_k": 5}), "parameters", id="parameter"),
         pytest.param("post", "versions/", version_input(examples=[{"user": "x"}]), "examples", id="example"),
@@ -178,3 +181,20 @@ def test_a_bad_prompt_service_is_refused_and_nothing_is_saved(
     assert_field_error(response, field)
     assert not Service.objects.exists()
     assert not PromptVersion.objects.exists()
+
+
+def test_a_developer_saves_a_template_that_would_take_a_gigabyte_to_evaluate_without_evaluating_it(
+    template, members, api_client_for
+):
+    """Saving checks the template (syntax, variables) by reading it: constant folding would build the 1 GB string."""
+    body = version_input(user_template="{{ '%1000000000d' % 1 }}{{ 'a'|center(1000000000) }} {{ text }}")
+    client = api_client_for(members[Role.DEVELOPER].user)
+    tracemalloc.start()
+    try:
+        response = client.post(f"{PROMPT}/versions/", body, format="json")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 201, response.content
+    assert peak < 32 * 2**20
+    assert response.json()["user_template"] == body["user_template"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.conf import settings
 
@@ -99,20 +97,3 @@ def test_a_syntax_error_names_the_field_and_line():
     with pytest.raises(TemplateError, match="line 2") as caught:
         check_declared(PromptParts(system="", user="ok\n{{ broken "), {"broken"})
     assert caught.value.field == "user_template"
-
-
-@pytest.mark.parametrize(
-    "source",
-    [
-        '{{ "a" * 1000000000 }}',
-        "{{ [1] * 1000000000 }}",
-        "{{ 2 ** 100000 }}",
-        "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
-    ],
-    ids=["string-times", "list-times", "power", "nested-loops"],
-)
-def test_templates_cannot_exhaust_memory_or_time(source):
-    started = time.perf_counter()
-    with pytest.raises(TemplateError, match="may not"):
-        render_text(source, {})
-    assert time.perf_counter() - started < 2

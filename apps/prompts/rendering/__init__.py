@@ -1,13 +1,14 @@
 """Rendering prompt templates safely (pure: no Django).
 
-Templates are Jinja2 under the SandboxedEnvironment: no access to attributes starting with `_`, no calling
-unsafe methods, nothing from the host but the variables given. A variable the template uses but the caller
-did not give is an error naming it (StrictUndefined), never an empty string."""
+Templates are Jinja2 under a bounded sandbox (rendering/sandbox.py): no access to attributes starting with `_`, no
+calling unsafe methods, nothing from the host but the variables given, and every render bounded in operations,
+size, call depth and time while it runs (rendering/budget.py), whatever the template. A variable the template uses
+but the caller did not give is an error naming it (StrictUndefined), never an empty string. Checking a template
+when it is saved parses and compiles it without evaluating any of it."""
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,38 +16,19 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateRuntimeError, TemplateSyntaxError, UndefinedError, meta
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-# Rendering runs on the gateway's event loop: a template must not be able to stall it or fill its memory.
-MAX_RENDERED_CHARS = 200_000
-MAX_RENDER_SECONDS = 0.25
+from apps.prompts.rendering.budget import LIMITS, LimitExceeded, current, start, stop
+from apps.prompts.rendering.sandbox import BoundedSandbox, VariablesCollector
 
+MAX_RENDERED_CHARS = LIMITS.output_chars
+MAX_TEMPLATE_CHARS = 100_000  # a template's own length, checked when it is saved
 
-class _BoundedSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, plus a cap on what `*` and `**` may build ("a" * 10**9 would otherwise be allowed)."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int) and abs(right) > 64:
-            raise SecurityError("exponent too large")
-        if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                if (
-                    isinstance(seq, (str, list, tuple))
-                    and isinstance(times, int)
-                    and len(seq) * times > MAX_RENDERED_CHARS
-                ):
-                    raise SecurityError("the result would be too large")
-        return super().call_binop(context, operator, left, right)
-
-
-_env = _BoundedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_env = BoundedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 _UNDEFINED_NAME = re.compile(r"^'(?P<name>[^']+)' is undefined$")
 
 
 class TemplateError(Exception):
-    """A template that cannot be saved (syntax) or rendered (missing variable, forbidden access)."""
+    """A template that cannot be saved (syntax) or rendered (missing variable, forbidden access, a limit)."""
 
     def __init__(self, message: str, *, field: str | None = None, variable: str | None = None) -> None:
         super().__init__(message)
@@ -64,14 +46,24 @@ class PromptParts:
 
 def template_variables(source: str, *, field: str) -> set[str]:
     """The top-level variables a template reads (the engine's globals such as `range` are not variables).
-    A syntax error, or a reference to another template (include, import, extends), is refused naming the field."""
+    A syntax error, a template too long or nested too deeply, or a reference to another template (include, import,
+    extends) is refused naming the field. Nothing of the template runs: it is parsed and compiled, no constant
+    folded."""
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise TemplateError(f"A template is at most {MAX_TEMPLATE_CHARS} characters long.", field=field)
     try:
         ast = _env.parse(source)
-    except TemplateSyntaxError as exc:
+        if any(True for _ in meta.find_referenced_templates(ast)):
+            raise TemplateError("A prompt template cannot include, import or extend other templates.", field=field)
+        collector = VariablesCollector(_env)
+        collector.visit(ast)
+    except TemplateSyntaxError as exc:  # and TemplateAssertionError: an unknown filter or test
         raise TemplateError(f"Template syntax error on line {exc.lineno}: {exc.message}", field=field) from None
-    if any(True for _ in meta.find_referenced_templates(ast)):
-        raise TemplateError("A prompt template cannot include, import or extend other templates.", field=field)
-    return set(meta.find_undeclared_variables(ast)) - set(_env.globals)
+    except RecursionError:
+        raise TemplateError("The template nests expressions too deeply.", field=field) from None
+    except ValueError as exc:  # an integer literal longer than Python reads (4300 digits)
+        raise TemplateError(f"The template has a value Python cannot read: {exc}", field=field) from None
+    return collector.undeclared_identifiers - set(_env.globals)
 
 
 def check_declared(parts: PromptParts, declared: set[str]) -> None:
@@ -90,15 +82,18 @@ def _compiled(source: str) -> Template:
 
 
 def _bounded_render(template: Template, variables: Mapping[str, Any]) -> str:
-    """Render piece by piece, stopping a template whose output grows too large or that runs too long."""
-    started, size, pieces = time.perf_counter(), 0, []
-    for piece in template.generate(**variables):
-        size += len(piece)
-        pieces.append(piece)
-        if size > MAX_RENDERED_CHARS:
-            raise SecurityError(f"the rendered prompt exceeds {MAX_RENDERED_CHARS} characters")
-        if time.perf_counter() - started > MAX_RENDER_SECONDS:
-            raise SecurityError(f"rendering took longer than {MAX_RENDER_SECONDS} s")
+    """Render under a fresh budget; the output is checked as it is produced, the rest as the template runs."""
+    size, pieces = 0, []
+    token = start()
+    try:
+        for piece in template.generate(**variables):
+            size += len(piece)
+            if size > MAX_RENDERED_CHARS:
+                raise LimitExceeded(f"the rendered prompt exceeds {MAX_RENDERED_CHARS} characters")
+            pieces.append(piece)
+        current().step()  # the clock, once more at the end
+    finally:
+        stop(token)
     return "".join(pieces)
 
 
@@ -106,8 +101,14 @@ def render_text(source: str, variables: Mapping[str, Any]) -> str:
     """One template rendered with `variables`; every failure is a TemplateError (a 400 for the caller)."""
     try:
         return _bounded_render(_compiled(source), variables)
+    except LimitExceeded as exc:
+        raise TemplateError(f"The template went past a limit: {exc}.") from None
     except SecurityError as exc:
         raise TemplateError(f"The template tried something it may not: {exc}") from None
+    except RecursionError:
+        raise TemplateError("The template went past a limit: values or calls nested too deeply.") from None
+    except MemoryError:
+        raise TemplateError("The template went past a limit: it ran out of memory.") from None
     except UndefinedError as exc:
         match = _UNDEFINED_NAME.match(str(exc.message or ""))
         if match:
