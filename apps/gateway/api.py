@@ -39,7 +39,8 @@ def _add_refusal(path: str, methods: list[str], refuse) -> None:
         [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=HttpRequest)]
         + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str) for name in names]
     )
-    router.add_api_operation(path, methods, view, include_in_schema=False, url_name=f"refuse:{path}")
+    url_name = "refuse-" + re.sub(r"\W+", "-", path).strip("-")  # no ":" in a URL name (urls.W003)
+    router.add_api_operation(path, methods, view, include_in_schema=False, url_name=url_name)
 
 
 def _only(path: str, allowed: str) -> None:
