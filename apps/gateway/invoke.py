@@ -14,7 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 
-from apps.gateway.http import error_response, gateway_request, parse_json_body, to_http_response
+from apps.gateway.http import gateway_request, parse_json_body, to_http_response
 from apps.gateway.pipeline.errors import GatewayError, InvalidRequest
 from apps.gateway.wiring import get_invoker
 
@@ -79,12 +79,13 @@ class ServiceInvokeApi(APIView):
         tags=["services"],
     )
     async def post(self, request: Request, slug: str) -> HttpResponse:
+        req = gateway_request(request._request)
         try:
-            req = gateway_request(request._request)
             req.body = parse_json_body(request._request)
             stream = stream_flag(request.query_params.getlist("stream"))
         except GatewayError as exc:
-            return error_response(exc)
+            # Answered once the key has passed, as on /v1: a bad key is a 401 whatever the body holds.
+            return to_http_response(await get_invoker().refuse(req, exc))
         conversation_id = request.headers.get("X-Conversation-Id") or None
         result = await get_invoker().invoke(req, slug=slug, stream=stream, conversation_id=conversation_id)
         return to_http_response(result)

@@ -73,3 +73,23 @@ def test_a_key_with_the_gateway_scope_invokes(live_gateway, gateway_setup, summa
     response = invoke(live_gateway, secret_with(gateway_setup, ["gateway"]))
     assert response.status_code == 200, response.text
     assert response.json()["output"] == fake_upstream.reply
+
+
+@pytest.mark.parametrize(("body", "query"), [(b"{not json", ""), (b"[1, 2]", ""), (b'{"text": "hi"}', "?stream=maybe")])
+def test_a_bad_key_is_a_401_whatever_the_body_or_the_query(live_gateway, summarize, body, query):  # noqa: F811
+    # As on /v1: the key is checked before the body and the query, so a caller with no valid key learns nothing
+    # about what the endpoint would accept.
+    response = httpx.post(
+        f"{live_gateway}/api/v1/services/summarize/invoke{query}",
+        content=body,
+        headers={"Authorization": "Bearer gwk_bad_key", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_a_good_key_with_a_bad_query_is_still_a_400_naming_it(live_gateway, gateway_setup, summarize):  # noqa: F811
+    response = invoke(live_gateway, secret_with(gateway_setup, ["gateway"]), "?stream=maybe")
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "stream"

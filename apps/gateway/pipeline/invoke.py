@@ -112,6 +112,10 @@ class ServiceInvoker:
             }
         return body
 
+    async def refuse(self, req: GatewayRequest, refusal: GatewayError) -> GatewayResponse:
+        """An invocation whose body or query the edge refused, answered after the key is checked."""
+        return await self._p.refuse(req, refusal, endpoint="invoke")
+
     async def invoke(
         self, req: GatewayRequest, *, slug: str, stream: bool = False, conversation_id: str | None = None
     ) -> GatewayResponse:
