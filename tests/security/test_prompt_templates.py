@@ -39,6 +39,17 @@ RUNAWAYS = [
     ("string-times-power", "{{ 'a' * 10**9 }}", r"the \* operator would build"),
     ("power-tower", "{{ 10 ** (10 ** 10) }}", r"the \*\* operator would build an integer of more than 4300 digits"),
     ("product-of-big-integers", "{{ (10 ** 4000) * (10 ** 4000) }}", INTEGER),
+    (  # dividing two such integers would take seconds
+        "integer-from-bytes",
+        "{{ (1).from_bytes(('\xff' * 100000).encode('latin-1'), 'big') }}",
+        r"calling int\.from_bytes would build an integer of more than 4300 digits",
+    ),
+    ("hexadecimal-integer", "{{ ('f' * 100000)|int(base=16) }}", "the int filter would build an integer of more than"),
+    (
+        "integer-doubling",
+        "{% set ns = namespace(x=10 ** 4000) %}{% for i in range(2000) %}{% set ns.x = ns.x + ns.x %}{% endfor %}",
+        r"the \+ operator would build an integer of more than 4300 digits",
+    ),
     ("list-times-power", "{{ [0] * 10**9 }}", r"the \* operator would build"),
     ("huge-range", "{{ range(10**9)|list }}", r"range\(\) of more than 100000 numbers"),
     ("list-of-a-huge-iterable", "{{ range(100000)|map('string')|list }}", OPERATIONS),

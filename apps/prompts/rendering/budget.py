@@ -9,6 +9,7 @@ anything while it compiles a template."""
 
 from __future__ import annotations
 
+import math
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from time import perf_counter
@@ -30,6 +31,7 @@ class Limits:
 
 
 LIMITS = Limits()
+LOG2_10 = math.log2(10)
 
 
 class LimitExceeded(SecurityError):
@@ -95,6 +97,11 @@ class Budget:
             raise LimitExceeded(f"{what} would build a value of more than {self.limits.size} characters or items")
         if nesting > self.limits.nesting:
             raise LimitExceeded(f"lists or dicts nested more than {self.limits.nesting} deep")
+
+    def check_integer(self, bits: float, what: str) -> None:
+        """Multiplying or dividing integers costs their sizes multiplied: none grows past what Python prints."""
+        if bits > self.limits.integer_digits * LOG2_10:
+            raise LimitExceeded(f"{what} would build an integer of more than {self.limits.integer_digits} digits")
 
     def enter(self) -> None:
         self.depth += 1

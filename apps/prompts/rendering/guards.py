@@ -19,7 +19,7 @@ from apps.prompts.rendering.budget import CURRENT, Budget, LimitExceeded, curren
 from apps.prompts.rendering.sizes import CONTAINERS, printf_size
 
 Estimate = Callable[..., int]
-SCALARS = frozenset({int, float, bool, type(None)})
+SCALARS = frozenset({float, bool, type(None)})  # nothing to charge; integers are checked for size
 Arguments = tuple[tuple[Any, ...], dict[str, Any]]
 
 
@@ -51,6 +51,8 @@ def admit(budget: Budget, value: Any, what: str) -> Any:
     kind = type(value)
     if kind is str:
         budget.charge(len(value), what)
+    elif kind is int:
+        budget.check_integer(value.bit_length(), what)
     elif kind in SCALARS:
         pass
     elif isinstance(value, str | bytes):

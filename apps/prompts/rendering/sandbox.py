@@ -19,7 +19,7 @@ from jinja2.runtime import Context, LoopContext, Macro, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
 from markupsafe import Markup
 
-from apps.prompts.rendering.budget import CURRENT, LimitExceeded, current
+from apps.prompts.rendering.budget import CURRENT, current
 from apps.prompts.rendering.guards import (
     MARKUP_ESCAPES,
     SCALARS,
@@ -193,7 +193,10 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         budget.step()
         what, apply = f"the {operator} operator", self.binop_table[operator]
         if isinstance(left, int) and isinstance(right, int) and operator in ("*", "**"):
-            self._check_integer(left, right, operator)
+            if operator == "*":
+                budget.check_integer(left.bit_length() + right.bit_length(), what)
+            elif abs(left) > 1 and right > 0:
+                budget.check_integer(math.log2(abs(left)) * right, what)
         elif operator == "%" and isinstance(left, str | bytes):
             growth = MARKUP_ESCAPES if isinstance(left, Markup) else 1
             budget.require(growth * printf_size(left, right, budget.remaining(), budget.step), what)
@@ -212,17 +215,6 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
                 result = apply(left, right)
                 return budget.record(result, left_full + right_full - 1, max(left_nesting, right_nesting), what)
         return admit(budget, apply(left, right), what)
-
-    @staticmethod
-    def _check_integer(left: int, right: int, operator: str) -> None:
-        digits = current().limits.integer_digits
-        bits: float
-        if operator == "*":
-            bits = left.bit_length() + right.bit_length()
-        else:
-            bits = math.log2(abs(left)) * right if abs(left) > 1 and right > 0 else 0
-        if bits > digits * math.log2(10):
-            raise LimitExceeded(f"the {operator} operator would build an integer of more than {digits} digits")
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         if isinstance(argument, slice):  # a copy: charged like anything built

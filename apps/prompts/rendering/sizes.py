@@ -51,7 +51,8 @@ def text_size(value: Any, limit: int, *, step: Step, mode: str = "str", indent: 
     if kind is float:
         return 24
     if kind is int:
-        return value.bit_length() * 30103 // 100000 + 2
+        bits: int = value.bit_length()
+        return bits * 30103 // 100000 + 2  # decimal digits, and a sign
     total = 0
     stack: list[tuple[Any, int]] = [(value, 0)]
     top = mode == "str"
