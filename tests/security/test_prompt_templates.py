@@ -154,6 +154,13 @@ def test_after_a_refused_render_the_next_one_starts_afresh():
     assert render_text("{% for i in range(3) %}{{ name }}{% endfor %}", {"name": "Ada"}) == "AdaAdaAda"
 
 
+@pytest.mark.parametrize("lookup", ["{}[s]", "[1][s]", "'x'|attr(s)"], ids=["dict", "list", "attribute"])
+def test_an_error_quotes_a_value_of_the_template_cut_short(lookup):
+    with pytest.raises(TemplateError) as caught:
+        render_text("{% set s = 'k' * 100000 %}{{ " + lookup + " }}", {})
+    assert len(caught.value.message) < 400
+
+
 # Ordinary templates render exactly as in Jinja2's own sandbox.
 ORDINARY = [
     "Summarize in {{ words }} words: {{ text }}",

@@ -25,6 +25,7 @@ MAX_RENDERED_CHARS = LIMITS.output_chars
 MAX_TEMPLATE_CHARS = 100_000
 MAX_TEMPLATE_TAGS = 2_000  # {{ … }} and {% … %}
 MAX_TEMPLATE_NODES = 10_000  # what the tags hold: names, literals, operators, filters…
+MAX_ERROR_DETAIL = 300
 
 _env = BoundedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 _UNDEFINED_NAME = re.compile(r"^'(?P<name>[^']+)' is undefined$")
@@ -106,6 +107,12 @@ def _bounded_render(template: Template, variables: Mapping[str, Any]) -> str:
     return "".join(pieces)
 
 
+def _clipped(detail: object) -> str:
+    """An error's own text, cut short: it may quote a value of the template, up to a megabyte long."""
+    text = str(detail)
+    return text if len(text) <= MAX_ERROR_DETAIL else f"{text[:MAX_ERROR_DETAIL]}…"
+
+
 def render_text(source: str, variables: Mapping[str, Any]) -> str:
     """One template rendered with `variables`; every failure is a TemplateError (a 400 for the caller)."""
     try:
@@ -113,7 +120,7 @@ def render_text(source: str, variables: Mapping[str, Any]) -> str:
     except LimitExceeded as exc:
         raise TemplateError(f"The template went past a limit: {exc}.") from None
     except SecurityError as exc:
-        raise TemplateError(f"The template tried something it may not: {exc}") from None
+        raise TemplateError(f"The template tried something it may not: {_clipped(exc)}") from None
     except RecursionError:
         raise TemplateError("The template went past a limit: values or calls nested too deeply.") from None
     except MemoryError:
@@ -122,11 +129,11 @@ def render_text(source: str, variables: Mapping[str, Any]) -> str:
         match = _UNDEFINED_NAME.match(str(exc.message or ""))
         if match:
             raise TemplateError(f"Missing variable: {match['name']}.", variable=match["name"]) from None
-        raise TemplateError(f"Missing value in the variables: {exc.message}.") from None
+        raise TemplateError(f"Missing value in the variables: {_clipped(exc.message)}.") from None
     except TemplateSyntaxError as exc:
-        raise TemplateError(f"Template syntax error on line {exc.lineno}: {exc.message}") from None
+        raise TemplateError(f"Template syntax error on line {exc.lineno}: {_clipped(exc.message)}") from None
     except (TemplateRuntimeError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
-        raise TemplateError(f"The template failed with these variables: {exc}") from None
+        raise TemplateError(f"The template failed with these variables: {_clipped(exc)}") from None
 
 
 def render_messages(parts: PromptParts, variables: Mapping[str, Any]) -> list[dict[str, str]]:
