@@ -85,6 +85,7 @@ class Service(TenantOwnedModel):
         default=1000, validators=[MinValueValidator(1)], help_text="for cost projections until real averages exist"
     )
     published_at = models.DateTimeField(null=True, blank=True)
+    sunset_on = models.DateField(null=True, blank=True, help_text="deprecated: the day it is to be retired")
 
     class Meta:
         ordering = ["name", "slug"]

@@ -18,6 +18,7 @@ from apps.access.services.subscriptions import (
     subscription_resume,
     subscription_revoke,
     subscription_suspend,
+    subscriptions_close_for_retired,
 )
 from apps.access.services.tokens import personal_token_issue, token_revoke
 
@@ -39,5 +40,6 @@ __all__ = [
     "subscription_resume",
     "subscription_revoke",
     "subscription_suspend",
+    "subscriptions_close_for_retired",
     "token_revoke",
 ]

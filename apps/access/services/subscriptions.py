@@ -167,6 +167,23 @@ def subscription_renew(*, subscription: Subscription, actor_membership: Membersh
     return _decide(subscription, Event.RENEWED, actor_membership, expires_at=expires_at)
 
 
+def subscriptions_close_for_retired(*, service: Service, actor_membership: Membership | None) -> None:
+    """Close the open subscriptions of a service being retired (its retire hook: runs in the retiring transaction).
+    Pending ones are rejected, approved and suspended ones revoked, each with the reason, audited and told to its
+    requester once the retirement is committed."""
+    reason = f"{service} was retired by {service.tenant}: it no longer answers."
+    open_ones = (
+        Subscription.objects.select_for_update(of=("self",))
+        .select_related("app__tenant", "service__tenant", "plan", "requested_by")
+        .filter(service=service, status__in=OPEN_SUBSCRIPTION_STATES)
+        .order_by("pk")
+    )
+    for subscription in open_ones:
+        pending = subscription.status == Status.PENDING
+        event, status = (Event.REJECTED, Status.REJECTED) if pending else (Event.REVOKED, Status.REVOKED)
+        _decide(subscription, event, actor_membership, status=status, reason=reason)
+
+
 def subscription_notify(*, subscription: Subscription, event: str) -> list[Notification]:
     """Tell whoever the event concerns, in the app and by e-mail: the service tenant's approvers about a new request,
     the requester about a decision. Runs in subscription_notify_task, after the change is committed."""
@@ -231,12 +248,13 @@ def _required_reason(reason: str, verb: str) -> str:
     return reason.strip()
 
 
-def _decide(subscription: Subscription, event: str, membership: Membership, **updates) -> Subscription:
-    """Apply a decision: set `updates` (status, reason, expires_at), who decided and when; audit and notify."""
+def _decide(subscription: Subscription, event: str, membership: Membership | None, **updates) -> Subscription:
+    """Apply a decision: set `updates` (status, reason, expires_at), who decided (None: a trusted caller) and when;
+    audit and notify."""
     changes = {name: [getattr(subscription, name), value] for name, value in updates.items()}
     for name, value in updates.items():
         setattr(subscription, name, value)
-    subscription.decided_by = membership.user
+    subscription.decided_by = membership.user if membership is not None else None
     subscription.decided_at = timezone.now()
     subscription.save()
     _record(subscription, f"subscription.{ACTIONS[event]}", changes)

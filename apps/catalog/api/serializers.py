@@ -109,6 +109,7 @@ class ServiceOut(serializers.ModelSerializer):
             "expected_tokens_per_call",
             "capture_bodies_days",
             "published_at",
+            "sunset_on",
             "plans",
             "created_at",
             "updated_at",
@@ -144,6 +145,12 @@ class ServiceCreateIn(ServiceUpdateIn):
     visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PRIVATE)
     shared_with = _tenant_slugs(required=False, help_text="tenant slugs (visibility `shared`)")
     approval_mode = serializers.ChoiceField(choices=ApprovalMode.choices, default=ApprovalMode.MANUAL)
+
+
+class ServiceDeprecateIn(serializers.Serializer):
+    sunset_on = serializers.DateField(
+        required=False, allow_null=True, help_text="the day it is to be retired (after today); absent: not announced"
+    )
 
 
 class ServiceShareIn(serializers.Serializer):
@@ -216,6 +223,7 @@ class CatalogServiceDetailOut(CatalogServiceOut):
             "output_mode",
             "output_schema",
             "published_at",
+            "sunset_on",
         ]
 
 

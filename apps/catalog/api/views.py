@@ -21,6 +21,7 @@ from apps.catalog.api.serializers import (
     PlanOut,
     PlanUpdateIn,
     ServiceCreateIn,
+    ServiceDeprecateIn,
     ServiceOut,
     ServiceShareIn,
     ServiceUpdateIn,
@@ -86,9 +87,11 @@ class ServiceViewSet(mixins.ListModelMixin, TenantScopedViewSet):
         service_update(service=service, actor_membership=request.membership, data=data)
         return Response(ServiceOut(service_get(tenant=request.tenant, slug=slug)).data)
 
-    def _lifecycle(self, request: Request, slug: str, lifecycle: str) -> Response:
+    def _lifecycle(self, request: Request, slug: str, lifecycle: str, **extra) -> Response:
         service = service_get(tenant=request.tenant, slug=slug)
-        service = service_set_lifecycle(service=service, actor_membership=request.membership, lifecycle=lifecycle)
+        service = service_set_lifecycle(
+            service=service, actor_membership=request.membership, lifecycle=lifecycle, **extra
+        )
         return Response(ServiceOut(service).data)
 
     @extend_schema(request=None, responses=ServiceOut, summary="Publish (from draft or deprecated)")
@@ -96,12 +99,14 @@ class ServiceViewSet(mixins.ListModelMixin, TenantScopedViewSet):
     def publish(self, request, tenant_slug: str, slug: str):
         return self._lifecycle(request, slug, Lifecycle.PUBLISHED)
 
-    @extend_schema(request=None, responses=ServiceOut, summary="Deprecate (callers get a warning)")
+    @extend_schema(request=ServiceDeprecateIn, responses=ServiceOut, summary="Deprecate (callers get a warning)")
     @action(detail=True, methods=["post"])
     def deprecate(self, request, tenant_slug: str, slug: str):
-        return self._lifecycle(request, slug, Lifecycle.DEPRECATED)
+        return self._lifecycle(request, slug, Lifecycle.DEPRECATED, **_validated(ServiceDeprecateIn, request.data))
 
-    @extend_schema(request=None, responses=ServiceOut, summary="Retire for good (no more calls)")
+    @extend_schema(
+        request=None, responses=ServiceOut, summary="Retire for good (no more calls; open subscriptions are closed)"
+    )
     @action(detail=True, methods=["post"])
     def retire(self, request, tenant_slug: str, slug: str):
         return self._lifecycle(request, slug, Lifecycle.RETIRED)

@@ -11,12 +11,21 @@ from apps.core.errors import ApplicationError, ConflictError, NotPermitted
 from apps.core.services import audit_record, config_version_bump
 from apps.tenants.models import Membership, Role, Tenant
 
+# The least role that creates, changes, publishes, deprecates and retires a tenant's services and their plans.
+MANAGE_ROLE = Role.ADMIN
+
+
+def service_manage_allowed(*, membership: Membership, tenant: Tenant) -> bool:
+    """Whether the member may change the tenant's services and plans: the one rule the writes below enforce and the
+    pages ask before they show a form or a button."""
+    return membership.tenant_id == tenant.pk and membership.has_role(MANAGE_ROLE)
+
 
 def require_admin(membership: Membership | None, tenant: Tenant) -> None:
     """Owners and admins of the service's tenant change it; None is a trusted caller (seed, commands)."""
     if membership is None:
         return
-    if membership.tenant_id != tenant.pk or not membership.has_role(Role.ADMIN):
+    if not service_manage_allowed(membership=membership, tenant=tenant):
         raise NotPermitted("Only owners and admins of its tenant change a service and its plans.")
 
 

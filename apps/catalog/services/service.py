@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -13,6 +14,7 @@ from jsonschema.exceptions import SchemaError
 
 from apps.catalog.models import Lifecycle, OutputMode, Service, Tag, Visibility, tag_validator
 from apps.catalog.services.base import audited, require_admin, save
+from apps.catalog.services.ports import creator_for, run_retire_hooks
 from apps.core.errors import ApplicationError, ConflictError
 from apps.tenants.models import Membership, Tenant
 
@@ -149,9 +151,19 @@ def service_create(
     return service
 
 
+def service_create_of_kind(*, kind: str, **fields: Any) -> Service:
+    """A new service of `kind` through the creator its app registered (a prompt API: the prompts app, which takes
+    the first version's templates and creates the service with service_create), else service_create."""
+    creator = creator_for(kind)
+    if creator is None:
+        return service_create(kind=kind, **fields)
+    return creator(**fields)
+
+
 @transaction.atomic
 def service_update(*, service: Service, actor_membership: Membership | None, data: dict[str, Any]) -> Service:
-    """Change the fields of UPDATABLE_FIELDS given in `data`, and `tags` (the whole list). Slug and kind stay."""
+    """Change the fields of UPDATABLE_FIELDS given in `data`, `tags` and `shared_with` (whole lists). Slug and kind
+    stay. Unlike service_share, the visibility is only what `data` says: the list is kept for when it is shared."""
     require_admin(actor_membership, service.tenant)
     fields = {name: value for name, value in data.items() if name in UPDATABLE_FIELDS}
     if "route" in fields:
@@ -169,29 +181,71 @@ def service_update(*, service: Service, actor_membership: Membership | None, dat
         if before != after:
             service.tags.set(tag_rows)
             changes["tags"] = [before, after]
+    if "shared_with" in data:
+        _update_shared_with(service, data["shared_with"], changes)
     if changes:
         save(service, conflict_field="slug", conflict="Conflicting service.")
         audited("service.update", service, tenant=service.tenant, changes=changes)
     return service
 
 
+def service_lifecycle_moves(*, service: Service) -> list[str]:
+    """Where the service may go next from its lifecycle (the pages offer exactly these moves)."""
+    return [lifecycle for lifecycle in LIFECYCLE_ACTIONS if lifecycle in LIFECYCLE_TRANSITIONS[service.lifecycle]]
+
+
+def _update_shared_with(service: Service, tenants: Iterable[Tenant], changes: dict[str, Any]) -> None:
+    targets = _share_targets(service, tenants, field="shared_with")
+    before = sorted(tenant.slug for tenant in service.shared_with.all())
+    after = sorted(tenant.slug for tenant in targets)
+    if before != after:
+        service.shared_with.set(targets)
+        changes["shared_with"] = [before, after]
+
+
+def _checked_sunset(lifecycle: str, sunset_on: date | None) -> date | None:
+    """A sunset date goes with a deprecation only, and lies ahead (the day the callers are told to move by)."""
+    if sunset_on is None:
+        return None
+    if lifecycle != Lifecycle.DEPRECATED:
+        raise ApplicationError("Only a deprecation takes a sunset date.", field="sunset_on")
+    if sunset_on <= timezone.localdate():
+        raise ApplicationError("The sunset date must be after today.", field="sunset_on")
+    return sunset_on
+
+
 @transaction.atomic
-def service_set_lifecycle(*, service: Service, actor_membership: Membership | None, lifecycle: str) -> Service:
-    """Move along draft → published ⇄ deprecated, or to retired (final). Publishing stamps published_at once."""
+def service_set_lifecycle(
+    *, service: Service, actor_membership: Membership | None, lifecycle: str, sunset_on: date | None = None
+) -> Service:
+    """Move along draft → published ⇄ deprecated, or to retired (final). Publishing stamps published_at once and
+    clears a sunset date; deprecating sets the sunset date given (None: not announced yet). Retiring runs the
+    retire hooks in this transaction: the access app closes the service's open subscriptions and tells their
+    requesters."""
     require_admin(actor_membership, service.tenant)
     # Read under a row lock: of two concurrent transitions, the second sees where the first left the service.
-    current = Service.objects.select_for_update().values_list("lifecycle", flat=True).get(pk=service.pk)
+    current, current_sunset = (
+        Service.objects.select_for_update().values_list("lifecycle", "sunset_on").get(pk=service.pk)
+    )
     if lifecycle not in LIFECYCLE_TRANSITIONS[current]:
         allowed = ", ".join(sorted(LIFECYCLE_TRANSITIONS[current])) or "nothing: retired is final"
         raise ConflictError(
             f"A {current} service cannot become {lifecycle}; it can become {allowed}.", field="lifecycle"
         )
+    sunset_on = _checked_sunset(lifecycle, sunset_on)
+    changes: dict[str, Any] = {"lifecycle": [current, lifecycle]}
+    # A retired service keeps the date its retirement was announced for.
+    service.sunset_on = current_sunset if lifecycle == Lifecycle.RETIRED else sunset_on
+    if service.sunset_on != current_sunset:
+        changes["sunset_on"] = [current_sunset, service.sunset_on]
     service.lifecycle = lifecycle
     if lifecycle == Lifecycle.PUBLISHED and service.published_at is None:
         service.published_at = timezone.now()
-    service.save(update_fields=["lifecycle", "published_at", "updated_at"])
+    service.save(update_fields=["lifecycle", "published_at", "sunset_on", "updated_at"])
     action = f"service.{LIFECYCLE_ACTIONS[lifecycle]}"
-    audited(action, service, tenant=service.tenant, changes={"lifecycle": [current, lifecycle]})
+    audited(action, service, tenant=service.tenant, changes=changes)
+    if lifecycle == Lifecycle.RETIRED:
+        run_retire_hooks(service=service, actor_membership=actor_membership)
     return service
 
 
