@@ -5,3 +5,10 @@ class GatewayConfig(AppConfig):
     name = "apps.gateway"
     label = "gateway"
     verbose_name = "Gateway"
+
+    def ready(self) -> None:
+        from apps.gateway.adapters.prompt_runner import PipelinePromptRunner
+        from apps.prompts.runner import prompt_runner_register
+
+        # The prompt workbench runs versions through the data plane without importing it (apps/prompts/runner.py).
+        prompt_runner_register(PipelinePromptRunner())

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 
@@ -56,3 +58,81 @@ class PromptVersion(models.Model):
         if self.pk is not None:
             raise ImmutableError("prompt versions are immutable: create a new version instead")
         super().save(*args, **kwargs)
+
+
+class PromptTestCase(TimeStampedModel):
+    """One test case of a prompt: the variables to render it with and the checks its output must pass
+    (apps/prompts/checks.py says what a check holds; they are validated when the case is saved)."""
+
+    template = models.ForeignKey(PromptTemplate, on_delete=models.CASCADE, related_name="test_cases")
+    name = models.CharField(max_length=100)
+    variables = models.JSONField(default=dict, blank=True, help_text="the input variables of the case")
+    checks = models.JSONField(default=list, blank=True, help_text='[{"type": "contains", "value": "…"}, …]')
+
+    class Meta:
+        ordering = ["template", "name"]
+        constraints = [models.UniqueConstraint(fields=["template", "name"], name="prompt_test_case_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TestRunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"  # at least one case failed its checks or got no answer
+    ERROR = "error", "Error"  # the run itself could not complete
+
+
+class PromptTestRun(models.Model):
+    """All the test cases of a prompt run once against one version (the cases as they were when it started)."""
+
+    version = models.ForeignKey(PromptVersion, on_delete=models.CASCADE, related_name="test_runs")
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(max_length=8, choices=TestRunStatus.choices, default=TestRunStatus.QUEUED)
+    error = models.TextField(blank=True, help_text="why the run could not complete (status error)")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    passed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=8, default=Decimal(0))
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["version", "-created_at"], name="prompt_test_run_version_time")]
+
+    def __str__(self) -> str:
+        return f"test run {self.pk} of {self.version}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (TestRunStatus.PASSED, TestRunStatus.FAILED, TestRunStatus.ERROR)
+
+
+class PromptTestResult(models.Model):
+    """The outcome of one case in a run: the output, whether it passed, why not, and what the call cost."""
+
+    run = models.ForeignKey(PromptTestRun, on_delete=models.CASCADE, related_name="results")
+    # Kept when the case is later deleted: the run's history stays as it was.
+    case = models.ForeignKey(PromptTestCase, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    case_name = models.CharField(max_length=100)
+    passed = models.BooleanField()
+    failures = models.JSONField(default=list, blank=True, help_text="one sentence per failed check")
+    output = models.TextField(blank=True)
+    error = models.TextField(blank=True, help_text="why the call got no answer")
+    request_id = models.CharField(max_length=64, blank=True)
+    latency_ms = models.FloatField(default=0)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=8, default=Decimal(0))
+
+    class Meta:
+        ordering = ["run", "case_name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_name}: {'passed' if self.passed else 'failed'}"

@@ -8,8 +8,9 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from apps.catalog.models import Service
-from apps.prompts.models import PromptTemplate, PromptVersion
+from apps.prompts.models import PromptTemplate, PromptTestCase, PromptTestRun, PromptVersion
 from apps.prompts.rendering import PromptParts
+from apps.prompts.runner import PromptRunSpec
 from apps.tenants.models import Tenant
 from apps.tenants.selectors import is_row_id
 
@@ -93,3 +94,63 @@ def prompt_version_diff(*, template: PromptTemplate, a: int | str, b: int | str)
         )
         for field in DIFF_FIELDS
     }
+
+
+def prompt_template_list(*, tenant: Tenant) -> QuerySet[PromptTemplate]:
+    """The tenant's prompts, with their service and live version."""
+    return (
+        PromptTemplate.objects.filter(service__tenant=tenant)
+        .select_related("service", "service__route", "live_version")
+        .order_by("service__name")
+    )
+
+
+def prompt_test_case_list(*, template: PromptTemplate) -> QuerySet[PromptTestCase]:
+    return PromptTestCase.objects.filter(template=template).select_related("template__service").order_by("name")
+
+
+def prompt_test_case_get(*, template: PromptTemplate, pk: int | str) -> PromptTestCase:
+    case = prompt_test_case_list(template=template).filter(pk=pk).first() if is_row_id(pk) else None
+    if case is None:
+        raise Http404("No such test case.")
+    return case
+
+
+def prompt_test_run_list(*, template: PromptTemplate, version: PromptVersion | None = None) -> QuerySet[PromptTestRun]:
+    """Runs of the prompt's cases, newest first (of one version when given)."""
+    runs = PromptTestRun.objects.filter(version__template=template).select_related("version", "started_by")
+    if version is not None:
+        runs = runs.filter(version=version)
+    return runs.order_by("-created_at", "-id")
+
+
+def prompt_test_run_get(
+    *, template: PromptTemplate, pk: int | str, version: PromptVersion | None = None
+) -> PromptTestRun:
+    """One run with its results (by case name); 404 for a run of another prompt or version."""
+    runs = prompt_test_run_list(template=template, version=version).prefetch_related("results")
+    run = runs.filter(pk=pk).first() if is_row_id(pk) else None
+    if run is None:
+        raise Http404("No such test run.")
+    return run
+
+
+def prompt_test_run_last(*, version: PromptVersion) -> PromptTestRun | None:
+    """The latest run of a version's cases (what the publish dialog shows), or None when they never ran."""
+    return prompt_test_run_list(template=version.template, version=version).first()
+
+
+def prompt_run_spec(*, version: PromptVersion) -> PromptRunSpec:
+    """What the prompt runner needs to run `version`, as plain data; the call is the owning tenant's."""
+    service = version.template.service
+    return PromptRunSpec(
+        tenant_id=service.tenant_id,
+        service_id=service.pk,
+        service_slug=service.slug,
+        number=version.number,
+        system_template=version.system_template,
+        user_template=version.user_template,
+        examples=tuple(version.examples),
+        parameters=dict(version.parameters),
+        variables_schema=dict(version.variables_schema),
+    )

@@ -12,15 +12,17 @@ from django.db.models import Max
 
 from apps.catalog.models import Service, ServiceKind
 from apps.catalog.services import service_create
-from apps.core.errors import ApplicationError, NotPermitted
+from apps.core.errors import ApplicationError, ConflictError, NotPermitted
 from apps.core.services import audit_record, config_version_bump, model_diff
-from apps.prompts.models import PromptTemplate, PromptVersion, StickyBy
+from apps.prompts.checks import checks_clean
+from apps.prompts.models import PromptTemplate, PromptTestCase, PromptTestRun, PromptVersion, StickyBy
 from apps.prompts.rendering import template_variables
 from apps.prompts.validation import validate_version
 from apps.providers.models import Route
 from apps.tenants.models import Membership, Role, Tenant
 
 MIN_SPLIT_ENTRIES = 2
+MAX_TEST_CASES = 100  # per prompt: a run calls the model once per case
 
 
 def _require_role(membership: Membership | None, *, tenant: Tenant, minimum: str, message: str) -> None:
@@ -258,3 +260,109 @@ def prompt_ab_set(
         audit_record(action="prompt.ab_set", obj=template, tenant=template.service.tenant, changes=changes)
         config_version_bump()
     return template
+
+
+# Test cases: developers and up of the owning tenant write them and start runs, as they write versions.
+
+
+def _require_tester(membership: Membership | None, template: PromptTemplate) -> None:
+    _require_role(
+        membership,
+        tenant=template.service.tenant,
+        minimum=Role.DEVELOPER,
+        message="Viewers cannot change test cases or run them.",
+    )
+
+
+def _test_case_content(template: PromptTemplate, *, name: str, variables: Any, checks: Any) -> dict[str, Any]:
+    name = name.strip() if isinstance(name, str) else ""
+    if not name:
+        raise ApplicationError("A test case needs a name.", field="name")
+    if not isinstance(variables, Mapping):
+        raise ApplicationError('The variables are a JSON object, such as {"text": "…"}.', field="variables")
+    return {
+        "name": name,
+        "variables": dict(variables),
+        "checks": checks_clean(checks, output_schema=template.service.output_schema),
+    }
+
+
+def _save_test_case(case: PromptTestCase) -> PromptTestCase:
+    taken = PromptTestCase.objects.filter(template=case.template, name=case.name).exclude(pk=case.pk)
+    if taken.exists():
+        raise ConflictError(f"This prompt already has a test case named {case.name!r}.", field="name")
+    try:
+        case.full_clean(validate_constraints=False)
+    except ValidationError as exc:
+        name, errors = next(iter(exc.message_dict.items()))
+        raise ApplicationError(errors[0], field=name) from None
+    case.save()
+    return case
+
+
+@transaction.atomic
+def prompt_test_case_create(
+    *, template: PromptTemplate, actor_membership: Membership | None, name: str, variables: Any, checks: Any
+) -> PromptTestCase:
+    """A test case of a prompt: variables to render it with and checks its output must pass."""
+    _require_tester(actor_membership, template)
+    template = _locked(template)  # two people adding cases at once cannot both pass the count or the name check
+    if template.test_cases.count() >= MAX_TEST_CASES:
+        raise ApplicationError(f"A prompt has at most {MAX_TEST_CASES} test cases.", field="name")
+    content = _test_case_content(template, name=name, variables=variables, checks=checks)
+    case = _save_test_case(PromptTestCase(template=template, **content))
+    audit_record(action="prompt_test_case.create", obj=case, tenant=template.service.tenant, changes=content)
+    return case
+
+
+@transaction.atomic
+def prompt_test_case_update(
+    *, case: PromptTestCase, actor_membership: Membership | None, **fields: Any
+) -> PromptTestCase:
+    """Change a case's name, variables or checks (those given)."""
+    template = case.template
+    _require_tester(actor_membership, template)
+    unknown = set(fields) - {"name", "variables", "checks"}
+    if unknown:
+        raise ApplicationError(f"A test case has no field {sorted(unknown)[0]}.", field=sorted(unknown)[0])
+    current = {"name": case.name, "variables": case.variables, "checks": case.checks}
+    content = _test_case_content(template, **{**current, **fields})
+    changes = model_diff(case, content)
+    if changes:
+        for field, (_, new) in changes.items():
+            setattr(case, field, new)
+        _save_test_case(case)
+        audit_record(action="prompt_test_case.update", obj=case, tenant=template.service.tenant, changes=changes)
+    return case
+
+
+@transaction.atomic
+def prompt_test_case_delete(*, case: PromptTestCase, actor_membership: Membership | None) -> None:
+    """Delete a case; the results it had in earlier runs stay, under its name."""
+    template = case.template
+    _require_tester(actor_membership, template)
+    audit_record(
+        action="prompt_test_case.delete", obj=case, tenant=template.service.tenant, changes={"name": case.name}
+    )
+    case.delete()
+
+
+@transaction.atomic
+def prompt_test_run_start(*, version: PromptVersion, actor_membership: Membership | None) -> PromptTestRun:
+    """Queue a run of every test case of the prompt against `version` (a draft or any other). The run goes on in
+    a Celery task (eager on the embedded default); its results appear as each case finishes."""
+    template = version.template
+    _require_tester(actor_membership, template)
+    total = template.test_cases.count()
+    if not total:
+        raise ApplicationError("This prompt has no test cases yet: add one, then run them.", field="version")
+    run = PromptTestRun.objects.create(
+        version=version, started_by=actor_membership.user if actor_membership else None, total=total
+    )
+    audit_record(
+        action="prompt_test_run.start", obj=run, tenant=template.service.tenant, changes={"version": version.number}
+    )
+    from apps.prompts.tasks import prompt_test_run_task  # the task calls back into the services
+
+    transaction.on_commit(lambda: prompt_test_run_task.delay(run.pk))
+    return run

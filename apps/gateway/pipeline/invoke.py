@@ -3,7 +3,10 @@ visibility, subscription, input schema, prompt version (A/B), rendering, and out
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -37,6 +40,18 @@ from apps.providers.clients.base import ChatResult, ChatStream, ProviderError, U
 
 def _path(error: Any) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(body)"
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """How a run of a given prompt version ended (run_version): its output text or its error, and its cost."""
+
+    request_id: str
+    output: str
+    usage: Usage
+    cost: Decimal
+    latency_ms: float
+    error: GatewayError | None = None
 
 
 class ServiceInvoker:
@@ -112,6 +127,13 @@ class ServiceInvoker:
             }
         return body
 
+    @staticmethod
+    def route(snapshot: Snapshot, service: ServiceEntry) -> RouteEntry:
+        route = snapshot.routes.get((service.tenant_id, service.route_alias))
+        if route is None or not route.deployments:
+            raise ServiceNotInvocable(f"Service {service.slug!r} has no route with an enabled deployment.")
+        return route
+
     async def refuse(self, req: GatewayRequest, refusal: GatewayError) -> GatewayResponse:
         """An invocation whose body or query the edge refused, answered after the key is checked."""
         return await self._p.refuse(req, refusal, endpoint="invoke")
@@ -132,9 +154,7 @@ class ServiceInvoker:
             record.service_id = service.service_id
             version = self.choose(service, key, conversation_id)
             body = self.chat_body(service, version, self.validate_input(version, req.body))
-            route = snapshot.routes.get((service.tenant_id, service.route_alias))
-            if route is None or not route.deployments:
-                raise ServiceNotInvocable(f"Service {slug!r} has no route with an enabled deployment.")
+            route = self.route(snapshot, service)
             record.route = route.alias
             extra = {"X-Service-Version": str(version.number)}
             if service.lifecycle == "deprecated":
@@ -232,6 +252,37 @@ class ServiceInvoker:
         service: ServiceEntry,
     ) -> AsyncIterator[bytes]:
         """Service streams carry text deltas, then a final event with usage, version and request id."""
+        try:
+            async with aclosing(self._texts(req, record, outcome, stream, first, service)) as texts:
+                async for text in texts:
+                    yield sse_event({"type": "delta", "text": text})
+            usage = stream.usage or Usage()
+            yield sse_event(
+                {
+                    "type": "done",
+                    "usage": usage.to_openai(),
+                    "version": version,
+                    "request_id": req.request_id,
+                }
+            )
+            yield SSE_DONE
+        except ProviderError as exc:
+            yield sse_event(
+                GatewayError(f"The upstream stream failed: {exc.message}", code="upstream_stream_error").envelope()
+            )
+
+    async def _texts(
+        self,
+        req: GatewayRequest,
+        record: CallRecord,
+        outcome: RouteOutcome,
+        stream: ChatStream,
+        first: dict[str, Any],
+        service: ServiceEntry,
+    ) -> AsyncGenerator[str, None]:
+        """The text deltas of an upstream stream. When it ends — completed (200), failed midway (502: the
+        ProviderError is raised on) or abandoned by the caller (499) — the call is accounted, its bodies captured
+        and its record handed over."""
         p = self._p
         since = p._clock()
         record.status = 499
@@ -244,30 +295,90 @@ class ServiceInvoker:
                     if text:
                         if service.capture_bodies_days:
                             texts.append(text)
-                        yield sse_event({"type": "delta", "text": text})
+                        yield text
                 chunk = await anext(stream, None)
-            usage = stream.usage or Usage()
             record.status = 200
-            yield sse_event(
-                {
-                    "type": "done",
-                    "usage": usage.to_openai(),
-                    "version": version,
-                    "request_id": req.request_id,
-                }
-            )
-            yield SSE_DONE
         except ProviderError as exc:
             record.status, record.error_type = 502, f"midstream_{exc.kind}"
-            yield sse_event(
-                GatewayError(f"The upstream stream failed: {exc.message}", code="upstream_stream_error").envelope()
-            )
+            raise
         finally:
             await stream.aclose()
             outcome.upstream_seconds += p._clock() - since
             p._account(record, stream.usage or Usage(), outcome)
             capture_bodies(record, service, req.body, "".join(texts))
             p._finish(req, record, outcome)
+
+    async def run_version(
+        self,
+        req: GatewayRequest,
+        *,
+        tenant_id: int,
+        slug: str,
+        version: PromptVersionEntry,
+        stream: bool,
+        endpoint: str,
+    ) -> AsyncIterator[str | RunOutcome]:
+        """Run a given version of one of the tenant's prompt services (a draft, or any other) with the variables in
+        req.body, from the portal rather than with an app's key: the playground and test runs. The same steps as
+        invoke after authorization — input schema, rendering, route, failover, JSON output checks, accounting,
+        capture — and a call record of the tenant without an app, under `endpoint`. Yields the text deltas when
+        streaming, then exactly one RunOutcome."""
+        p = self._p
+        snapshot, record = await p._begin(req, endpoint)
+        record.stream, record.tenant_id = stream, tenant_id
+        outcome = RouteOutcome()
+        service = snapshot.services.get(slug)
+        pieces: list[str] = []
+        try:
+            if service is None or service.tenant_id != tenant_id or service.kind != "prompt":
+                raise ServiceNotFound(f"Your tenant has no prompt service {slug!r}.")
+            record.service_id = service.service_id
+            body = self.chat_body(service, version, self.validate_input(version, req.body))
+            route = self.route(snapshot, service)
+            record.route = route.alias
+            if stream:
+                upstream, first = await p.router.run(route, p.stream_opener(body), outcome=outcome)
+                record.ttft_ms = (p._clock() - req.received) * 1000
+                async with aclosing(self._texts(req, record, outcome, upstream, first, service)) as texts:
+                    async for text in texts:
+                        pieces.append(text)
+                        yield text
+                usage = upstream.usage or Usage()
+                output = "".join(pieces)
+            else:
+                value, usage = await self._complete(route, outcome, body, service)
+                output = value if isinstance(value, str) else orjson.dumps(value).decode()
+                record.status = 200
+                p._account(record, usage, outcome)
+                capture_bodies(record, service, req.body, output)
+                p._finish(req, record, outcome)
+        except GatewayError as exc:
+            if service is not None and service.tenant_id == tenant_id:
+                capture_bodies(record, service, req.body, exc.envelope())
+            p._fail(req, record, exc, outcome)
+            yield RunOutcome(req.request_id, "", Usage(), record.cost, record.latency_ms, error=exc)
+            return
+        except ProviderError as exc:  # a stream that failed midway: its record is already handed over
+            error = GatewayError(f"The upstream stream failed: {exc.message}", code="upstream_stream_error")
+            yield RunOutcome(req.request_id, "".join(pieces), usage_of(record), record.cost, record.latency_ms, error)
+            return
+        yield RunOutcome(req.request_id, output, usage, record.cost, record.latency_ms)
+
+    async def end_of_loop(self) -> None:
+        """For a caller on an event loop of its own that is about to end (a Celery task): write the buffered call
+        records and close this loop's pooled upstream connections, which would otherwise outlive their loop."""
+        try:
+            await self._p._sink.flush()
+        finally:
+            await self._p._clients.aclose()
+
+
+def usage_of(record: CallRecord) -> Usage:
+    return Usage(
+        prompt_tokens=record.prompt_tokens,
+        completion_tokens=record.completion_tokens,
+        estimated=record.usage_estimated,
+    )
 
 
 CAPTURE_LIMIT = 64 * 1024  # characters kept of each body: storage and masking time stay bounded

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.catalog.models import ApprovalMode, OutputMode, Service, Visibility
-from apps.prompts.models import PromptTemplate, PromptVersion, StickyBy
+from apps.prompts.models import PromptTemplate, PromptTestCase, PromptTestResult, PromptTestRun, PromptVersion, StickyBy
 from apps.providers.api.serializers import InTenantField
 from apps.providers.selectors import route_list
 from apps.tenants.models import slug_validator
@@ -132,4 +132,78 @@ class PromptServiceOut(serializers.ModelSerializer):
             "output_schema",
             "live_version",
             "created_at",
+        ]
+
+
+CHECKS_HELP = (
+    "A list of checks, each an object with a type: "
+    '{"type": "contains", "value": "…", "ignore_case": false}, {"type": "not_contains", "value": "…"}, '
+    '{"type": "regex", "pattern": "…"}, {"type": "json_schema", "schema": {…}} (without schema: the service\'s '
+    'output schema), {"type": "json_path", "path": "$.a.b", "equals": <value>}, {"type": "max_tokens", "max": N}.'
+)
+
+
+class PromptTestCaseIn(serializers.Serializer):
+    """A test case: the variables to render the prompt with, and the checks its output must pass. Checks are
+    validated by the service, which names the check and its field."""
+
+    name = serializers.CharField(max_length=100)
+    variables = serializers.JSONField(help_text="The input variables: a JSON object.")
+    checks = serializers.JSONField(help_text=CHECKS_HELP)
+
+
+class PromptTestCaseUpdateIn(PromptTestCaseIn):
+    name = serializers.CharField(max_length=100, required=False)
+    variables = serializers.JSONField(required=False, help_text="The input variables: a JSON object.")
+    checks = serializers.JSONField(required=False, help_text=CHECKS_HELP)
+
+
+class PromptTestCaseOut(serializers.ModelSerializer):
+    class Meta:
+        model = PromptTestCase
+        fields = ["id", "name", "variables", "checks", "created_at", "updated_at"]
+
+
+class PromptTestResultOut(serializers.ModelSerializer):
+    class Meta:
+        model = PromptTestResult
+        fields = [
+            "case_name",
+            "passed",
+            "failures",
+            "output",
+            "error",
+            "request_id",
+            "latency_ms",
+            "prompt_tokens",
+            "completion_tokens",
+            "cost",
+        ]
+
+
+class PromptTestRunOut(serializers.ModelSerializer):
+    """A run of the prompt's test cases against one version; `results` fill in as cases finish."""
+
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    started_by = serializers.CharField(source="started_by.username", default=None, read_only=True)
+    results = PromptTestResultOut(many=True, read_only=True)
+
+    class Meta:
+        model = PromptTestRun
+        fields = [
+            "id",
+            "version",
+            "status",
+            "error",
+            "started_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "total",
+            "passed",
+            "failed",
+            "prompt_tokens",
+            "completion_tokens",
+            "cost",
+            "results",
         ]

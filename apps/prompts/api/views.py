@@ -16,14 +16,31 @@ from apps.prompts.api.serializers import (
     PromptServiceCreateIn,
     PromptServiceOut,
     PromptTemplateOut,
+    PromptTestCaseIn,
+    PromptTestCaseOut,
+    PromptTestCaseUpdateIn,
+    PromptTestRunOut,
     PromptVersionCreateIn,
     PromptVersionOut,
 )
-from apps.prompts.selectors import prompt_template_get, prompt_version_diff, prompt_version_get, prompt_version_list
+from apps.prompts.selectors import (
+    prompt_template_get,
+    prompt_test_case_get,
+    prompt_test_case_list,
+    prompt_test_run_get,
+    prompt_test_run_list,
+    prompt_version_diff,
+    prompt_version_get,
+    prompt_version_list,
+)
 from apps.prompts.services import (
     prompt_ab_set,
     prompt_rollback,
     prompt_service_create,
+    prompt_test_case_create,
+    prompt_test_case_delete,
+    prompt_test_case_update,
+    prompt_test_run_start,
     prompt_version_create,
     prompt_version_publish,
 )
@@ -123,3 +140,65 @@ class PromptServiceViewSet(TenantScopedViewSet):
             tenant=request.tenant, actor_membership=request.membership, **serializer.validated_data
         )
         return Response(PromptServiceOut(service).data, status=status.HTTP_201_CREATED)
+
+
+class PromptTestCaseViewSet(mixins.ListModelMixin, TenantScopedViewSet):
+    """Test cases of a prompt: variables and checks. Members read; developers and up write (as for versions)."""
+
+    serializer_class = PromptTestCaseOut
+    write_role = Role.DEVELOPER
+
+    def get_template(self):
+        return prompt_template_get(tenant=self.request.tenant, service_slug=self.kwargs["service_slug"])
+
+    def get_queryset(self):
+        return prompt_test_case_list(template=self.get_template())
+
+    def get_object(self):
+        return prompt_test_case_get(template=self.get_template(), pk=self.kwargs["pk"])
+
+    def retrieve(self, request, tenant_slug: str, service_slug: str, pk: str):
+        return Response(PromptTestCaseOut(self.get_object()).data)
+
+    @extend_schema(request=PromptTestCaseIn, responses={201: PromptTestCaseOut})
+    def create(self, request, tenant_slug: str, service_slug: str):
+        data = _validated(PromptTestCaseIn, request.data)
+        case = prompt_test_case_create(template=self.get_template(), actor_membership=request.membership, **data)
+        return Response(PromptTestCaseOut(case).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=PromptTestCaseUpdateIn, responses=PromptTestCaseOut)
+    def partial_update(self, request, tenant_slug: str, service_slug: str, pk: str):
+        data = _validated(PromptTestCaseUpdateIn, request.data)
+        case = prompt_test_case_update(case=self.get_object(), actor_membership=request.membership, **data)
+        return Response(PromptTestCaseOut(case).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request, tenant_slug: str, service_slug: str, pk: str):
+        prompt_test_case_delete(case=self.get_object(), actor_membership=request.membership)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PromptTestRunViewSet(mixins.ListModelMixin, TenantScopedViewSet):
+    """Runs of the prompt's test cases against one version. POST starts one (developers and up): it answers 202
+    at once and the run goes on in the background; GET the run until its status is passed, failed or error."""
+
+    serializer_class = PromptTestRunOut
+    write_role = Role.DEVELOPER
+
+    def get_version(self):
+        template = prompt_template_get(tenant=self.request.tenant, service_slug=self.kwargs["service_slug"])
+        return prompt_version_get(template=template, number=self.kwargs["number"])
+
+    def get_queryset(self):
+        version = self.get_version()
+        return prompt_test_run_list(template=version.template, version=version).prefetch_related("results")
+
+    def retrieve(self, request, tenant_slug: str, service_slug: str, number: str, pk: str):
+        version = self.get_version()
+        return Response(PromptTestRunOut(prompt_test_run_get(template=version.template, version=version, pk=pk)).data)
+
+    @extend_schema(request=None, responses={202: PromptTestRunOut}, summary="Run every test case against this version")
+    def create(self, request, tenant_slug: str, service_slug: str, number: str):
+        run = prompt_test_run_start(version=self.get_version(), actor_membership=request.membership)
+        run = prompt_test_run_get(template=run.version.template, pk=run.pk)  # eager runs are finished by now
+        return Response(PromptTestRunOut(run).data, status=status.HTTP_202_ACCEPTED)
