@@ -183,8 +183,22 @@ def _python_literal(value: Any, indent: int = 0) -> str:
     return repr(value)  # None, True, False, numbers, {} and []
 
 
-def python_snippet(*, url: str, body: dict[str, Any]) -> str:
+# Where the answer's text is: a prompt API's invoke answer, and a model API's chat completion.
+INVOKE_RESULT: tuple[str | int, ...] = ("output",)
+CHAT_RESULT: tuple[str | int, ...] = ("choices", 0, "message", "content")
+
+
+def call_example(document: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The address (server and path) of the one operation of a service's OpenAPI document and its example body: a
+    prompt API's /invoke, a model API's /v1/chat/completions. The snippets send what the document describes."""
+    path, item = next(iter(document["paths"].items()))
+    example = item["post"]["requestBody"]["content"]["application/json"]["example"]
+    return document["servers"][0]["url"] + path, example
+
+
+def python_snippet(*, url: str, body: dict[str, Any], result: tuple[str | int, ...] = INVOKE_RESULT) -> str:
     payload = _python_literal(body)
+    lookup = "".join(f"[{json.dumps(step)}]" for step in result)
     return (
         "import os\n\nimport httpx\n\n"
         f"payload = {payload}\n"
@@ -195,12 +209,13 @@ def python_snippet(*, url: str, body: dict[str, Any]) -> str:
         "    timeout=60,\n"
         ")\n"
         "response.raise_for_status()\n"
-        'print(response.json()["output"])'
+        f"print(response.json(){lookup})"
     )
 
 
-def javascript_snippet(*, url: str, body: dict[str, Any]) -> str:
+def javascript_snippet(*, url: str, body: dict[str, Any], result: tuple[str | int, ...] = INVOKE_RESULT) -> str:
     payload = _indented(json.dumps(body, indent=2, ensure_ascii=False), 2)
+    lookup = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in result)
     return (
         f"const response = await fetch({json.dumps(url)}, {{\n"
         '  method: "POST",\n'
@@ -211,17 +226,18 @@ def javascript_snippet(*, url: str, body: dict[str, Any]) -> str:
         f"  body: JSON.stringify({payload}),\n"
         "});\n"
         "if (!response.ok) throw new Error(`HTTP ${response.status}: ${await response.text()}`);\n"
-        "const { output } = await response.json();\n"
-        "console.log(output);"
+        "const answer = await response.json();\n"
+        f"console.log(answer{lookup});"
     )
 
 
-def snippets(*, url: str, body: dict[str, Any]) -> dict[str, str]:
-    """{"curl": …, "python": …, "javascript": …}: the same call in each, reading the key from GATEWAY_API_KEY."""
+def snippets(*, url: str, body: dict[str, Any], result: tuple[str | int, ...] = INVOKE_RESULT) -> dict[str, str]:
+    """{"curl": …, "python": …, "javascript": …}: the same call in each, reading the key from GATEWAY_API_KEY; the
+    Python and JavaScript ones print the answer's text, found at `result`."""
     return {
         "curl": curl_snippet(url=url, body=body),
-        "python": python_snippet(url=url, body=body),
-        "javascript": javascript_snippet(url=url, body=body),
+        "python": python_snippet(url=url, body=body, result=result),
+        "javascript": javascript_snippet(url=url, body=body, result=result),
     }
 
 

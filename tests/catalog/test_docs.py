@@ -187,3 +187,13 @@ def test_markdown_keeps_code_tables_and_safe_links():
     assert "<code>code &lt;b&gt;" in html
     assert "<table>" in html
     assert 'href="https://x.example"' in html
+
+
+def test_the_chat_snippets_print_the_completions_text():
+    body = {"model": "ledger", "messages": [{"role": "user", "content": "Hello"}]}
+    python = docs.python_snippet(url="https://portal.example/v1/chat/completions", body=body, result=docs.CHAT_RESULT)
+    ast.parse(python)
+    assert python.endswith('print(response.json()["choices"][0]["message"]["content"])')
+    javascript = docs.javascript_snippet(url="u", body=body, result=docs.CHAT_RESULT)
+    assert javascript.endswith("console.log(answer.choices[0].message.content);")
+    assert docs.javascript_snippet(url="u", body=body).endswith("console.log(answer.output);")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from apps.catalog.models import Lifecycle, Service, Visibility
@@ -28,7 +30,7 @@ def test_the_list_shows_visible_services_and_filters_them(published, other_tenan
     assert "Sentiment" in page
     assert "Ledger" in page
     assert "Secret Thing" not in page
-    assert 'aria-current="page">Catalog' in page
+    assert re.search(r'aria-current="page">(?:(?!</a>).)*Catalog</a>', page, re.DOTALL)  # icons may come first
     filtered = client.get("/catalog/?tag=finance").content.decode()
     assert ("Ledger" in filtered, "Sentiment" in filtered) == (True, False)
     assert "Sentiment" in client.get("/catalog/?q=positive&kind=prompt").content.decode()
@@ -93,3 +95,21 @@ def test_the_catalog_needs_a_login(client):
     response = client.get("/catalog/")
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
+
+
+def test_a_model_apis_page_and_snippets_call_chat_completions_not_invoke(tenant, route, mallory, client_for):
+    ServiceFactory(tenant=tenant, route=route, slug="ledger", name="Ledger", visibility=Visibility.PUBLIC)
+    page = client_for(mallory).get("/catalog/ledger/").content.decode()
+    assert "/invoke" not in page
+    assert "<code>POST /v1/chat/completions</code>" in page
+    assert "curl -sS -X POST &#x27;http://testserver/v1/chat/completions&#x27;" in page
+    assert "&quot;model&quot;: &quot;ledger&quot;" in page  # the body names the model API
+    assert "print(response.json()[&quot;choices&quot;][0][&quot;message&quot;][&quot;content&quot;])" in page
+    assert "console.log(answer.choices[0].message.content);" in page
+    assert "<code>smart</code>" not in page  # its route stays the owner's business
+
+
+def test_the_owners_page_of_a_model_api_names_the_route_its_own_apps_call(tenant, route, owner, client_for):
+    ServiceFactory(tenant=tenant, route=route, slug="ledger", name="Ledger")
+    page = client_for(owner).get("/catalog/ledger/").content.decode()
+    assert "own apps call its route <code>smart</code> directly" in page
