@@ -1,9 +1,9 @@
 from django.contrib import admin, messages
 from guardian.admin import GuardedModelAdminMixin
 
-from apps.access.models import ApiKey, App, PersonalAccessToken
+from apps.access.models import ApiKey, App, PersonalAccessToken, Subscription
 from apps.access.services import token_revoke
-from apps.core.admin_mixins import AuditedAdmin
+from apps.core.admin_mixins import AuditedAdmin, ReadOnlyAdmin
 
 
 @admin.register(App)
@@ -53,3 +53,13 @@ class PersonalAccessTokenAdmin(TokenAdmin):
     search_fields = ["lookup_id", "name", "user__username"]
     list_select_related = ["user"]
     readonly_fields = [*TokenAdmin.readonly_fields, "user"]
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(ReadOnlyAdmin):
+    """Read-only: requests and decisions go through the subscription services (audited in both tenants, notified)."""
+
+    list_display = ["app", "service", "plan", "status", "requested_by", "decided_by", "decided_at", "expires_at"]
+    list_filter = ["status"]
+    search_fields = ["app__slug", "service__slug", "app__tenant__slug", "purpose"]
+    list_select_related = ["app", "service", "plan", "requested_by", "decided_by"]
