@@ -28,5 +28,6 @@ urlpatterns = [
     path("", include("apps.access.urls")),
     path("", include("apps.providers.urls")),
     path("", include("apps.catalog.urls")),
+    path("prompts/", include("apps.prompts.urls")),
     path("analytics/", include("apps.analytics.urls")),
 ]

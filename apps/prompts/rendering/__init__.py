@@ -76,6 +76,16 @@ def template_variables(source: str, *, field: str) -> set[str]:
     return collector.undeclared_identifiers - set(_env.globals)
 
 
+def variable_lines(source: str, names: set[str]) -> dict[str, list[int]]:
+    """The lines on which a template reads each of `names` (for an editor pointing at undeclared variables). Only
+    called on a template template_variables accepted, so parsing cannot fail or run past its limits."""
+    lines: dict[str, list[int]] = {}
+    for node in _env.parse(source).find_all(nodes.Name):
+        if node.name in names and node.ctx == "load" and node.lineno not in lines.get(node.name, []):
+            lines.setdefault(node.name, []).append(node.lineno)
+    return lines
+
+
 def check_declared(parts: PromptParts, declared: set[str]) -> None:
     """Every variable the templates use must be declared in the variables schema."""
     for field, source in (("system_template", parts.system), ("user_template", parts.user)):
