@@ -3,7 +3,7 @@ join them here)."""
 
 from django.urls import path
 
-from apps.prompts.views import diff, editor, workbench
+from apps.prompts.views import diff, editor, playground, testcases, workbench
 
 app_name = "prompts"
 urlpatterns = [
@@ -16,4 +16,11 @@ urlpatterns = [
     path("<slug:slug>/rollback/", workbench.prompt_rollback, name="prompt-rollback"),
     path("<slug:slug>/ab/", workbench.prompt_ab_set, name="prompt-ab"),
     path("<slug:slug>/diff/", diff.prompt_diff, name="prompt-diff"),
+    path("<slug:service_slug>/test-cases/", testcases.testcase_list, name="testcase-list"),
+    path("<slug:service_slug>/test-cases/<int:pk>/edit/", testcases.testcase_edit, name="testcase-edit"),
+    path("<slug:service_slug>/test-cases/<int:pk>/delete/", testcases.testcase_delete, name="testcase-delete"),
+    path("<slug:service_slug>/test-runs/", testcases.testrun_start, name="testrun-start"),
+    path("<slug:service_slug>/test-runs/<int:pk>/", testcases.testrun_detail, name="testrun-detail"),
+    path("<slug:service_slug>/playground/", playground.playground, name="playground"),
+    path("<slug:service_slug>/playground/run/", playground.playground_run, name="playground-run"),
 ]

@@ -5,7 +5,6 @@ test runs through the Celery task, with passing and failing cases."""
 from __future__ import annotations
 
 import asyncio
-import atexit
 from decimal import Decimal
 
 import pytest
@@ -17,72 +16,19 @@ from apps.prompts.rendering import render_messages
 from apps.prompts.runner import PLAYGROUND, TEST_RUN, PromptRunDelta, PromptRunResult, prompt_runner
 from apps.prompts.selectors import prompt_parts, prompt_run_spec
 from apps.prompts.services import (
-    prompt_service_create,
     prompt_test_case_create,
     prompt_test_run_start,
-    prompt_version_create,
 )
 from apps.prompts.tasks import prompt_test_run_task
-from apps.providers.services import deployment_add, model_create, provider_create, route_create
-from tests.conftest import FAKE_KEY
-from tests.prompts.inputs import version_input
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-WIRING = (wiring.get_invoker, wiring.get_pipeline, wiring.get_snapshot_store, wiring.get_call_sink)
 VARIABLES = {"text": "The cat sat on the mat all afternoon.", "words": 3}
 
 
 @pytest.fixture(autouse=True)
-def _fresh_gateway(settings):
-    """A pipeline of this test's own; call records are written when a test flushes them, not in the background."""
-    settings.GATEWAY_LOG_FLUSH_SECONDS = 3600
-    for factory in WIRING:
-        factory.cache_clear()
-    yield
-    atexit.unregister(wiring.get_call_sink().flush_at_exit)
-    for factory in WIRING:
-        factory.cache_clear()
-
-
-@pytest.fixture
-def draft(tenant, members, fake_upstream):
-    """Prompt service `summarize` on route `smart` (the fake upstream's gpt-4o-mini), version 1 live and version 2
-    a draft with another user template."""
-    provider = provider_create(
-        tenant=tenant,
-        actor_membership=None,
-        slug="fake-openai",
-        name="Fake OpenAI",
-        kind="openai",
-        base_url=fake_upstream.base_url,
-        api_key=FAKE_KEY,
-    )
-    model = model_create(
-        provider=provider,
-        actor_membership=None,
-        name="gpt-4o-mini",
-        upstream_id="gpt-4o-mini",
-        input_price_per_mtok=Decimal("0.15"),
-        output_price_per_mtok=Decimal("0.60"),
-    )
-    route = route_create(tenant=tenant, actor_membership=None, alias="smart", deadline_seconds=10, retries=0)
-    deployment_add(route=route, model=model, actor_membership=None, timeout_seconds=5)
-    service = prompt_service_create(
-        tenant=tenant,
-        actor_membership=None,
-        slug="summarize",
-        name="Summarize",
-        route=route,
-        visibility="private",
-        approval_mode="manual",
-        **version_input(),
-    )
-    return prompt_version_create(
-        template=service.prompt,
-        author=members["developer"],
-        **version_input(user_template="In at most {{ words }} words, the gist of: {{ text }}"),
-    )
+def _fresh_gateway(fresh_gateway):
+    return
 
 
 async def _collect(version, *, stream: bool, endpoint: str = PLAYGROUND, variables=VARIABLES) -> list:
