@@ -254,5 +254,6 @@ def test_the_overhead_of_a_refused_body_includes_reading_it(http):
     assert_envelope(response, 400)
     overhead = float(response.headers["X-Gateway-Overhead-Ms"]) / 1000
     took = response.elapsed.total_seconds()
-    # Parsing and validating 8 MB is most of what the gateway did before it refused the body.
-    assert took / 5 < overhead <= took, (overhead, took)
+    # Parsing and validating 8 MB takes milliseconds on any machine; measured from inside the error handler (the
+    # bug) it read ~0.01 ms. No upper bound but the client's own: a loaded machine only makes both larger.
+    assert 0.002 < overhead <= took, (overhead, took)

@@ -34,14 +34,15 @@ logger = logging.getLogger(__name__)
 
 RECORD_FIELD = b"r"
 
-# Deletes the group's consumers that hold no pending entry and have been idle longer than ARGV[2] ms, in one
-# atomic step: a consumer that reads between the check and the delete would lose the entries it was just given.
+# Deletes the group's consumers, other than ARGV[3] (the one running it), that hold no pending entry and have been
+# idle longer than ARGV[2] ms, in one atomic step: a consumer that reads between the check and the delete would
+# lose the entries it was just given.
 PRUNE_CONSUMERS_SCRIPT = """
 local removed = {}
 for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
   local fields = {}
   for i = 1, #consumer, 2 do fields[consumer[i]] = consumer[i + 1] end
-  if fields['pending'] == 0 and fields['idle'] > tonumber(ARGV[2]) then
+  if fields['name'] ~= ARGV[3] and fields['pending'] == 0 and fields['idle'] > tonumber(ARGV[2]) then
     redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], fields['name'])
     table.insert(removed, fields['name'])
   end
@@ -119,13 +120,16 @@ def call_logs_ingest(
         if result.oldest is not None:  # once per run: a backlog of late batches is re-rolled once, not per batch
             rollups_catch_up(oldest=datetime.fromtimestamp(result.oldest, tz=UTC))
     # After the claims: a dead consumer's entries have moved to this one, so it holds nothing and can go.
-    result.consumers_removed = len(stream_consumers_prune(client, stream, group, idle_ms=consumer_idle_ms))
+    result.consumers_removed = len(
+        stream_consumers_prune(client, stream, group, idle_ms=consumer_idle_ms, keep=consumer)
+    )
     return result
 
 
-def stream_consumers_prune(client: redis.Redis, stream: str, group: str, *, idle_ms: int) -> list[str]:
-    """Delete the consumers with no pending entry idle longer than `idle_ms`; their names."""
-    names = client.eval(PRUNE_CONSUMERS_SCRIPT, 1, stream, group, idle_ms)
+def stream_consumers_prune(client: redis.Redis, stream: str, group: str, *, idle_ms: int, keep: str) -> list[str]:
+    """Delete the consumers with no pending entry idle longer than `idle_ms`, except `keep` (the caller, whose
+    last read may be older than the bound when its own batch was slow to write); their names."""
+    names = client.eval(PRUNE_CONSUMERS_SCRIPT, 1, stream, group, idle_ms, keep)
     removed = [name.decode() if isinstance(name, bytes) else name for name in names]
     if removed:
         logger.info("call-log stream: removed %d idle consumer(s) of %s: %s", len(removed), group, ", ".join(removed))
