@@ -112,3 +112,8 @@ def test_an_admin_sees_publish_split_and_rollback(two_versions, members, client_
     client.post("/prompts/summarize/versions/2/publish/")
     page = client.get("/prompts/summarize/").content.decode()
     assert "Roll back to v1" in page
+
+
+def test_the_prompt_page_is_linked_from_its_service_page(template, members, client_for):
+    page = client_for(members[Role.ADMIN].user).get("/catalog/summarize/manage/").content.decode()
+    assert '<a href="/prompts/summarize/">Its prompt →</a>' in page
