@@ -5,6 +5,8 @@ up of the owning tenant; viewers get the 403 page naming the role to ask for."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -12,20 +14,22 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.core.web import is_htmx
 from apps.prompts import selectors, services
-from apps.prompts.models import PromptTemplate
+from apps.prompts.models import PromptTemplate, PromptVersion
 from apps.prompts.version_forms import PreviewForm, VersionForm
 from apps.tenants.models import Role
 from apps.tenants.web import tenant_required
 
 
-def _base_version(template: PromptTemplate, number: str | None):
+def _base_version(template: PromptTemplate, number: str | None) -> PromptVersion | None:
     """The version the editor starts from: the one asked for (?from=N), else the live one."""
     if number:
         return selectors.prompt_version_get(template=template, number=number)
     return template.live_version or selectors.prompt_version_list(template=template).first()
 
 
-def _editor_page(request: HttpRequest, template: PromptTemplate, form: PreviewForm, *, status: int = 200, **extra):
+def _editor_page(
+    request: HttpRequest, template: PromptTemplate, form: PreviewForm, *, status: int = 200, **extra: Any
+) -> HttpResponse:
     context = {"prompt": template, "service": template.service, "form": form, **extra}
     return render(request, "prompts/prompt_editor.html", context, status=status)
 

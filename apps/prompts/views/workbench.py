@@ -27,7 +27,9 @@ def prompt_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _prompt_page(request: HttpRequest, template: PromptTemplate, *, status: int = 200, **forms) -> HttpResponse:
+def _prompt_page(
+    request: HttpRequest, template: PromptTemplate, *, status: int = 200, **forms: ServiceForm
+) -> HttpResponse:
     """A prompt's page; `forms` replace the blank ones when an action was refused (its errors show at the action)."""
     versions = list(selectors.prompt_version_list(template=template))
     split = {entry["version"]: entry["weight"] for entry in template.ab_split}
