@@ -115,9 +115,10 @@ class SubscriptionStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     SUSPENDED = "suspended", "Suspended"
     REVOKED = "revoked", "Revoked"
+    CANCELLED = "cancelled", "Cancelled"  # by the app's side: a request withdrawn, or an unsubscribe
 
 
-# A subscription in one of these states still holds the (app, service) pair; rejected/revoked ones free it.
+# A subscription in one of these states still holds the (app, service) pair; rejected/revoked/cancelled free it.
 OPEN_SUBSCRIPTION_STATES = (SubscriptionStatus.PENDING, SubscriptionStatus.APPROVED, SubscriptionStatus.SUSPENDED)
 EXPIRED = "expired"  # not a stored status: an approved subscription past its expires_at
 

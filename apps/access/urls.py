@@ -8,6 +8,11 @@ urlpatterns = [
     path("apps/", views.app_list, name="app-list"),
     path("apps/<slug:slug>/", views.app_detail, name="app-detail"),
     path("apps/<slug:slug>/delete/", views.app_delete, name="app-delete"),
+    path(
+        "apps/<slug:slug>/subscriptions/<int:pk>/cancel/",
+        views.app_subscription_cancel,
+        name="app-subscription-cancel",
+    ),
     path("apps/<slug:slug>/keys/", views.api_key_create, name="api-key-create"),
     path("apps/<slug:slug>/keys/<int:pk>/revoke/", views.api_key_revoke, name="api-key-revoke"),
     path("account/tokens/", views.personal_token_list, name="personal-token-list"),

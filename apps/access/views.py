@@ -1,5 +1,5 @@
 """Web pages of apps, API keys, personal access tokens, subscriptions, approvals and notifications, and the
-dashboard. Writes go through services.
+home page. Writes go through services.
 
 A new secret is rendered once, in the answer to the POST that issued it, and never kept anywhere: the create
 forms post with htmx, so reloading the page afterwards is a plain GET that cannot show it again."""
@@ -25,26 +25,22 @@ from apps.access.forms import (
     SubscriptionRequestForm,
 )
 from apps.access.models import App, Subscription, SubscriptionStatus
+from apps.access.services.cancellation import subscription_cancel
 from apps.core import selectors as core_selectors
 from apps.core import services as core_services
 from apps.core.forms import ServiceForm
 from apps.core.web import flash_outcome, is_htmx, redirect_after_action
 from apps.tenants.models import Role
-from apps.tenants.selectors import audit_event_list
 from apps.tenants.web import tenant_required
 
-DASHBOARD_EVENTS = 10
 PAGE_SIZE = 50
 
 
 @tenant_required()
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """The dashboard of the current tenant; owners and admins also see its latest audit events."""
-    context = selectors.tenant_summary(tenant=request.tenant)
-    if request.membership.has_role(Role.ADMIN):
-        context["events"] = audit_event_list(tenant=request.tenant)[:DASHBOARD_EVENTS]
-    return render(request, "access/home.html", context)
+    """The home page of the current tenant, shaped by the member's role (selectors.home_get)."""
+    return render(request, "access/home.html", selectors.home_get(membership=request.membership))
 
 
 @tenant_required()
@@ -60,7 +56,8 @@ def app_list(request: HttpRequest) -> HttpResponse:
 
 
 def _app_page(request: HttpRequest, app: App, form: ApiKeyCreateForm, issued: tuple | None = None) -> HttpResponse:
-    """The app page, or only its keys section for htmx; `issued` is (key, secret) right after issuing a key."""
+    """The app page (keys, subscriptions, usage), or only its keys section for htmx; `issued` is (key, secret)
+    right after issuing a key."""
     can_manage = selectors.app_can_manage(membership=request.membership, app=app)
     context = {
         "app": app,
@@ -70,8 +67,11 @@ def _app_page(request: HttpRequest, app: App, form: ApiKeyCreateForm, issued: tu
         "issued_key": issued[0] if issued else None,
         "secret": issued[1] if issued else None,
     }
-    template = "access/_api_key_section.html" if is_htmx(request) else "access/app_detail.html"
-    return render(request, template, context, status=form.status_code)
+    if is_htmx(request):
+        return render(request, "access/_api_key_section.html", context, status=form.status_code)
+    context["subscriptions"] = selectors.subscription_list_for_app(app=app)
+    context["usage"] = selectors.app_usage_get(app=app)
+    return render(request, "access/app_detail.html", context, status=form.status_code)
 
 
 @tenant_required()
@@ -92,6 +92,32 @@ def app_delete(request: HttpRequest, slug: str) -> HttpResponse:
         context = {"app": app, "errors": form.error_texts()}
         return render(request, "access/_app_delete_form.html", context, status=form.status_code)
     flash_outcome(request, form)
+    return redirect("access:app-detail", slug=app.slug)
+
+
+@tenant_required(Role.DEVELOPER)
+@require_POST
+def app_subscription_cancel(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Withdraw the app's pending request or unsubscribe it; htmx gets the subscription's row back with the
+    outcome or the refusal in place, a plain form post the app page with it as a message."""
+    app = selectors.app_get(tenant=request.tenant, slug=slug)
+    subscription = selectors.subscription_get_for_app(app=app, pk=pk)
+    if subscription.status == SubscriptionStatus.PENDING:
+        outcome = f"The request of {app} for {subscription.service} is withdrawn."
+    else:
+        outcome = f"{app} is unsubscribed from {subscription.service}: its keys no longer call it."
+    form = ServiceForm(request.POST)
+    done = form.submit(subscription_cancel, subscription=subscription, actor_membership=request.membership)
+    if is_htmx(request):
+        context = {
+            "app": app,
+            "subscription": form.result or subscription,
+            "can_manage": selectors.app_can_manage(membership=request.membership, app=app),
+            "errors": form.error_texts(),
+            "done": outcome if done else None,
+        }
+        return render(request, "access/_app_subscription_row.html", context, status=form.status_code)
+    flash_outcome(request, form, success=outcome)
     return redirect("access:app-detail", slug=app.slug)
 
 

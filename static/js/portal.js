@@ -47,6 +47,22 @@
     }
   });
 
+  // A box that scrolls (a wide table on a phone, a long code sample) takes the keyboard focus, so that it can be
+  // scrolled without a mouse too. Checked when the page loads, after each htmx swap and when the window resizes.
+  const focusScrollers = () => {
+    for (const box of document.querySelectorAll(".overflow-auto, pre")) {
+      const scrolls = box.scrollWidth > box.clientWidth || box.scrollHeight > box.clientHeight;
+      if (scrolls && !box.hasAttribute("tabindex")) box.setAttribute("tabindex", "0");
+    }
+  };
+  document.addEventListener("DOMContentLoaded", focusScrollers);
+  document.addEventListener("htmx:afterSettle", focusScrollers);
+  let resizing;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(focusScrollers, 200);
+  });
+
   // Failures htmx does not swap in (404, 500, network): say so instead of doing nothing.
   document.addEventListener("htmx:responseError", (event) => showFailure(event.detail.xhr.status));
   document.addEventListener("htmx:sendError", () => {

@@ -1,10 +1,9 @@
-"""Apps of a tenant, who manages them, and the dashboard's summary."""
+"""Apps of a tenant and who manages them."""
 
 from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
-from django.utils import timezone
 from guardian.shortcuts import get_users_with_perms
 
 from apps.access.models import ApiKey, App
@@ -38,16 +37,3 @@ def app_can_manage(*, membership: Membership, app: App) -> bool:
 
 def app_managers(*, app: App) -> list:
     return list(get_users_with_perms(app, only_with_perms_in=["manage_app"]))
-
-
-def tenant_summary(*, tenant: Tenant) -> dict:
-    """What the dashboard shows: the apps with their keys, and counts."""
-    now = timezone.now()
-    apps = list(app_list(tenant=tenant))
-    active_keys = ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=True).exclude(expires_at__lte=now)
-    return {
-        "apps": apps,
-        "app_count": len(apps),
-        "active_key_count": active_keys.count(),
-        "member_count": Membership.objects.filter(tenant=tenant).count(),
-    }

@@ -46,6 +46,16 @@ def subscription_list_for_app_tenant(*, tenant: Tenant, filters: dict[str, Any] 
     return _subscriptions(filters).filter(app__tenant=tenant)
 
 
+def subscription_list_for_app(*, app: App) -> QuerySet[Subscription]:
+    """The subscriptions of one app, newest first (the app's page)."""
+    return _subscriptions(None).filter(app=app)
+
+
+def subscription_get_for_app(*, app: App, pk: int | str) -> Subscription:
+    """A subscription of the app (what its managers may cancel). Else 404."""
+    return _get(subscription_list_for_app(app=app), pk)
+
+
 def subscription_list_for_approver(*, tenant: Tenant, filters: dict[str, Any] | None = None) -> QuerySet:
     """The subscriptions to the tenant's services (status=pending: the approval queue), with the route's deployments
     and their models prefetched for subscription_cost_projection."""
