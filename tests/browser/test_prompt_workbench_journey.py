@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,13 +20,13 @@ from apps.catalog.services import service_set_lifecycle
 from apps.prompts.services import prompt_service_create
 from apps.providers.services import deployment_add, model_create, provider_create, route_create
 from apps.tenants.models import Role
+from tests.browser.checks import check_page
 from tests.conftest import FAKE_KEY
 from tests.factories import PASSWORD, AppFactory, MembershipFactory, TenantFactory, UserFactory
 from tests.gateway import conftest as gateway_fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 # The data plane's fixtures: a fresh pipeline per test, and the portal's ASGI application under uvicorn.
 _fresh_gateway = gateway_fixtures._fresh_gateway
 live_gateway = gateway_fixtures.live_gateway
@@ -35,11 +34,9 @@ SCHEMA = {"type": "object", "properties": {"text": {"type": "string"}}, "require
 
 
 def _check_page(page: Page, name: str) -> None:
-    """No horizontal scroll of the page (tables and code scroll inside their boxes), then a screenshot."""
-    width = page.evaluate("innerWidth")
-    assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name} is wider than {width} px"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"prompts-{name}-{width}.png", full_page=True)
+    """No horizontal scroll and no critical or serious axe-core violation; a screenshot either way."""
+    problems = check_page(page, f"prompts-{name}", page.evaluate("innerWidth"))
+    assert not problems, problems
 
 
 def _invoke(base: str, secret: str, fake_upstream) -> tuple[str, str]:
@@ -173,6 +170,7 @@ def test_an_admin_edits_previews_publishes_and_rolls_back_a_prompt(
 
 
 def test_a_viewer_sees_no_edit_button_and_gets_403_on_the_editor(page: Page, live_server, prompt_api):
+    page.set_viewport_size({"width": 390, "height": 844})
     _log_in(page, live_server.url, "viewer-user")
     page.get_by_role("link", name="Echo prompt").click()
     expect(page.locator("#version-1")).to_contain_text("live")
