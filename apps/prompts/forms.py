@@ -22,13 +22,20 @@ class JsonTextarea(forms.Textarea):
         super().__init__(attrs={"rows": rows, "spellcheck": "false", "class": "code", "placeholder": placeholder})
 
 
+class JsonText(forms.JSONField):
+    """JSON typed in a text area; an empty box stays empty (Django shows None as "null")."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return "" if value is None else super().prepare_value(value)
+
+
 class TestCaseForm(ServiceForm):
     name = forms.CharField(max_length=100)
     # Not required: {} and [] are what Django calls empty, and a prompt may take no variables.
-    variables = forms.JSONField(
+    variables = JsonText(
         required=False, widget=JsonTextarea('{"text": "…"}', rows=3), help_text="The input variables: a JSON object."
     )
-    checks = forms.JSONField(required=False, widget=JsonTextarea(CHECKS_PLACEHOLDER), help_text=CHECKS_HELP)
+    checks = JsonText(required=False, widget=JsonTextarea(CHECKS_PLACEHOLDER), help_text=CHECKS_HELP)
 
     @classmethod
     def of(cls, case: PromptTestCase, data: Any = None) -> TestCaseForm:

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from apps.core.models import TimeStampedModel
 
@@ -76,6 +79,14 @@ class PromptTestCase(TimeStampedModel):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def variables_json(self) -> str:
+        return json.dumps(self.variables, ensure_ascii=False)
+
+
+# The Celery task's hard time limit (apps/prompts/tasks.py): a run unfinished well after it lost its worker.
+TEST_RUN_TIME_LIMIT_SECONDS = 16 * 60
+
 
 class TestRunStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -112,6 +123,12 @@ class PromptTestRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (TestRunStatus.PASSED, TestRunStatus.FAILED, TestRunStatus.ERROR)
+
+    @property
+    def is_stale(self) -> bool:
+        """Unfinished past the task's time limit (plus a minute of queueing): no worker is running it any more."""
+        limit = timedelta(seconds=TEST_RUN_TIME_LIMIT_SECONDS + 60)
+        return not self.is_finished and timezone.now() - self.created_at > limit
 
 
 class PromptTestResult(models.Model):

@@ -4,7 +4,7 @@ import difflib
 import json
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from apps.catalog.models import Service
@@ -30,7 +30,19 @@ def prompt_template_get(*, tenant: Tenant, service_slug: str) -> PromptTemplate:
 
 
 def prompt_version_list(*, template: PromptTemplate) -> QuerySet[PromptVersion]:
-    return PromptVersion.objects.filter(template=template).select_related("template", "author").order_by("-number")
+    """Newest first, each with its last test run's status, passed and total (None: its cases never ran on it), for
+    the publish confirmation."""
+    last_run = PromptTestRun.objects.filter(version=OuterRef("pk")).order_by("-created_at", "-id")
+    return (
+        PromptVersion.objects.filter(template=template)
+        .select_related("template", "author")
+        .annotate(
+            last_run_status=Subquery(last_run.values("status")[:1]),
+            last_run_passed=Subquery(last_run.values("passed")[:1]),
+            last_run_total=Subquery(last_run.values("total")[:1]),
+        )
+        .order_by("-number")
+    )
 
 
 def prompt_version_get(*, template: PromptTemplate, number: int | str) -> PromptVersion:

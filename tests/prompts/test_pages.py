@@ -4,16 +4,19 @@ they are finished, and the playground's run endpoint streaming a draft's answer 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import orjson
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.analytics.models import CallLog
 from apps.gateway import wiring
 from apps.prompts.models import PromptTestCase, PromptTestRun
-from apps.prompts.services import prompt_test_case_create
+from apps.prompts.services import prompt_test_case_create, prompt_version_create
 from apps.tenants.models import Role
+from tests.prompts.inputs import version_input
 
 CASES = reverse("prompts:testcase-list", args=["summarize"])
 PLAYGROUND = reverse("prompts:playground", args=["summarize"])
@@ -42,6 +45,8 @@ def test_members_read_the_cases_and_only_developers_and_up_see_the_forms(case, m
     assert page.status_code == 200
     html = page.content.decode()
     assert "short text" in html
+    assert "{&quot;text&quot;: &quot;the cat sat&quot;, &quot;words&quot;: 2}" in html  # JSON, not Python
+    assert ">null</textarea>" not in html  # the new case's boxes start empty
     writer = role != Role.VIEWER
     assert ("New test case" in html) is writer
     assert ("Run 1 case" in html) is writer
@@ -133,6 +138,16 @@ def test_a_run_started_from_the_page_shows_and_polls_until_it_is_finished(case, 
 
 
 @pytest.mark.django_db
+def test_a_run_that_lost_its_worker_stops_polling_and_says_so(case, members, client_for):
+    run = PromptTestRun.objects.create(version=case.template.live_version, total=1)
+    PromptTestRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=30))
+    detail = reverse("prompts:testrun-detail", args=["summarize", run.pk])
+    fragment = client_for(members[Role.VIEWER].user).get(detail, HTTP_HX_REQUEST="true").content.decode()
+    assert "hx-trigger" not in fragment
+    assert "no worker is running it any more" in fragment
+
+
+@pytest.mark.django_db
 def test_a_run_of_a_version_that_does_not_exist_is_refused_at_the_field(case, members, client_for):
     response = client_for(members[Role.DEVELOPER].user).post(
         reverse("prompts:testrun-start", args=["summarize"]), {"version": "7"}
@@ -191,3 +206,24 @@ def test_bad_playground_input_is_a_400_naming_the_field(template, members, clien
     response = client_for(members[Role.DEVELOPER].user).post(RUN, body, content_type="application/json")
     assert response.status_code == 400
     assert field in response.json()["errors"]
+
+
+@pytest.mark.django_db
+def test_the_publish_confirmation_shows_the_versions_last_test_run(template, members, client_for):
+    v2 = prompt_version_create(template=template, author=None, **version_input(user_template="Short: {{ text }}"))
+    page = reverse("prompts:prompt-detail", args=["summarize"])
+    client = client_for(members[Role.ADMIN].user)
+
+    def confirmation() -> str:
+        html = client.get(page).content.decode()
+        start = html.index('hx-confirm="Publish v2')
+        return html[start : html.index('">', start)]
+
+    assert "This prompt has no test cases to vouch for it." in confirmation()
+    prompt_test_case_create(template=template, actor_membership=None, name="one", variables={}, checks=[])
+    assert "Warning: its test cases never ran on v2." in confirmation()
+    PromptTestRun.objects.create(version=v2, status="failed", passed=1, failed=1, total=2)
+    assert "Warning: its last test run failed (1 of 2 cases passed)." in confirmation()
+    PromptTestRun.objects.create(version=v2, status="passed", passed=2, total=2)
+    assert "Its last test run passed (2 of 2 cases)." in confirmation()
+    assert "The next invocation uses it" in confirmation()

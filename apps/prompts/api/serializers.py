@@ -185,6 +185,8 @@ class PromptTestRunOut(serializers.ModelSerializer):
     """A run of the prompt's test cases against one version; `results` fill in as cases finish."""
 
     version = serializers.IntegerField(source="version.number", read_only=True)
+    # Plain text, not an enum in the schema: another component's "status" enum would take the name.
+    status = serializers.CharField(read_only=True, help_text="queued, running, then passed, failed or error.")
     started_by = serializers.CharField(source="started_by.username", default=None, read_only=True)
     results = PromptTestResultOut(many=True, read_only=True)
 
