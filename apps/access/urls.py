@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from apps.access import views
 
@@ -23,4 +23,5 @@ urlpatterns = [
     path("notifications/", views.notification_list, name="notification-list"),
     path("notifications/read-all/", views.notification_read_all, name="notification-read-all"),
     path("notifications/<int:pk>/read/", views.notification_read, name="notification-read"),
+    path("", include("apps.access.urls_service_panels")),  # the service page's subscribe and try-it panels
 ]

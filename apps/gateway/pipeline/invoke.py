@@ -138,16 +138,27 @@ class ServiceInvoker:
         """An invocation whose body or query the edge refused, answered after the key is checked."""
         return await self._p.refuse(req, refusal, endpoint="invoke")
 
+    async def invoke_as_app(self, req: GatewayRequest, *, caller: KeyEntry, slug: str) -> GatewayResponse:
+        """The portal's try-it panel: invoke as the app `caller` names, whom the person's session was allowed to act
+        for — no key to verify — then exactly invoke's steps, recorded as a "try_it" call of the app."""
+        return await self.invoke(req, slug=slug, caller=caller)
+
     async def invoke(
-        self, req: GatewayRequest, *, slug: str, stream: bool = False, conversation_id: str | None = None
+        self,
+        req: GatewayRequest,
+        *,
+        slug: str,
+        stream: bool = False,
+        conversation_id: str | None = None,
+        caller: KeyEntry | None = None,
     ) -> GatewayResponse:
         p = self._p
-        snapshot, record = await p._begin(req, "invoke")
+        snapshot, record = await p._begin(req, "invoke" if caller is None else "try_it")
         record.stream = stream
         outcome = RouteOutcome()
         service: ServiceEntry | None = None
         try:
-            key = await p.authenticate(snapshot, req.api_key)
+            key = caller or await p.authenticate(snapshot, req.api_key)
             p._identify(record, key)
             require_gateway_scope(key)  # invoking is a gateway call: a catalog-only key reads the catalog, no more
             service = self.authorize(snapshot, key, slug, p._wall())
