@@ -168,3 +168,22 @@ def test_a_run_whose_upstream_fails_records_no_answer_for_the_case(draft, member
     result = PromptTestResult.objects.filter(run=run).first()
     assert result.failures[0].startswith("No answer: ")
     assert "fake-openai" in result.error
+
+
+def test_a_run_through_the_api_answers_with_each_cases_outcome(draft, members, api_client_for, fake_upstream):
+    cases(draft.template)
+    runs = f"/api/v1/tenants/acme/services/summarize/prompt/versions/{draft.number}/test-runs/"
+    client = api_client_for(members["developer"].user)
+    started = client.post(runs)
+    assert started.status_code == 202, started.content
+    body = started.json()  # the embedded default runs the task at once: the run is finished
+    assert (body["version"], body["status"], body["passed"], body["failed"], body["total"]) == (2, "failed", 1, 1, 2)
+    outcomes = {result["case_name"]: result for result in body["results"]}
+    assert outcomes["mentions the cat"]["failures"] == ["Check 1 (contains): does not contain 'cat'."]
+    for result in outcomes.values():
+        assert result["output"] == fake_upstream.reply
+        assert result["latency_ms"] > 0
+        assert result["completion_tokens"] > 0
+        assert float(result["cost"]) > 0
+    assert client.get(f"{runs}{body['id']}/").json() == body
+    assert [run["id"] for run in client.get(runs).json()["results"]] == [body["id"]]
