@@ -67,8 +67,11 @@ class TryItForm(forms.Form):
         self.apps = {app.slug: app for app in apps}
         self.fields["app"].choices = [(app.slug, app.name) for app in apps]
         schema = service.input_schema if isinstance(service.input_schema, dict) else {}
-        self.properties = list((schema.get("properties") or {}).items()) if mode == FORM else []
-        required = set(schema.get("required") or [])
+        required = list(schema.get("required") or [])
+        # Required ones first, in their order, then the others by name: the stored schema (jsonb) keeps no key order.
+        order = {name: n for n, name in enumerate(required)}
+        properties = (schema.get("properties") or {}).items() if mode == FORM else ()
+        self.properties = sorted(properties, key=lambda item: (order.get(item[0], len(order)), item[0]))
         for number, (name, prop) in enumerate(self.properties):
             self.fields[f"field_{number}"] = _typed_field(prop, label=name, required=name in required)
         if mode == FORM:
