@@ -14,6 +14,17 @@ KNOWN_PRICES: dict[str, tuple[str, str]] = {
     "o3-mini": ("1.10", "4.40"),
     "text-embedding-3-small": ("0.02", "0"),
     "text-embedding-3-large": ("0.13", "0"),
+    # Anthropic, base input/output rates (https://www.anthropic.com/pricing#api; cache writes and reads are
+    # billed apart and counted in prompt tokens by the anthropic client).
+    "claude-opus-4-5": ("5.00", "25.00"),
+    "claude-opus-4-1": ("15.00", "75.00"),
+    "claude-opus-4": ("15.00", "75.00"),
+    "claude-sonnet-4-5": ("3.00", "15.00"),
+    "claude-sonnet-4": ("3.00", "15.00"),
+    "claude-3-7-sonnet": ("3.00", "15.00"),
+    "claude-haiku-4-5": ("1.00", "5.00"),
+    "claude-3-5-haiku": ("0.80", "4.00"),
+    "claude-3-haiku": ("0.25", "1.25"),
 }
 
 

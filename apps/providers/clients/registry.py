@@ -14,6 +14,7 @@ from apps.providers.clients.base import ProviderClient
 # kind -> (label shown in forms, dotted path of its ProviderClient subclass)
 CLIENT_KINDS: dict[str, tuple[str, str]] = {
     "openai": ("OpenAI-compatible", "apps.providers.clients.openai_compat.OpenAICompatibleClient"),
+    "anthropic": ("Anthropic (Messages API)", "apps.providers.clients.anthropic.AnthropicClient"),
     "echo": ("Echo (local, offline)", "apps.providers.clients.echo.EchoClient"),
 }
 

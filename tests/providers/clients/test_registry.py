@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from apps.providers.clients.anthropic import AnthropicClient
 from apps.providers.clients.base import ProviderClient
 from apps.providers.clients.echo import EchoClient
 from apps.providers.clients.openai_compat import OpenAICompatibleClient
@@ -19,18 +20,23 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_each_kind_resolves_to_its_client_class():
     assert client_class("openai") is OpenAICompatibleClient
     assert client_class("echo") is EchoClient
+    assert client_class("anthropic") is AnthropicClient
     for kind in CLIENT_KINDS:
         assert issubclass(client_class(kind), ProviderClient)
         assert client_class(kind).kind == kind
 
 
 def test_an_unknown_kind_is_a_key_error_naming_the_known_ones():
-    with pytest.raises(KeyError, match=r"Unknown provider kind 'cohere'; known kinds: echo, openai"):
+    with pytest.raises(KeyError, match=r"Unknown provider kind 'cohere'; known kinds: anthropic, echo, openai"):
         client_class("cohere")
 
 
 def test_kind_choices_list_kinds_with_their_labels():
-    assert kind_choices() == [("openai", "OpenAI-compatible"), ("echo", "Echo (local, offline)")]
+    assert kind_choices() == [
+        ("openai", "OpenAI-compatible"),
+        ("anthropic", "Anthropic (Messages API)"),
+        ("echo", "Echo (local, offline)"),
+    ]
 
 
 def test_the_clients_package_imports_no_django():
