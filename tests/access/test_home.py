@@ -95,7 +95,7 @@ def test_services_and_prompts_changed_lately_are_those_the_tenant_may_see(client
 def test_an_empty_tenant_shows_an_admin_the_first_steps_from_provider_to_key(client_for, members):
     html = client_for(members[Role.ADMIN].user).get("/").content.decode()
     assert "What to do first" in html
-    for step in ("Connect a model provider", "Publish a service", "Create your first app", "Issue the app an API key"):
+    for step in ("Connect a model provider", "Publish a service", "Create an app", "Issue the app an API key"):
         assert step in html
 
 

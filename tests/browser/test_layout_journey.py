@@ -113,8 +113,9 @@ MAIN_PAGES = [
 @pytest.mark.parametrize("width", WIDTHS)
 def test_every_main_page_fits_the_screen_and_passes_axe(page: Page, live_server, portal, width):
     page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{live_server.url}/accounts/login/")
+    problems = check_page(page, "layout-login", width)
     _log_in(page, live_server, "owner-user")
-    problems = []
     for name, url in MAIN_PAGES:
         response = page.goto(f"{live_server.url}{url}")
         assert response.status == 200, f"{url} answered {response.status}"
@@ -137,6 +138,7 @@ def test_on_a_phone_the_menu_folds_and_an_owner_cancels_and_unsubscribes_from_th
     menu.click()
     expect(menu).to_have_attribute("aria-expanded", "true")
     expect(page.get_by_label("Tenant you are working in")).to_be_visible()
+    expect(nav.get_by_role("button", name="Log out")).to_be_visible()
     for group in ("Discover", "Build", "Operate", "Govern"):
         expect(nav.get_by_text(group, exact=True)).to_be_visible()
     assert check_page(page, "layout-menu-open", PHONE) == []

@@ -53,6 +53,7 @@ def _value(field: str, value: str) -> dict:
             [_change("revoked at", "none", "2026-03-01 10:15:30 UTC")],
         ),
         ("alert_rule.delete", {"alerts": 3}, [_value("alerts", "3")]),
+        ("subscription.unsubscribe", {"reason": ["", "Unsubscribed."]}, [_change("reason", "none", "Unsubscribed.")]),
         ("login.lockout", {}, []),
     ],
 )

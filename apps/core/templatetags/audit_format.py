@@ -43,8 +43,9 @@ def _moment(value: str) -> str:
 
 
 def readable(value: Any) -> str:
-    """One stored value as text: none, yes/no, items separated by commas, key: value pairs, times in UTC."""
-    if value is None:
+    """One stored value as text: none (also for an empty text), yes/no, items separated by commas, key: value
+    pairs, times in UTC."""
+    if value is None or value == "":
         return NONE
     if isinstance(value, bool):
         return "yes" if value else "no"
