@@ -88,6 +88,7 @@ def test_services_and_prompts_changed_lately_are_those_the_tenant_may_see(client
     ]
     html = response.content.decode()
     assert "Shorter answers" in html
+    assert 'href="/prompts/summarize/"' in html  # the prompt's page in the workbench
     assert "Globex prompt" not in html
     assert "Private of Globex" not in html
 

@@ -74,6 +74,7 @@ def test_prompts_appear_once_the_workbench_serves_its_list(client_for, members, 
 def test_a_link_takes_the_first_of_its_pages_that_exists():
     assert first_url("prompts:no-such-page", "catalog:service-list") == "/catalog/"
     assert first_url("nothing:here") is None
+    assert first_url("prompts:no-such-page", "catalog:service-detail", slug="summarize") == "/catalog/summarize/"
 
 
 @pytest.mark.parametrize(

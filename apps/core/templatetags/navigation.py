@@ -81,10 +81,10 @@ GROUPS = (
 )
 
 
-def url_or_none(name: str) -> str | None:
-    """The URL of `name`, or None when no installed app serves it."""
+def url_or_none(name: str, **kwargs: Any) -> str | None:
+    """The URL of `name` (with `kwargs`), or None when no installed app serves it."""
     try:
-        return reverse(name)
+        return reverse(name, kwargs=kwargs or None)
     except NoReverseMatch:
         return None
 
@@ -124,6 +124,7 @@ def main_navigation(context: template.Context) -> list[dict[str, Any]]:
 
 
 @register.simple_tag
-def first_url(*names: str) -> str | None:
-    """The URL of the first of `names` that an installed app serves: {% first_url "a:b" "c:d" as url %}."""
-    return next(filter(None, map(url_or_none, names)), None)
+def first_url(*names: str, **kwargs: Any) -> str | None:
+    """The URL of the first of `names` that an installed app serves, each given the same `kwargs`:
+    {% first_url "prompts:prompt-detail" "catalog:service-detail" slug=service.slug as url %}."""
+    return next((url for url in (url_or_none(name, **kwargs) for name in names) if url), None)
