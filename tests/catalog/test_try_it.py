@@ -124,8 +124,9 @@ def test_a_call_answers_with_the_output_headers_latency_and_curl_and_is_logged_a
     assert "&quot;words&quot;: 12" in body
     assert "&quot;formal&quot;: true" in body
     log = CallLog.objects.get()
-    assert (log.endpoint, log.app_id, log.tenant_id, log.service_id, log.status) == (
+    assert (log.endpoint, log.key_prefix, log.app_id, log.tenant_id, log.service_id, log.status) == (
         "try_it",
+        "",
         bot.pk,
         bot.tenant_id,
         bot.subscriptions.get().service_id,

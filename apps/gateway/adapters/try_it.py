@@ -52,11 +52,12 @@ class PipelineServiceTrier:
         finally:
             await invoker.end_of_loop()
         body = response.body or {}
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        error = body.get("error")
+        fields = error.get("fields") if isinstance(error, dict) else None
         return TryItResult(
             status=response.status,
             body=body,
             headers=dict(response.headers),
             latency_ms=response.record.latency_ms if response.record is not None else 0.0,
-            field_errors=dict(error.get("fields") or {}),
+            field_errors=dict(fields or {}),
         )

@@ -160,6 +160,8 @@ class ServiceInvoker:
         try:
             key = caller or await p.authenticate(snapshot, req.api_key)
             p._identify(record, key)
+            if caller is not None:
+                record.key_prefix = ""  # try-it: no key was used
             require_gateway_scope(key)  # invoking is a gateway call: a catalog-only key reads the catalog, no more
             service = self.authorize(snapshot, key, slug, p._wall())
             record.service_id = service.service_id
