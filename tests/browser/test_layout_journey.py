@@ -96,6 +96,8 @@ MAIN_PAGES = [
     ("apps", "/apps/"),
     ("app", "/apps/billing-bot/"),
     ("subscriptions", "/subscriptions/"),
+    ("services", "/services/"),
+    ("prompts", "/prompts/"),
     ("approvals", "/approvals/"),
     ("members", "/members/"),
     ("audit", "/audit/"),
