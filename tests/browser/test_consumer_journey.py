@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 from apps.access.models import Subscription
 from apps.access.services import app_create
 from apps.analytics.models import CallLog
-from apps.catalog.models import Lifecycle
+from apps.catalog.models import Lifecycle, Service
 from apps.catalog.services import service_set_lifecycle
 from apps.prompts.services import prompt_service_create
 from apps.providers.services import deployment_add, model_create, provider_create, route_create
@@ -167,3 +167,18 @@ def test_a_developer_subscribes_gets_approved_calls_the_service_and_tries_it(
     _check_page(page, "05-try-it-raw")
     tried = CallLog.objects.filter(endpoint="try_it", app_id=subscription.app_id)
     assert tried.filter(status=200).count() == 2
+
+
+def test_a_service_hidden_since_the_page_was_shown_is_refused_in_the_panel(page: Page, live_server, published):
+    """The subscribe panel says so at the action (its 404 is shown in place, not as the generic failure)."""
+    page.set_viewport_size({"width": 390, "height": 900})
+    _log_in(page, live_server.url, "dev-user", "/catalog/summarize/")
+    page.get_by_text("Subscribe an app").click()
+    page.get_by_label("Purpose").fill("Summaries of support tickets")
+    Service.objects.filter(pk=published.pk).update(visibility="private")
+    page.get_by_role("button", name="Request subscription").click()
+    expect(page.locator("#subscribe [role=alert]")).to_have_text(
+        "No service 'summarize' is visible to Globex: nothing was requested."
+    )
+    assert not Subscription.objects.exists()
+    _check_page(page, "06-service-hidden")
