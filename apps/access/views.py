@@ -25,7 +25,6 @@ from apps.access.forms import (
     SubscriptionRequestForm,
 )
 from apps.access.models import App, Subscription, SubscriptionStatus
-from apps.access.services.cancellation import subscription_cancel
 from apps.core import selectors as core_selectors
 from apps.core import services as core_services
 from apps.core.forms import ServiceForm
@@ -107,7 +106,7 @@ def app_subscription_cancel(request: HttpRequest, slug: str, pk: int) -> HttpRes
     else:
         outcome = f"{app} is unsubscribed from {subscription.service}: its keys no longer call it."
     form = ServiceForm(request.POST)
-    done = form.submit(subscription_cancel, subscription=subscription, actor_membership=request.membership)
+    done = form.submit(services.subscription_cancel, subscription=subscription, actor_membership=request.membership)
     if is_htmx(request):
         context = {
             "app": app,

@@ -34,6 +34,7 @@ from apps.access.selectors import (
     app_list,
     personal_token_get,
     personal_token_list,
+    subscription_get_for_app_tenant,
     subscription_get_for_approver,
     subscription_get_for_tenant,
     subscription_list_for_app_tenant,
@@ -50,6 +51,7 @@ from apps.access.services import (
     app_update,
     personal_token_issue,
     subscription_approve,
+    subscription_cancel,
     subscription_reject,
     subscription_renew,
     subscription_request,
@@ -183,6 +185,15 @@ class SubscriptionViewSet(mixins.ListModelMixin, TenantScopedViewSet):
         targets = subscription_targets_get(tenant=request.tenant, **data)
         subscription = subscription_request(**targets, purpose=purpose, actor_membership=request.membership)
         return Response(SubscriptionOut(subscription).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=SubscriptionOut)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, tenant_slug: str, pk: str):
+        """Withdraw a pending request of one of the tenant's apps, or unsubscribe it from the service."""
+        subscription = subscription_get_for_app_tenant(tenant=request.tenant, pk=pk)
+        return Response(
+            SubscriptionOut(subscription_cancel(subscription=subscription, actor_membership=request.membership)).data
+        )
 
 
 class ApprovalViewSet(mixins.ListModelMixin, TenantScopedViewSet):

@@ -13,6 +13,7 @@ from apps.access.selectors.keys import (
 from apps.access.selectors.subscriptions import (
     subscription_cost_projection,
     subscription_get_for_app,
+    subscription_get_for_app_tenant,
     subscription_get_for_approver,
     subscription_get_for_tenant,
     subscription_list_active,
@@ -40,6 +41,7 @@ __all__ = [
     "personal_token_list",
     "subscription_cost_projection",
     "subscription_get_for_app",
+    "subscription_get_for_app_tenant",
     "subscription_get_for_approver",
     "subscription_get_for_tenant",
     "subscription_list_active",

@@ -51,6 +51,11 @@ def subscription_list_for_app(*, app: App) -> QuerySet[Subscription]:
     return _subscriptions(None).filter(app=app)
 
 
+def subscription_get_for_app_tenant(*, tenant: Tenant, pk: int | str) -> Subscription:
+    """A subscription of one of the tenant's apps (what the app's side may cancel). Else 404."""
+    return _get(subscription_list_for_app_tenant(tenant=tenant), pk)
+
+
 def subscription_get_for_app(*, app: App, pk: int | str) -> Subscription:
     """A subscription of the app (what its managers may cancel). Else 404."""
     return _get(subscription_list_for_app(app=app), pk)

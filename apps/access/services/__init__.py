@@ -8,6 +8,7 @@ from apps.access.services.apps import (
     app_require_manage,
     app_update,
 )
+from apps.access.services.cancellation import subscription_cancel
 from apps.access.services.keys import api_key_issue, api_key_revoke
 from apps.access.services.subscriptions import (
     subscription_approve,
@@ -33,6 +34,7 @@ __all__ = [
     "app_update",
     "personal_token_issue",
     "subscription_approve",
+    "subscription_cancel",
     "subscription_notify",
     "subscription_reject",
     "subscription_renew",
