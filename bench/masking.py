@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from report import table
 
-from apps.gateway.pipeline.invoke import CAPTURE_LIMIT
+from apps.gateway.pipeline.capture import CAPTURE_LIMIT
 from apps.gateway.pipeline.masking import mask_text
 
 PROSE = "Dear support, my order 12345 from 2026-11-02 never arrived; write to jane.doe@example.com. "

@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.analytics.models import CallBody, CallLog
 from apps.analytics.services.retention import retention_prune
 from apps.gateway import wiring
-from apps.gateway.pipeline.invoke import CAPTURE_LIMIT
+from apps.gateway.pipeline.capture import CAPTURE_LIMIT
 from tests.gateway import test_invoke
 from tests.gateway.conftest import refresh_snapshot, run
 from tests.gateway.test_invoke import invoke

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from apps.gateway.pipeline.capture import capture_bodies
 from apps.gateway.pipeline.errors import (
     GatewayError,
     InvalidInput,
@@ -20,7 +21,6 @@ from apps.gateway.pipeline.errors import (
     ServiceNotFound,
     ServiceNotInvocable,
 )
-from apps.gateway.pipeline.masking import mask_text
 from apps.gateway.pipeline.pipeline import SSE_DONE, GatewayPipeline, require_gateway_scope, sse_event, upstream_for
 from apps.gateway.pipeline.records import CallRecord
 from apps.gateway.pipeline.router import Attempt, RouteOutcome
@@ -392,19 +392,3 @@ def usage_of(record: CallRecord) -> Usage:
         completion_tokens=record.completion_tokens,
         estimated=record.usage_estimated,
     )
-
-
-CAPTURE_LIMIT = 64 * 1024  # characters kept of each body: storage and masking time stay bounded
-
-
-def capture_bodies(record: CallRecord, service: ServiceEntry, request: Any, response: Any) -> None:
-    """For a service that captures bodies: the request and response, masked, cut to CAPTURE_LIMIT."""
-    if not service.capture_bodies_days:
-        return
-    texts = []
-    for body in (request, response):
-        text = body if isinstance(body, str) else orjson.dumps(body).decode()
-        if len(text) > CAPTURE_LIMIT:
-            text = f"{text[:CAPTURE_LIMIT]}… [{len(text) - CAPTURE_LIMIT} more characters not kept]"
-        texts.append(mask_text(text)[0])
-    record.bodies = (texts[0], texts[1], service.capture_bodies_days)
