@@ -3,6 +3,7 @@ provider's model list is imported. Operators correct them per model; unknown mod
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 KNOWN_PRICES: dict[str, tuple[str, str]] = {
@@ -25,13 +26,25 @@ KNOWN_PRICES: dict[str, tuple[str, str]] = {
     "claude-haiku-4-5": ("1.00", "5.00"),
     "claude-3-5-haiku": ("0.80", "4.00"),
     "claude-3-haiku": ("0.25", "1.25"),
+    # Google Gemini API, paid tier, prompts up to 200K tokens (https://ai.google.dev/gemini-api/docs/pricing;
+    # context caching is billed apart; the gemini client counts cached tokens in prompt tokens).
+    "gemini-3-pro-preview": ("2.00", "12.00"),
+    "gemini-2.5-pro": ("1.25", "10.00"),
+    "gemini-2.5-flash": ("0.30", "2.50"),
+    "gemini-2.5-flash-lite": ("0.10", "0.40"),
+    "gemini-2.0-flash": ("0.10", "0.40"),
+    "gemini-2.0-flash-lite": ("0.075", "0.30"),
+    "gemini-embedding-001": ("0.15", "0"),
 }
+# A dated snapshot (claude-…-20250929, gpt-4o-2024-08-06) or a numbered stable version (gemini-2.0-flash-001)
+# of a listed model.
+_VERSION_SUFFIX = re.compile(r"-(20\d\d-?\d\d-?\d\d|\d{3})")
 
 
 def known_price(model_id: str) -> tuple[Decimal, Decimal]:
     base = model_id.split("/")[-1]
     for name in sorted(KNOWN_PRICES, key=len, reverse=True):
-        if base == name or base.startswith(f"{name}-20"):
+        if base == name or (base.startswith(f"{name}-") and _VERSION_SUFFIX.fullmatch(base[len(name) :])):
             price_in, price_out = KNOWN_PRICES[name]
             return Decimal(price_in), Decimal(price_out)
     return Decimal(0), Decimal(0)

@@ -15,6 +15,7 @@ from apps.providers.clients.base import ProviderClient
 CLIENT_KINDS: dict[str, tuple[str, str]] = {
     "openai": ("OpenAI-compatible", "apps.providers.clients.openai_compat.OpenAICompatibleClient"),
     "anthropic": ("Anthropic (Messages API)", "apps.providers.clients.anthropic.AnthropicClient"),
+    "gemini": ("Google Gemini API", "apps.providers.clients.gemini.GeminiClient"),
     "echo": ("Echo (local, offline)", "apps.providers.clients.echo.EchoClient"),
 }
 

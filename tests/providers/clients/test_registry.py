@@ -11,6 +11,7 @@ import pytest
 from apps.providers.clients.anthropic import AnthropicClient
 from apps.providers.clients.base import ProviderClient
 from apps.providers.clients.echo import EchoClient
+from apps.providers.clients.gemini import GeminiClient
 from apps.providers.clients.openai_compat import OpenAICompatibleClient
 from apps.providers.clients.registry import CLIENT_KINDS, client_class, kind_choices
 
@@ -21,13 +22,14 @@ def test_each_kind_resolves_to_its_client_class():
     assert client_class("openai") is OpenAICompatibleClient
     assert client_class("echo") is EchoClient
     assert client_class("anthropic") is AnthropicClient
+    assert client_class("gemini") is GeminiClient
     for kind in CLIENT_KINDS:
         assert issubclass(client_class(kind), ProviderClient)
         assert client_class(kind).kind == kind
 
 
 def test_an_unknown_kind_is_a_key_error_naming_the_known_ones():
-    with pytest.raises(KeyError, match=r"Unknown provider kind 'cohere'; known kinds: anthropic, echo, openai"):
+    with pytest.raises(KeyError, match=r"Unknown provider kind 'cohere'; known kinds: anthropic, echo, gemini, openai"):
         client_class("cohere")
 
 
@@ -35,6 +37,7 @@ def test_kind_choices_list_kinds_with_their_labels():
     assert kind_choices() == [
         ("openai", "OpenAI-compatible"),
         ("anthropic", "Anthropic (Messages API)"),
+        ("gemini", "Google Gemini API"),
         ("echo", "Echo (local, offline)"),
     ]
 
