@@ -22,4 +22,7 @@ export CELERY_TASK_ALWAYS_EAGER="${CELERY_TASK_ALWAYS_EAGER:-true}"  # tasks run
 export GATEWAY_CALL_SINK="${GATEWAY_CALL_SINK:-memory}"
 export EMBEDDED_BEAT=false
 export DJANGO_ALLOW_ASYNC_UNSAFE=true  # Playwright's sync API runs an event loop in the test thread
-python -m pytest "$@"
+# One pytest-xdist worker per core, each with its own test database and Redis database (tests/xdist_isolation.py).
+# Tests are handed out one by one in collection order, so each worker still runs the browser tests after all its
+# others (tests/conftest.py: Playwright leaves an event loop running). PYTEST_WORKERS=0 runs in this process.
+python -m pytest -n "${PYTEST_WORKERS:-$(nproc)}" --dist load "$@"

@@ -20,7 +20,8 @@ from django.db import connection
 
 from portal.celery import app as celery_app
 
-WORKER_APPLICATION_NAME = "celery-test-worker"  # how a test finds the workers' database sessions
+# How a test finds its workers' database sessions: per xdist worker, so a test never touches another's.
+WORKER_APPLICATION_NAME = f"celery-test-worker-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 def database_params(**override: str) -> dict[str, str]:
