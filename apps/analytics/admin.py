@@ -5,17 +5,7 @@ admin changelist would count millions of rows on every load."""
 from django.contrib import admin
 
 from apps.analytics.models import Alert, AlertDelivery, AlertRule
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+from apps.core.admin_mixins import ReadOnlyAdmin
 
 
 @admin.register(AlertRule)
