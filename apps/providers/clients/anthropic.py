@@ -30,7 +30,7 @@ from apps.providers.clients.base import (
     Usage,
 )
 from apps.providers.clients.netguard import UNGUARDED, OutboundGuard
-from apps.providers.clients.pooled import PooledHTTP, json_object
+from apps.providers.clients.pooled import ErrorBody, PooledHTTP, json_object
 
 ANTHROPIC_VERSION = "2023-06-01"
 _PAGE = 1000  # the list endpoint's largest page
@@ -136,9 +136,9 @@ def _headers(upstream: Upstream) -> dict[str, str]:
     return headers
 
 
-def read_error(parsed: Any, raw: bytes) -> tuple[str, str | None]:
+def read_error(parsed: Any, raw: bytes) -> ErrorBody:
     """Anthropic's `{"type": "error", "error": {"type", "message"}}` → (message, type)."""
     error = parsed.get("error") if isinstance(parsed, dict) else None
     if not isinstance(error, dict):
-        return "", None
-    return str(error.get("message") or ""), (str(error["type"]) if error.get("type") else None)
+        return ErrorBody("", None)
+    return ErrorBody(str(error.get("message") or ""), str(error["type"]) if error.get("type") else None)

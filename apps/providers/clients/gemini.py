@@ -41,7 +41,7 @@ from apps.providers.clients.gemini_translate import (
     usage_to_openai,
 )
 from apps.providers.clients.netguard import UNGUARDED, OutboundGuard
-from apps.providers.clients.pooled import PooledHTTP, json_object
+from apps.providers.clients.pooled import ErrorBody, PooledHTTP, json_object
 from apps.providers.clients.tokens import count_input_tokens, counted
 
 API_VERSION = "v1beta"
@@ -231,16 +231,16 @@ class StreamTranslator:
         return {**self._envelope, "choices": [choice]}
 
 
-def read_error(parsed: Any, raw: bytes) -> tuple[str, str | None]:
+def read_error(parsed: Any, raw: bytes) -> ErrorBody:
     """Google's `{"error": {"code", "message", "status", "details"}}` → (message, status, or API_KEY_INVALID)."""
     if isinstance(parsed, list) and parsed:
         parsed = parsed[0]  # a streamed call without alt=sse answers errors in an array
     error = parsed.get("error") if isinstance(parsed, dict) else None
     if not isinstance(error, dict):
-        return "", None
+        return ErrorBody("", None)
     reasons = {str(detail.get("reason")) for detail in error.get("details") or () if isinstance(detail, dict)}
     status = _BAD_KEY if _BAD_KEY in reasons else (str(error["status"]) if error.get("status") else None)
-    return str(error.get("message") or ""), status
+    return ErrorBody(str(error.get("message") or ""), status)
 
 
 def stream_error(error: Mapping[str, Any]) -> ProviderError:

@@ -1,9 +1,9 @@
-"""The HTTP plumbing that native-format clients (anthropic, gemini) share: one pooled aiohttp session per event
-loop, made by the outbound guard exactly as OpenAICompatibleClient makes its own (see openai_compat's module
-docstring for why aiohttp and why a session per loop), JSON requests and SSE streams whose every failure is a
-ProviderError, and one mapping of HTTP statuses to retry/failover semantics.
+"""The HTTP plumbing every HTTP client kind (openai, anthropic, gemini) shares: one pooled aiohttp session per
+event loop, made by the outbound guard (see openai_compat's module docstring for why aiohttp and why a session per
+loop), JSON requests and SSE streams whose every failure is a ProviderError, and one mapping of HTTP statuses to
+retry/failover semantics.
 
-Each client gives the provider's own error wording through an `ErrorReader` (status body → message, type), and
+Each client gives the provider's own error wording through an `ErrorReader` (status body → `ErrorBody`), and
 redacts its credential from any message, since some proxies quote request headers back.
 """
 
@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import orjson
@@ -25,27 +25,47 @@ from apps.providers.clients.sse import SSEDecoder
 
 _KEEPALIVE_SECONDS = 30.0
 _SNIPPET = 300
+# A server ends the body right after its last event, but that end may arrive a packet later; reading it lets the
+# connection go back to the pool. A server that keeps the body open is cut off after this long.
+_DRAIN_SECONDS = 1.0
 
-# (parsed error body or None, raw body) -> (message, provider's error type or None)
-ErrorReader = Callable[[Any, bytes], tuple[str, str | None]]
+
+class ErrorBody(NamedTuple):
+    """What a provider's error body says; empty `message` when it says nothing usable."""
+
+    message: str
+    error_type: str | None
+    param: str | None = None
+    code: str | None = None
+
+
+# (parsed error body or None, raw body) -> what it says
+ErrorReader = Callable[[Any, bytes], ErrorBody]
+# response headers -> seconds to wait before a retry, or None
+RetryAfter = Callable[[Mapping[str, str]], float | None]
 
 
 class PooledHTTP:
-    """A session per running loop for one client instance, restricted by `guard`."""
+    """A session per running loop for one client instance, restricted by `guard`. `wait` reads a retry delay
+    from a 429's or 5xx's headers (the standard `Retry-After` unless the provider has its own)."""
 
-    def __init__(self, guard: OutboundGuard = UNGUARDED) -> None:
+    def __init__(self, guard: OutboundGuard = UNGUARDED, *, wait: RetryAfter | None = None) -> None:
         self._guard = guard
+        self._wait: RetryAfter = wait or retry_after
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
+            # No pool limit: the router's concurrency policies bound the load, and a limit here would only
+            # queue requests silently, eating into their timeout.
             self._session = self._guard.session(limit=0, keepalive_timeout=_KEEPALIVE_SECONDS)
             self._loop = loop
         return self._session
 
     async def aclose(self) -> None:
+        # A session from a loop that has ended cannot be closed from this one (see openai_compat's docstring).
         if self._session is not None and self._loop is asyncio.get_running_loop():
             await self._session.close()
         self._session = None
@@ -72,7 +92,7 @@ class PooledHTTP:
             ) as response:
                 raw = await response.read()
                 if response.status >= 400:
-                    raise status_error(response.status, response.headers, raw, read_error, secret)
+                    raise status_error(response.status, response.headers, raw, read_error, secret, self._wait)
         except TimeoutError as exc:
             raise ProviderError(
                 f"{_path(url)}: no answer within {seconds:g} s", kind="timeout", retryable=True
@@ -90,9 +110,11 @@ class PooledHTTP:
         seconds: float,
         read_error: ErrorReader,
         secret: str,
+        last: bytes | None = None,
     ) -> AsyncGenerator[bytes, None]:
         """The data of each event of a streamed answer. `seconds` bounds the wait for the headers and then each
-        silence between two pieces of the body, not the whole stream (a stream may rightly run for minutes)."""
+        silence between two pieces of the body, not the whole stream (a stream may rightly run for minutes).
+        After an event whose data is `last` (OpenAI's `[DONE]`) the rest of the body is read and ignored."""
         per_read = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
         try:
             async with asyncio.timeout(seconds):
@@ -101,11 +123,15 @@ class PooledHTTP:
                 )
             async with response:
                 if response.status >= 400:
-                    raise status_error(response.status, response.headers, await response.read(), read_error, secret)
+                    raw = await response.read()
+                    raise status_error(response.status, response.headers, raw, read_error, secret, self._wait)
                 decoder = SSEDecoder()
                 async for piece in response.content.iter_any():
                     for data in decoder.feed(piece):
                         yield data
+                        if last is not None and data == last:
+                            await _drain(response)
+                            return
                 for data in decoder.close():
                     yield data
         except TimeoutError as exc:
@@ -130,7 +156,12 @@ def json_object(raw: bytes) -> dict[str, Any]:
 
 
 def status_error(
-    status: int, headers: Mapping[str, str], raw: bytes, read_error: ErrorReader, secret: str
+    status: int,
+    headers: Mapping[str, str],
+    raw: bytes,
+    read_error: ErrorReader,
+    secret: str,
+    wait: RetryAfter | None = None,
 ) -> ProviderError:
     """429 and 5xx (Anthropic's 529 "overloaded" included) may succeed later or elsewhere: retryable, with the
     provider's Retry-After. 401/403 and 404 are the deployment's misconfiguration: not retryable here, so the
@@ -139,14 +170,15 @@ def status_error(
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
         parsed = None
-    message, error_type = read_error(parsed, raw)
-    message = redact(message or f"HTTP {status}: {raw[:_SNIPPET].decode('utf-8', 'replace')}", secret)
-    fields: dict[str, Any] = {"status": status, "error_type": error_type}
+    said = read_error(parsed, raw)
+    message = redact(said.message or f"HTTP {status}: {raw[:_SNIPPET].decode('utf-8', 'replace')}", secret)
+    fields: dict[str, Any] = {"status": status, "error_type": said.error_type, "param": said.param, "code": said.code}
+    wait = wait or retry_after
     if status == 429:
-        return ProviderError(message, kind="rate_limited", retryable=True, retry_after=retry_after(headers), **fields)
+        return ProviderError(message, kind="rate_limited", retryable=True, retry_after=wait(headers), **fields)
     if status == 408 or status >= 500:
         kind = "timeout" if status == 408 else "server_error"
-        return ProviderError(message, kind=kind, retryable=True, retry_after=retry_after(headers), **fields)
+        return ProviderError(message, kind=kind, retryable=True, retry_after=wait(headers), **fields)
     if status in (401, 403):
         return ProviderError(message, kind="auth", retryable=False, **fields)
     if status == 404:
@@ -168,6 +200,12 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     with contextlib.suppress(TypeError, ValueError):
         return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0)
     return None
+
+
+async def _drain(response: aiohttp.ClientResponse) -> None:
+    with contextlib.suppress(TimeoutError, aiohttp.ClientError):
+        async with asyncio.timeout(_DRAIN_SECONDS):
+            await response.read()
 
 
 def _path(url: str) -> str:
