@@ -18,7 +18,6 @@ file parts, and any parameter this module does not know.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -26,11 +25,23 @@ from typing import Any
 import orjson
 
 from apps.providers.clients.base import ProviderError, UnsupportedParameter
+from apps.providers.clients.openai_side import (
+    DATA_URL,
+    assistant_texts,
+    chunk_envelope,
+    function_calls,
+    function_of,
+    invalid,
+    output_limit,
+    refuse_unknown,
+    stop_sequences,
+    texts,
+    without_tools,
+)
 
 DEFAULT_MAX_TOKENS = 4096
 # Anthropic's documented image types; another one is refused here rather than by a 400 that names no part.
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
-_DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)$", re.DOTALL)
 _HANDLED = frozenset(
     {"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens", "temperature", "top_p"}
     | {"stop", "user", "tools", "tool_choice", "parallel_tool_calls", "n", "logprobs", "top_logprobs"}
@@ -47,18 +58,6 @@ FINISH_REASONS = {
 }
 
 
-def invalid(param: str, message: str) -> ProviderError:
-    """A request this translation cannot express as sent: a 400 naming the parameter."""
-    return ProviderError(
-        message,
-        kind="bad_request",
-        retryable=False,
-        param=param,
-        code="invalid_value",
-        error_type="invalid_request_error",
-    )
-
-
 def request_to_anthropic(
     request: Mapping[str, Any], *, model: str, default_max_tokens: int = DEFAULT_MAX_TOKENS
 ) -> dict[str, Any]:
@@ -66,7 +65,7 @@ def request_to_anthropic(
     _refuse_unsupported(request)
     system, messages = _messages(request.get("messages") or [])
     body: dict[str, Any] = {"model": model, "messages": messages}
-    body["max_tokens"] = request.get("max_completion_tokens") or request.get("max_tokens") or default_max_tokens
+    body["max_tokens"] = output_limit(request) or default_max_tokens
     if system:
         body["system"] = system[0]["text"] if len(system) == 1 else system
     if (temperature := request.get("temperature")) is not None:
@@ -76,7 +75,7 @@ def request_to_anthropic(
     if request.get("top_p") is not None:
         body["top_p"] = request["top_p"]
     if stop := request.get("stop"):
-        body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        body["stop_sequences"] = stop_sequences(stop)
     if request.get("user"):
         body["metadata"] = {"user_id": request["user"]}
     if request.get("tools"):
@@ -100,9 +99,7 @@ def _refuse_unsupported(request: Mapping[str, Any]) -> None:
         raise UnsupportedParameter(
             "response_format", f"Anthropic's Messages API has no {response_format.get('type')} response format."
         )
-    for param in sorted(set(request) - _HANDLED):
-        if request[param] is not None:
-            raise UnsupportedParameter(param, "not translated to Anthropic's Messages API.")
+    refuse_unknown(request, _HANDLED, "not translated to Anthropic's Messages API.")
 
 
 def _messages(messages: list[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -136,14 +133,7 @@ def _as_blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _text_blocks(content: Any, where: str) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
-    blocks = []
-    for index, part in enumerate(content or ()):
-        if part.get("type") != "text":
-            raise UnsupportedParameter(f"{where}.content[{index}].type", "only text parts are allowed here.")
-        blocks.append({"type": "text", "text": part.get("text") or ""})
-    return blocks
+    return [{"type": "text", "text": text} for text in texts(content, where)]
 
 
 def _user_blocks(content: Any, index: int) -> str | list[dict[str, Any]]:
@@ -163,7 +153,7 @@ def _user_blocks(content: Any, index: int) -> str | list[dict[str, Any]]:
 
 def _image(image: Mapping[str, Any], where: str) -> dict[str, Any]:
     url = str(image.get("url") or "")
-    if match := _DATA_URL.match(url):
+    if match := DATA_URL.match(url):
         if match["type"] not in IMAGE_TYPES:
             kinds = ", ".join(sorted(IMAGE_TYPES))
             raise UnsupportedParameter(f"{where}.url", f"Anthropic takes images of type {kinds}, not {match['type']}.")
@@ -174,35 +164,14 @@ def _image(image: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 
 def _assistant_blocks(message: Mapping[str, Any], index: int) -> list[dict[str, Any]]:
-    content = message.get("content")
-    blocks: list[dict[str, Any]] = []
-    if isinstance(content, str):
-        blocks = [{"type": "text", "text": content}] if content else []
-    else:
-        for part in content or ():  # text and refusal parts: both are what the assistant said
-            if text := part.get("text") or part.get("refusal"):
-                blocks.append({"type": "text", "text": text})
-    for number, call in enumerate(message.get("tool_calls") or ()):
-        where = f"messages[{index}].tool_calls[{number}]"
-        if call.get("type", "function") != "function":
-            raise UnsupportedParameter(f"{where}.type", "Anthropic models call function tools only.")
-        function = call.get("function") or {}
-        try:
-            arguments = orjson.loads(function.get("arguments") or "{}")
-        except orjson.JSONDecodeError:
-            arguments = None
-        if not isinstance(arguments, dict):
-            raise invalid(f"{where}.function.arguments", "Tool-call arguments must be a JSON object.")
-        blocks.append(
-            {"type": "tool_use", "id": call.get("id") or "", "name": function.get("name"), "input": arguments}
-        )
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": text} for text in assistant_texts(message)]
+    for call in function_calls(message, index, provider="Anthropic"):
+        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments})
     return blocks
 
 
 def _tool(tool: Mapping[str, Any], index: int) -> dict[str, Any]:
-    if tool.get("type") != "function":
-        raise UnsupportedParameter(f"tools[{index}].type", "Anthropic models take function tools only.")
-    function = tool["function"]
+    function = function_of(tool, index, provider="Anthropic")
     converted: dict[str, Any] = {"name": function["name"]}
     if function.get("description"):
         converted["description"] = function["description"]
@@ -212,10 +181,8 @@ def _tool(tool: Mapping[str, Any], index: int) -> dict[str, Any]:
 
 def _tool_choice(request: Mapping[str, Any]) -> dict[str, Any] | None:
     choice = request.get("tool_choice")
-    if not request.get("tools"):
-        if isinstance(choice, Mapping):
-            raise invalid("tool_choice", "A named tool_choice needs that tool in 'tools'.")
-        return None  # "auto"/"none" without tools say nothing Anthropic needs to hear
+    if without_tools(request):
+        return None
     if choice is None or choice == "auto":
         converted: dict[str, Any] = {"type": "auto"}
     elif choice == "none":
@@ -288,12 +255,7 @@ class StreamTranslator:
 
     def __init__(self, *, model: str, created: int | None = None) -> None:
         self.finished = False
-        self._envelope: dict[str, Any] = {
-            "id": "",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()) if created is None else created,
-            "model": model,
-        }
+        self._envelope = chunk_envelope(model=model, created=created)
         self._usage: dict[str, Any] = {}
         self._tool_index: dict[int, int] = {}  # content block index -> OpenAI tool call index
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import struct
-import time
 import uuid
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
@@ -41,6 +40,7 @@ from apps.providers.clients.gemini_translate import (
     usage_to_openai,
 )
 from apps.providers.clients.netguard import UNGUARDED, OutboundGuard
+from apps.providers.clients.openai_side import chunk_envelope
 from apps.providers.clients.pooled import ErrorBody, PooledHTTP, json_object
 from apps.providers.clients.tokens import count_input_tokens, counted
 
@@ -175,12 +175,7 @@ class StreamTranslator:
         self.finished = False
         self._first_call_only = first_call_only
         self._response_id = ""
-        self._envelope: dict[str, Any] = {
-            "id": "",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()) if created is None else created,
-            "model": model,
-        }
+        self._envelope = chunk_envelope(model=model, created=created)
         self._usage: Mapping[str, Any] = {}
         self._calls: dict[int, int] = {}  # candidate index -> tool calls passed on so far
 

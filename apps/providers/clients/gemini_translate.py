@@ -41,10 +41,21 @@ from typing import Any
 
 import orjson
 
-from apps.providers.clients.base import ProviderError, UnsupportedParameter
+from apps.providers.clients.base import UnsupportedParameter
 from apps.providers.clients.gemini_schema import to_gemini_schema
+from apps.providers.clients.openai_side import (
+    DATA_URL,
+    assistant_texts,
+    function_calls,
+    function_of,
+    invalid,
+    output_limit,
+    refuse_unknown,
+    stop_sequences,
+    texts,
+    without_tools,
+)
 
-_DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)$", re.DOTALL)
 _FILES_URL = re.compile(r"^https://generativelanguage\.googleapis\.com/[\w.]+/files/[\w-]+$")
 _AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mp3"}
 _HANDLED = frozenset(
@@ -63,17 +74,6 @@ _FILTERED = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE"}
     | {"IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"}
 )
-
-
-def invalid(param: str, message: str) -> ProviderError:
-    return ProviderError(
-        message,
-        kind="bad_request",
-        retryable=False,
-        param=param,
-        code="invalid_value",
-        error_type="invalid_request_error",
-    )
 
 
 def request_to_gemini(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -97,21 +97,19 @@ def _refuse_unsupported(request: Mapping[str, Any]) -> None:
     for param in ("logprobs", "top_logprobs", "logit_bias"):
         if request.get(param) not in (None, False, {}):
             raise UnsupportedParameter(param, "not translated to Gemini's generateContent.")
-    for param in sorted(set(request) - _HANDLED):
-        if request[param] is not None:
-            raise UnsupportedParameter(param, "not translated to Gemini's generateContent.")
+    refuse_unknown(request, _HANDLED, "not translated to Gemini's generateContent.")
 
 
 def _generation_config(request: Mapping[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {
         target: request[source] for source, target in _CONFIG.items() if request.get(source) is not None
     }
-    if limit := request.get("max_completion_tokens") or request.get("max_tokens"):
+    if limit := output_limit(request):
         config["maxOutputTokens"] = limit
     if (request.get("n") or 1) != 1:
         config["candidateCount"] = request["n"]
     if stop := request.get("stop"):
-        config["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
+        config["stopSequences"] = stop_sequences(stop)
     response_format = request.get("response_format") or {}
     kind = response_format.get("type", "text")
     if kind in ("json_object", "json_schema"):
@@ -152,14 +150,7 @@ def _contents(messages: list[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], 
 
 
 def _text_parts(content: Any, where: str) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"text": content}] if content else []
-    parts = []
-    for index, part in enumerate(content or ()):
-        if part.get("type") != "text":
-            raise UnsupportedParameter(f"{where}.content[{index}].type", "only text parts are allowed here.")
-        parts.append({"text": part.get("text") or ""})
-    return parts
+    return [{"text": text} for text in texts(content, where)]
 
 
 def _user_parts(content: Any, index: int) -> list[dict[str, Any]]:
@@ -178,7 +169,7 @@ def _user_parts(content: Any, index: int) -> list[dict[str, Any]]:
             if audio.get("format") not in _AUDIO_TYPES:
                 raise UnsupportedParameter(f"{where}.input_audio.format", "Gemini takes wav or mp3 audio here.")
             parts.append({"inlineData": {"mimeType": _AUDIO_TYPES[audio["format"]], "data": audio.get("data") or ""}})
-        elif kind == "file" and (match := _DATA_URL.match(str((part.get("file") or {}).get("file_data") or ""))):
+        elif kind == "file" and (match := DATA_URL.match(str((part.get("file") or {}).get("file_data") or ""))):
             parts.append({"inlineData": {"mimeType": match["type"], "data": match["data"]}})
         else:
             raise UnsupportedParameter(f"{where}.type", f"Gemini takes no {kind!r} parts as sent.")
@@ -187,7 +178,7 @@ def _user_parts(content: Any, index: int) -> list[dict[str, Any]]:
 
 def _image(image: Mapping[str, Any], where: str) -> dict[str, Any]:
     url = str(image.get("url") or "")
-    if match := _DATA_URL.match(url):
+    if match := DATA_URL.match(url):
         return {"inlineData": {"mimeType": match["type"], "data": match["data"]}}
     if _FILES_URL.match(url):
         return {"fileData": {"fileUri": url}}
@@ -199,27 +190,10 @@ def _image(image: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 
 def _model_parts(message: Mapping[str, Any], index: int, call_names: dict[str, str]) -> list[dict[str, Any]]:
-    content = message.get("content")
-    parts: list[dict[str, Any]] = []
-    if isinstance(content, str):
-        parts = [{"text": content}] if content else []
-    else:
-        for part in content or ():  # text and refusal parts: both are what the assistant said
-            if text := part.get("text") or part.get("refusal"):
-                parts.append({"text": text})
-    for number, call in enumerate(message.get("tool_calls") or ()):
-        where = f"messages[{index}].tool_calls[{number}]"
-        if call.get("type", "function") != "function":
-            raise UnsupportedParameter(f"{where}.type", "Gemini models call function tools only.")
-        function = call.get("function") or {}
-        try:
-            arguments = orjson.loads(function.get("arguments") or "{}")
-        except orjson.JSONDecodeError:
-            arguments = None
-        if not isinstance(arguments, dict):
-            raise invalid(f"{where}.function.arguments", "Tool-call arguments must be a JSON object.")
-        call_names[str(call.get("id") or "")] = str(function.get("name") or "")
-        parts.append({"functionCall": {"name": function.get("name"), "args": arguments}})
+    parts: list[dict[str, Any]] = [{"text": text} for text in assistant_texts(message)]
+    for call in function_calls(message, index, provider="Gemini"):
+        call_names[str(call.id)] = str(call.name or "")
+        parts.append({"functionCall": {"name": call.name, "args": call.arguments}})
     return parts
 
 
@@ -240,9 +214,7 @@ def _function_response(message: Mapping[str, Any], index: int, call_names: dict[
 
 
 def _declaration(tool: Mapping[str, Any], index: int) -> dict[str, Any]:
-    if tool.get("type") != "function":
-        raise UnsupportedParameter(f"tools[{index}].type", "Gemini models take function tools only.")
-    function = tool["function"]
+    function = function_of(tool, index, provider="Gemini")
     declaration: dict[str, Any] = {"name": function["name"]}
     if function.get("description"):
         declaration["description"] = function["description"]
@@ -256,9 +228,7 @@ def _declaration(tool: Mapping[str, Any], index: int) -> dict[str, Any]:
 
 def _tool_config(request: Mapping[str, Any]) -> dict[str, Any] | None:
     choice = request.get("tool_choice")
-    if not request.get("tools"):
-        if isinstance(choice, Mapping):
-            raise invalid("tool_choice", "A named tool_choice needs that tool in 'tools'.")
+    if without_tools(request):
         return None
     if choice is None:
         return None  # Gemini's default is AUTO
