@@ -22,18 +22,15 @@ midstream_fail (streams: the connection drops after message_start).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import socket
-import threading
 import uuid
-from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 from multidict import CIMultiDict
+
+from tests.fakes.server import FakeServer, RecordedRequest, read_json
 
 ERRORS = {
     400: "invalid_request_error",
@@ -56,17 +53,11 @@ DEFAULT_MODELS = [
 ]
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: CIMultiDict[str]
-    body: Any
+class FakeAnthropicUpstream(FakeServer):
+    thread_name = "fake-anthropic"
 
-
-class FakeAnthropicUpstream:
     def __init__(self, *, api_key: str | None = None, reply: str = "This is a test.") -> None:
+        super().__init__()
         self.api_key = api_key
         self.reply = reply
         self.models = [
@@ -74,65 +65,22 @@ class FakeAnthropicUpstream:
             for model in DEFAULT_MODELS
         ]
         self.cache_read = self.cache_creation = 0
-        self.mode = "ok"
         self.requests: list[RecordedRequest] = []
-        self.port = 0
-        self._queue: deque[str] = deque()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.origin
 
-    def script(self, *modes: str) -> None:
-        self._queue.extend(modes)
-
-    def start(self) -> FakeAnthropicUpstream:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-anthropic", daemon=True)
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(timeout=10)
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None or self._runner is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-        self._loop = self._thread = None
-
-    def __enter__(self) -> FakeAnthropicUpstream:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    async def _serve(self) -> None:
-        app = web.Application()
-        app.router.add_post("/v1/messages", self._messages)
-        app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+    def routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/messages", self._messages)
+        router.add_get("/v1/models", self._models)
 
     async def _receive(self, request: web.Request) -> tuple[Any, str, web.Response | None]:
-        raw = await request.read()
-        try:
-            body = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            body = None
-        recorded = RecordedRequest(
-            request.method, request.path, dict(request.query), CIMultiDict(request.headers), body
+        body = await read_json(request)
+        self.requests.append(
+            RecordedRequest(request.method, request.path, dict(request.query), CIMultiDict(request.headers), body)
         )
-        self.requests.append(recorded)
-        mode = self._queue.popleft() if self._queue else self.mode
+        mode = self.next_mode()
         presented = {request.headers.get("x-api-key"), request.headers.get("Authorization", "").removeprefix("Bearer ")}
         if self.api_key is not None and self.api_key not in presented:
             return body, mode, error(401, "invalid x-api-key")

@@ -35,9 +35,7 @@ import asyncio
 import contextlib
 import socket
 import struct
-import threading
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +44,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from tests.fakes import openai_wire as wire
+from tests.fakes.server import FakeServer, read_json
 
 _SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
 _HTML = (
@@ -62,75 +61,41 @@ class RecordedRequest:
     client_port: int  # the client's side of the TCP connection: equal ports mean a reused connection
 
 
-class FakeOpenAIUpstream:
+class FakeOpenAIUpstream(FakeServer):
+    thread_name = "fake-openai-upstream"
+    backlog = 1024  # hundreds of clients connect at once in the concurrency tests
+
     def __init__(self, *, api_key: str | None = None, reply: str = "This is a test.") -> None:
+        super().__init__()
         self.api_key = api_key
         self.reply = reply
         self.models: list[dict[str, Any]] = list(wire.DEFAULT_MODELS)
         self.tool_types: set[str] | None = None
         # status -> (message, type, param, code) of its scripted errors; a test may put a server's own words here
         self.errors = dict(wire.ERRORS)
-        self.mode = "ok"
         self.requests: list[RecordedRequest] = []
-        self.port = 0
-        self._queue: deque[str] = deque()  # deque appends and pops are atomic: no lock for the two threads
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
         self._stopping: asyncio.Event | None = None
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def script(self, *modes: str) -> None:
-        """Use these modes for the next requests, in order; then `self.mode` again."""
-        self._queue.extend(modes)
+        return f"{self.origin}/v1"
 
     def fail_next(self, count: int, mode: str = "status:500") -> None:
         self.script(*[mode] * count)
 
-    def start(self) -> FakeOpenAIUpstream:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-openai-upstream", daemon=True)
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(timeout=10)
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-        self._loop = self._thread = None
-
-    def __enter__(self) -> FakeOpenAIUpstream:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/chat/completions", self._chat)
+        router.add_post("/v1/embeddings", self._embeddings)
+        router.add_get("/v1/models", self._models)
 
     async def _serve(self) -> None:
         self._stopping = asyncio.Event()
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._chat)
-        app.router.add_post("/v1/embeddings", self._embeddings)
-        app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        # A deep backlog: hundreds of clients connect at once in the concurrency tests.
-        await web.SockSite(self._runner, sock, backlog=1024).start()
+        await super()._serve()
 
     async def _shutdown(self) -> None:
         assert self._stopping is not None
-        assert self._runner is not None
         self._stopping.set()  # releases `hang` and `slow` handlers
-        await self._runner.cleanup()
+        await super()._shutdown()
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body, mode, early = await self._receive(request)
@@ -175,14 +140,10 @@ class FakeOpenAIUpstream:
     ) -> tuple[Any, str, web.StreamResponse | None]:
         """Record the request, check its key and body, and act out the modes that need no answer body.
         Returns (parsed body, this request's mode, early response or None)."""
-        raw = await request.read()
-        try:
-            body = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            body = None
+        body = await read_json(request)
         port = (request.transport.get_extra_info("peername") or ("", 0))[1] if request.transport else 0
         self.requests.append(RecordedRequest(request.method, request.path, CIMultiDict(request.headers), body, port))
-        mode = self._queue.popleft() if self._queue else self.mode
+        mode = self.next_mode()
         if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return (
                 body,
