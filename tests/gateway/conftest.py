@@ -11,13 +11,20 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
+import openai
 import pytest
 import uvicorn
 from asgiref.sync import async_to_sync
 
 from apps.access.services import api_key_issue
 from apps.gateway import wiring
-from apps.providers.services import deployment_add, model_create, provider_create, route_create
+from apps.providers.services import (
+    deployment_add,
+    model_create,
+    provider_create,
+    provider_sync_models,
+    route_create,
+)
 from tests.conftest import FAKE_KEY
 from tests.factories import AppFactory, TenantFactory
 
@@ -77,6 +84,32 @@ def gateway_setup(transactional_db, fake_upstream) -> GatewaySetup:
     deployment_add(route=route, model=model, actor_membership=None, timeout_seconds=5)
     refresh_snapshot()
     return GatewaySetup(tenant=tenant, app=app, key=key, secret=secret, route=route, provider=provider)
+
+
+def sdk_for_provider(
+    live_gateway: str, fake, *, kind: str, slug: str, name: str, api_key: str, routes: dict[str, str]
+) -> openai.OpenAI:
+    """The official OpenAI SDK on the live gateway with a key of app `bot` of tenant `acme`, whose aliases
+    (`routes`: alias -> upstream model id) are each served by one model of a `kind` provider at `fake`; the models
+    are imported from the fake's model list (priced from the shipped table). The fake's requests start empty."""
+    tenant = TenantFactory(slug="acme")
+    _, secret = api_key_issue(app=AppFactory(tenant=tenant, slug="bot"), name="e2e", actor_membership=None)
+    provider = provider_create(
+        tenant=tenant,
+        actor_membership=None,
+        slug=slug,
+        name=name,
+        kind=kind,
+        base_url=fake.base_url,
+        api_key=api_key,
+    )
+    models = {m.upstream_id: m for m in provider_sync_models(provider=provider, actor_membership=None)}
+    for alias, upstream_id in routes.items():
+        route = route_create(tenant=tenant, actor_membership=None, alias=alias, deadline_seconds=10, retries=0)
+        deployment_add(route=route, model=models[upstream_id], actor_membership=None, timeout_seconds=5)
+    refresh_snapshot()
+    fake.requests.clear()
+    return openai.OpenAI(base_url=f"{live_gateway}/v1", api_key=secret, max_retries=0)
 
 
 def _free_port() -> int:

@@ -7,12 +7,9 @@ import openai
 import orjson
 import pytest
 
-from apps.access.services import api_key_issue
 from apps.providers.models import ProviderModel
-from apps.providers.services import deployment_add, provider_create, provider_sync_models, route_create
-from tests.factories import AppFactory, TenantFactory
 from tests.fakes.anthropic_upstream import FakeAnthropicUpstream
-from tests.gateway.conftest import refresh_snapshot
+from tests.gateway.conftest import sdk_for_provider
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,24 +32,16 @@ def fake(settings):
 
 @pytest.fixture
 def sdk(transactional_db, fake, live_gateway):
-    tenant = TenantFactory(slug="acme")
-    _, secret = api_key_issue(app=AppFactory(tenant=tenant, slug="bot"), name="e2e", actor_membership=None)
-    provider = provider_create(
-        tenant=tenant,
-        actor_membership=None,
+    # The model list is imported from the fake's /v1/models.
+    return sdk_for_provider(
+        live_gateway,
+        fake,
+        kind="anthropic",
         slug="claude",
         name="Claude",
-        kind="anthropic",
-        base_url=fake.base_url,
         api_key=KEY,
+        routes={"smart": "claude-haiku-4-5-20251001"},
     )
-    # The model list is imported from the fake's /v1/models, priced from the shipped table.
-    models = {m.upstream_id: m for m in provider_sync_models(provider=provider, actor_membership=None)}
-    route = route_create(tenant=tenant, actor_membership=None, alias="smart", deadline_seconds=10, retries=0)
-    deployment_add(route=route, model=models["claude-haiku-4-5-20251001"], actor_membership=None, timeout_seconds=5)
-    refresh_snapshot()
-    fake.requests.clear()
-    return openai.OpenAI(base_url=f"{live_gateway}/v1", api_key=secret, max_retries=0)
 
 
 def test_chat_completion_is_served_by_the_messages_api(sdk, fake):
