@@ -9,8 +9,9 @@ import pytest
 from apps.core.netguard import AddressPolicy
 from apps.providers.clients.anthropic import AnthropicClient
 from apps.providers.clients.base import ProviderError, UnsupportedParameter, Upstream
-from apps.providers.clients.netguard import ForbiddenAddress, OutboundGuard
+from apps.providers.clients.netguard import OutboundGuard
 from tests.fakes.anthropic_upstream import FakeAnthropicUpstream
+from tests.providers.clients.conftest import assert_the_guard_refuses, chunks_before_failure
 
 KEY = "sk-ant-test"
 WEATHER = {
@@ -262,25 +263,20 @@ async def test_a_refused_key_is_auth_and_never_quoted(fake, client):
 
 async def test_stream_error_before_any_chunk_is_retryable(fake, client):
     fake.script("status:529")
-    with pytest.raises(ProviderError) as failed:
-        [chunk async for chunk in client.chat_stream(upstream_for(fake), {"model": "a", "messages": HI})]
-    assert failed.value.retryable
+    _, error = await chunks_before_failure(client.chat_stream(upstream_for(fake), {"model": "a", "messages": HI}))
+    assert error.retryable
 
 
 @pytest.mark.parametrize("mode", ["midstream_error", "midstream_fail"])
 async def test_stream_failing_after_the_first_chunk_is_not_retryable(fake, client, mode):
     fake.script(mode)
-    received: list[dict] = []
 
-    async def consume() -> None:
-        async for chunk in client.chat_stream(upstream_for(fake), {"model": "a", "messages": HI}):
-            received.append(chunk)
-
-    with pytest.raises(ProviderError) as failed:
-        await consume()
+    received, error = await chunks_before_failure(
+        client.chat_stream(upstream_for(fake), {"model": "a", "messages": HI})
+    )
 
     assert len(received) == 1  # the role chunk went out
-    assert failed.value.retryable is False
+    assert error.retryable is False
 
 
 async def test_an_answer_that_is_not_a_message_is_a_bad_response(fake, client):
@@ -316,9 +312,6 @@ async def test_embeddings_are_a_clear_400(client):
 
 async def test_the_outbound_guard_applies(fake):
     guarded = AnthropicClient(guard=OutboundGuard(AddressPolicy.from_entries([]), label="claude"))
-    try:
-        with pytest.raises(ForbiddenAddress, match="claude"):
-            await guarded.chat(upstream_for(fake), {"model": "a", "messages": HI})
-    finally:
-        await guarded.aclose()
-    assert fake.requests == []
+    await assert_the_guard_refuses(
+        guarded, upstream_for(fake), {"model": "a", "messages": HI}, label="claude", fake=fake
+    )

@@ -13,8 +13,9 @@ from apps.core.netguard import AddressPolicy
 from apps.providers.clients.base import ProviderError, UnsupportedParameter, Upstream
 from apps.providers.clients.gemini import GeminiClient
 from apps.providers.clients.gemini_translate import gemini_to_openai
-from apps.providers.clients.netguard import ForbiddenAddress, OutboundGuard
+from apps.providers.clients.netguard import OutboundGuard
 from tests.fakes.gemini_upstream import FakeGeminiUpstream
+from tests.providers.clients.conftest import assert_the_guard_refuses, chunks_before_failure
 
 KEY = "AIza-test"
 WEATHER = {
@@ -373,25 +374,20 @@ async def test_a_wrong_key_is_auth_not_the_callers_400_and_never_quoted(fake, cl
 
 async def test_stream_error_before_any_chunk_is_retryable(fake, client):
     fake.script("status:429")
-    with pytest.raises(ProviderError) as failed:
-        [chunk async for chunk in client.chat_stream(upstream_for(fake), {"model": "a", "messages": HI})]
-    assert (failed.value.kind, failed.value.retryable) == ("rate_limited", True)
+    _, error = await chunks_before_failure(client.chat_stream(upstream_for(fake), {"model": "a", "messages": HI}))
+    assert (error.kind, error.retryable) == ("rate_limited", True)
 
 
 @pytest.mark.parametrize("mode", ["midstream_error", "midstream_fail"])
 async def test_stream_failing_after_the_first_chunk_is_not_retryable(fake, client, mode):
     fake.script(mode)
-    received: list[dict] = []
 
-    async def consume() -> None:
-        async for chunk in client.chat_stream(upstream_for(fake), {"model": "a", "messages": HI}):
-            received.append(chunk)
-
-    with pytest.raises(ProviderError) as failed:
-        await consume()
+    received, error = await chunks_before_failure(
+        client.chat_stream(upstream_for(fake), {"model": "a", "messages": HI})
+    )
 
     assert received[0]["choices"][0]["delta"]["role"] == "assistant"
-    assert failed.value.retryable is False
+    assert error.retryable is False
 
 
 async def test_an_answer_that_is_not_json_is_a_bad_response(fake, client):
@@ -475,12 +471,9 @@ async def test_the_api_version_option_applies(fake, client):
 
 async def test_the_outbound_guard_applies(fake):
     guarded = GeminiClient(guard=OutboundGuard(AddressPolicy.from_entries([]), label="gemini"))
-    try:
-        with pytest.raises(ForbiddenAddress, match="gemini"):
-            await guarded.chat(upstream_for(fake), {"model": "a", "messages": HI})
-    finally:
-        await guarded.aclose()
-    assert fake.requests == []
+    await assert_the_guard_refuses(
+        guarded, upstream_for(fake), {"model": "a", "messages": HI}, label="gemini", fake=fake
+    )
 
 
 async def test_a_function_without_parameters_is_declared_without_a_schema(fake, client):
