@@ -42,11 +42,6 @@ from apps.providers.clients.openai_side import (
 DEFAULT_MAX_TOKENS = 4096
 # Anthropic's documented image types; another one is refused here rather than by a 400 that names no part.
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
-_HANDLED = frozenset(
-    {"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens", "temperature", "top_p"}
-    | {"stop", "user", "tools", "tool_choice", "parallel_tool_calls", "n", "logprobs", "top_logprobs"}
-    | {"response_format", "presence_penalty", "frequency_penalty", "logit_bias", "seed"}
-)
 FINISH_REASONS = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -99,7 +94,7 @@ def _refuse_unsupported(request: Mapping[str, Any]) -> None:
         raise UnsupportedParameter(
             "response_format", f"Anthropic's Messages API has no {response_format.get('type')} response format."
         )
-    refuse_unknown(request, _HANDLED, "not translated to Anthropic's Messages API.")
+    refuse_unknown(request, "not translated to Anthropic's Messages API.")
 
 
 def _messages(messages: list[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -58,11 +58,6 @@ from apps.providers.clients.openai_side import (
 
 _FILES_URL = re.compile(r"^https://generativelanguage\.googleapis\.com/[\w.]+/files/[\w-]+$")
 _AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mp3"}
-_HANDLED = frozenset(
-    {"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens", "temperature", "top_p"}
-    | {"stop", "user", "tools", "tool_choice", "parallel_tool_calls", "n", "response_format", "seed"}
-    | {"presence_penalty", "frequency_penalty", "logprobs", "top_logprobs", "logit_bias"}
-)
 _CONFIG = {
     "temperature": "temperature",
     "top_p": "topP",
@@ -97,7 +92,7 @@ def _refuse_unsupported(request: Mapping[str, Any]) -> None:
     for param in ("logprobs", "top_logprobs", "logit_bias"):
         if request.get(param) not in (None, False, {}):
             raise UnsupportedParameter(param, "not translated to Gemini's generateContent.")
-    refuse_unknown(request, _HANDLED, "not translated to Gemini's generateContent.")
+    refuse_unknown(request, "not translated to Gemini's generateContent.")
 
 
 def _generation_config(request: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,12 @@ import orjson
 from apps.providers.clients.base import ProviderError, UnsupportedParameter
 
 DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)$", re.DOTALL)
+# The chat-completions parameters the translators read or refuse by name; any other one sent is a 400 naming it.
+HANDLED = frozenset(
+    {"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens", "temperature", "top_p"}
+    | {"stop", "user", "tools", "tool_choice", "parallel_tool_calls", "n", "logprobs", "top_logprobs"}
+    | {"response_format", "presence_penalty", "frequency_penalty", "logit_bias", "seed"}
+)
 
 
 class FunctionCall(NamedTuple):
@@ -37,9 +43,9 @@ def invalid(param: str, message: str) -> ProviderError:
     )
 
 
-def refuse_unknown(request: Mapping[str, Any], handled: frozenset[str], reason: str) -> None:
-    """A 400 naming the first (alphabetically) parameter sent with a value that the translation does not handle."""
-    for param in sorted(set(request) - handled):
+def refuse_unknown(request: Mapping[str, Any], reason: str) -> None:
+    """A 400 naming the first (alphabetically) parameter sent with a value that is not in HANDLED."""
+    for param in sorted(set(request) - HANDLED):
         if request[param] is not None:
             raise UnsupportedParameter(param, reason)
 
