@@ -66,10 +66,6 @@ class RouteEntry:
     deployments: tuple[DeploymentEntry, ...]  # enabled ones, sorted by priority
     created: int = 0  # unix time, for /v1/models
 
-    @property
-    def serves_embeddings(self) -> bool:
-        return any("embedding" in d.modalities for d in self.deployments)
-
 
 @dataclass(frozen=True, slots=True)
 class PromptVersionEntry:
