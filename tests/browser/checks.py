@@ -62,7 +62,14 @@ def screenshot(page: Page, name: str) -> Path:
 
 def check_page(page: Page, name: str, width: int) -> list[str]:
     """The page's problems at `width` as sentences (empty: none); takes the screenshot `<name>-<width>` either way."""
-    page.wait_for_load_state("networkidle")
+    # The page and the fragments htmx loads into it (hx-trigger="load" panels), not a fixed 500 ms of network
+    # silence per page: htmx marks an element `htmx-request` from the moment its request starts until it settles.
+    # (Polled from here: wait_for_function evaluates its text in the page, which the CSP forbids.)
+    page.wait_for_load_state("load")
+    for _ in range(500):
+        if not page.evaluate("document.querySelectorAll('.htmx-request').length"):
+            break
+        page.wait_for_timeout(20)
     problems = []
     overflow = page_overflow(page)
     if overflow > 0:
