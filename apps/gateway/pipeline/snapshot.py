@@ -122,6 +122,32 @@ class SubscriptionEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """The limits of one scope — a tenant, an app, a key, or a plan (applied per subscription). None: no limit.
+    Several scopes apply to one call; each is counted on its own and the tightest refuses first."""
+
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    requests_per_day: int | None = None
+    requests_per_month: int | None = None
+    budget_per_day: Decimal | None = None  # USD
+    budget_per_month: Decimal | None = None  # USD
+    # A reached budget refuses with 429 budget_exceeded, or sends the call to this cheaper route of the tenant.
+    over_budget_route: str | None = None
+    allowed_models: frozenset[str] | None = None  # plans: the route aliases a subscription may call; None: any
+
+
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    """Response caching of a route or a service (the service's wins)."""
+
+    ttl_seconds: int
+    semantic: bool = False  # also look for the nearest stored prompt by embedding
+    semantic_route: str | None = None  # alias of the tenant's embedding route
+    semantic_threshold: float = 0.95  # cosine similarity at or above which a stored answer is reused
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     version: int
     keys: dict[str, KeyEntry]  # by lookup id
@@ -130,6 +156,10 @@ class Snapshot:
     services: dict[str, ServiceEntry] = field(default_factory=dict)  # by slug
     subscriptions: dict[tuple[int, int], SubscriptionEntry] = field(default_factory=dict)  # by (app id, service id)
     tenant_slugs: dict[int, str] = field(default_factory=dict)  # by tenant id: the label values of /metrics
+    limits: dict[tuple[str, int], Limits] = field(default_factory=dict)  # by ("tenant"|"app"|"key"|"plan", id)
+    route_cache: dict[int, CachePolicy] = field(default_factory=dict)  # by route id
+    service_cache: dict[int, CachePolicy] = field(default_factory=dict)  # by service id
+    limits_fail_open: dict[int, bool] = field(default_factory=dict)  # by tenant id: Redis down → serve (True)
 
     @classmethod
     def build(
@@ -141,6 +171,10 @@ class Snapshot:
         services: Iterable[ServiceEntry] = (),
         subscriptions: dict[tuple[int, int], SubscriptionEntry] | None = None,
         tenant_slugs: dict[int, str] | None = None,
+        limits: dict[tuple[str, int], Limits] | None = None,
+        route_cache: dict[int, CachePolicy] | None = None,
+        service_cache: dict[int, CachePolicy] | None = None,
+        limits_fail_open: dict[int, bool] | None = None,
     ) -> Snapshot:
         by_tenant: dict[int, list[RouteEntry]] = {}
         for route in sorted(routes, key=lambda r: r.alias):
@@ -153,6 +187,10 @@ class Snapshot:
             services={s.slug: s for s in services},
             subscriptions=dict(subscriptions or {}),
             tenant_slugs=dict(tenant_slugs or {}),
+            limits=dict(limits or {}),
+            route_cache=dict(route_cache or {}),
+            service_cache=dict(service_cache or {}),
+            limits_fail_open=dict(limits_fail_open or {}),
         )
 
     def may_call_model_service(self, service: ServiceEntry, tenant_id: int, app_id: int, now: float) -> bool:
