@@ -91,6 +91,36 @@ class RateLimited(GatewayError):
     code = "rate_limit_exceeded"
 
 
+class LimitExceeded(RateLimited):
+    """A rate limit or quota of the gateway (not the provider's): `code` names which, the headers say when
+    it resets (X-RateLimit-*, as OpenAI names them, and Retry-After)."""
+
+    def __init__(self, message: str, *, limit_headers: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.limit_headers = dict(limit_headers or {})
+
+    def headers(self) -> dict[str, str]:
+        return {**super().headers(), **self.limit_headers}
+
+
+class BudgetExceeded(LimitExceeded):
+    code = "budget_exceeded"
+
+
+class ModelNotAllowed(PermissionDenied):
+    """The subscription's plan does not allow the model (route alias) asked for."""
+
+    code = "model_not_allowed"
+
+
+class LimitsUnavailable(GatewayError):
+    """The limit store (Redis) cannot be reached and the tenant asked to fail closed."""
+
+    status = 503
+    type = "server_error"
+    code = "limits_unavailable"
+
+
 class UpstreamError(GatewayError):
     status = 502
     type = "upstream_error"
