@@ -125,6 +125,7 @@ INSTALLED_APPS = [
     "apps.providers",
     "apps.gateway",
     "apps.analytics",
+    "apps.gitops",
 ]
 
 MIDDLEWARE = [
