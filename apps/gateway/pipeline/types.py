@@ -16,6 +16,7 @@ class GatewayRequest:
     body: dict[str, Any]
     received: float  # perf_counter() when the request arrived
     received_wall: float  # time.time() at the same moment
+    cache_control: str = ""  # the caller's Cache-Control header (no-cache: skip the cache lookup; no-store)
 
 
 @dataclass(slots=True)
