@@ -13,6 +13,9 @@ class GitLabConnection(TenantOwnedModel):
     gitlab_url = models.URLField(max_length=300, help_text="e.g. https://gitlab.com or a self-managed instance")
     project = models.CharField(max_length=255, help_text="the project's path (group/name) or numeric id")
     branch = models.CharField(max_length=255, default="main")
+    # The folder of the repository the portal owns: a sync writes and deletes definition files there only, so a
+    # README or a .gitlab-ci.yml beside it is never touched.
+    directory = models.CharField(max_length=255, default="definitions", blank=True)
     # Fernet tokens: read them with token() and webhook_secret(), set them with the setters.
     token_encrypted = models.TextField(editable=False)
     webhook_secret_encrypted = models.TextField(blank=True, editable=False)
