@@ -116,6 +116,7 @@ class SubscriptionEntry:
     status: str
     expires_at: datetime | None
     plan_id: int
+    plan_slug: str = ""  # names the plan in a refusal ("your plan 'free' of service 'x'")
 
     def expired_at(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at.timestamp() <= now
