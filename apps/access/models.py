@@ -3,9 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from apps.catalog.models import BudgetCurrency, alert_percent_validators, budget_validators, limit_validators
 from apps.core.models import TimeStampedModel
 from apps.tenants.models import TenantOwnedModel, slug_validator
 
@@ -177,3 +179,79 @@ class Subscription(TimeStampedModel):
     def state(self) -> str:
         """The status as the requester experiences it: an approved subscription past its expiry is "expired"."""
         return EXPIRED if self.status == SubscriptionStatus.APPROVED and self.is_expired else self.status
+
+
+class LimitScope(models.TextChoices):
+    TENANT = "tenant", "Tenant"
+    APP = "app", "App"
+    KEY = "key", "API key"
+
+
+class LimitSet(TenantOwnedModel):
+    """Rate limits, quotas and spend budgets of one scope: the whole tenant (no app, no key), one of its apps, or
+    one of its keys. Empty fields: no limit. Each scope a call falls in is counted on its own (the gateway's limit
+    steps); the tightest refuses first."""
+
+    app = models.ForeignKey(App, null=True, blank=True, on_delete=models.CASCADE, related_name="limit_sets")
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.CASCADE, related_name="limit_sets")
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True, validators=limit_validators)
+    tokens_per_minute = models.PositiveIntegerField(null=True, blank=True, validators=limit_validators)
+    requests_per_day = models.PositiveIntegerField(null=True, blank=True, validators=limit_validators)
+    requests_per_month = models.PositiveIntegerField(null=True, blank=True, validators=limit_validators)
+    budget_per_day = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, validators=budget_validators
+    )
+    budget_per_month = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, validators=budget_validators
+    )
+    budget_currency = models.CharField(max_length=3, choices=BudgetCurrency.choices, default=BudgetCurrency.USD)
+    budget_alert_percent = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=alert_percent_validators,
+        help_text="alert when this share of a budget is spent (1-100); empty: no alert",
+    )
+    # A reached budget sends calls to this (cheaper) route of the tenant instead of refusing them.
+    over_budget_route = models.ForeignKey(
+        "providers.Route", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(app__isnull=True) | models.Q(api_key__isnull=True), name="limitset_one_scope"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=models.Q(app__isnull=True, api_key__isnull=True),
+                name="limitset_one_per_tenant",
+            ),
+            models.UniqueConstraint(fields=["app"], condition=models.Q(app__isnull=False), name="limitset_one_per_app"),
+            models.UniqueConstraint(
+                fields=["api_key"], condition=models.Q(api_key__isnull=False), name="limitset_one_per_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"limits of {self.scope} {self.scope_label}"
+
+    @property
+    def scope(self) -> str:
+        if self.api_key_id is not None:
+            return LimitScope.KEY
+        return LimitScope.APP if self.app_id is not None else LimitScope.TENANT
+
+    @property
+    def scope_label(self) -> str:
+        if self.api_key_id is not None:
+            return self.api_key.prefix
+        return self.app.slug if self.app_id is not None else self.tenant.slug
+
+    def clean(self) -> None:
+        if self.app_id is not None and self.api_key_id is not None:
+            raise ValidationError({"api_key": "Limits apply to an app or to one key, not both."})
+        for field in ("app", "api_key", "over_budget_route"):
+            related = getattr(self, field) if getattr(self, f"{field}_id") is not None else None
+            if related is not None and related.tenant_id != self.tenant_id:
+                raise ValidationError({field: f"No such {field.replace('_', ' ')} in this tenant."})

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from apps.tenants.models import TenantOwnedModel, slug_validator
+from apps.tenants.models import TenantOwnedModel, cache_ttl_validators, slug_validator
 
 tag_validator = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$",
@@ -56,6 +57,19 @@ class OutputMode(models.TextChoices):
     JSON = "json", "JSON matching the output schema"
 
 
+class BudgetCurrency(models.TextChoices):
+    """The currencies budgets are kept in: calls are priced in US dollars, so budgets are too (for now)."""
+
+    USD = "USD", "US dollar"
+
+
+# Shared by plans and limit sets (access): a limit, when set, is at least 1; a budget at least 0.
+limit_validators = [MinValueValidator(1)]
+budget_validators = [MinValueValidator(Decimal(0))]
+alert_percent_validators = [MinValueValidator(1), MaxValueValidator(100)]
+SEMANTIC_THRESHOLD_MIN = 0.80
+
+
 class Service(TenantOwnedModel):
     """A published API in the catalog: a prompt API (template + route + schemas) or a model API (a route).
 
@@ -84,6 +98,23 @@ class Service(TenantOwnedModel):
     expected_tokens_per_call = models.PositiveIntegerField(
         default=1000, validators=[MinValueValidator(1)], help_text="for cost projections until real averages exist"
     )
+    cache_ttl_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=cache_ttl_validators,
+        help_text="seconds to keep identical answers (1-604800; wins over the route's); empty: no cache",
+    )
+    semantic_cache = models.BooleanField(
+        default=False, help_text="also reuse the answer of the most similar stored prompt (needs an embedding route)"
+    )
+    semantic_cache_route = models.CharField(
+        max_length=100, blank=True, help_text="alias of the tenant's embedding route that embeds the prompts"
+    )
+    semantic_cache_threshold = models.FloatField(
+        default=0.95,
+        validators=[MinValueValidator(SEMANTIC_THRESHOLD_MIN), MaxValueValidator(1.0)],
+        help_text="cosine similarity (0.80 to 1.00) at or above which a stored answer is reused",
+    )
     published_at = models.DateTimeField(null=True, blank=True)
     sunset_on = models.DateField(null=True, blank=True, help_text="deprecated: the day it is to be retired")
 
@@ -95,6 +126,12 @@ class Service(TenantOwnedModel):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if self.semantic_cache and not self.semantic_cache_route:
+            raise ValidationError(
+                {"semantic_cache_route": "The semantic cache needs an embedding route to embed with."}
+            )
+
 
 class Plan(models.Model):
     """What a subscription buys: quotas, rate limits, a spend budget and the models allowed."""
@@ -103,12 +140,24 @@ class Plan(models.Model):
     slug = models.SlugField(max_length=50, validators=[slug_validator])
     name = models.CharField(max_length=100)
     description = models.CharField(max_length=300, blank=True)
-    requests_per_day = models.PositiveIntegerField(null=True, blank=True, help_text="empty: unlimited")
-    requests_per_month = models.PositiveIntegerField(null=True, blank=True)
-    requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
-    tokens_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    requests_per_day = models.PositiveIntegerField(
+        null=True, blank=True, validators=limit_validators, help_text="empty: unlimited"
+    )
+    requests_per_month = models.PositiveIntegerField(null=True, blank=True, validators=limit_validators)
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True, validators=limit_validators)
+    tokens_per_minute = models.PositiveIntegerField(null=True, blank=True, validators=limit_validators)
+    daily_budget = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, validators=budget_validators, help_text="empty: none"
+    )
     monthly_budget = models.DecimalField(
-        max_digits=12, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(Decimal(0))]
+        max_digits=12, decimal_places=2, null=True, blank=True, validators=budget_validators
+    )
+    budget_currency = models.CharField(max_length=3, choices=BudgetCurrency.choices, default=BudgetCurrency.USD)
+    budget_alert_percent = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=alert_percent_validators,
+        help_text="alert when this share of a budget is spent (1-100); empty: no alert",
     )
     allowed_models = models.JSONField(default=list, blank=True, help_text="route aliases; empty: the service's")
     is_default = models.BooleanField(default=False)

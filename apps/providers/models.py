@@ -10,7 +10,7 @@ from django.db import models
 from apps.core.crypto import decrypt_text, encrypt_text
 from apps.core.netguard import url_problem
 from apps.providers.clients.registry import kind_choices
-from apps.tenants.models import TenantOwnedModel, slug_validator
+from apps.tenants.models import TenantOwnedModel, cache_ttl_validators, slug_validator
 
 alias_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}$",
@@ -108,6 +108,12 @@ class Route(TenantOwnedModel):
     )
     retries = models.PositiveSmallIntegerField(
         default=1, validators=[MaxValueValidator(5)], help_text="extra attempts per deployment before failing over"
+    )
+    cache_ttl_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=cache_ttl_validators,
+        help_text="keep identical answers this many seconds (1 to 604800); empty: no response cache",
     )
 
     class Meta:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from apps.core.models import TimeStampedModel
@@ -11,6 +11,11 @@ slug_validator = RegexValidator(
     "Use 1-50 lowercase letters, digits and hyphens, starting and ending with a letter or digit.",
 )
 
+# A response cache's time to live, shared by routes (providers) and services (catalog): 1 s to 7 days; no value
+# means no cache (0 is refused rather than read as "off", so a typo never silently turns caching off or on).
+CACHE_TTL_MAX_SECONDS = 7 * 24 * 3600
+cache_ttl_validators = [MinValueValidator(1), MaxValueValidator(CACHE_TTL_MAX_SECONDS)]
+
 
 class Tenant(TimeStampedModel):
     """An organization: owns apps, keys, services and routes; people reach it through memberships."""
@@ -19,6 +24,10 @@ class Tenant(TimeStampedModel):
     name = models.CharField(max_length=100)
     require_internal_subscriptions = models.BooleanField(
         default=False, help_text="apps of this tenant also need an approved subscription to its own services"
+    )
+    limits_fail_open = models.BooleanField(
+        default=True,
+        help_text="limit store (Redis) unreachable: serve calls unlimited (on) or refuse them with 503",
     )
 
     class Meta:
