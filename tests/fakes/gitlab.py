@@ -73,7 +73,9 @@ class FakeGitLab(FakeServer):
     def __init__(
         self,
         *,
-        token: str = "glpat-test-token",  # noqa: S107 - a fake's token project_path: str = "acme/definitions", project_id: int = 4242
+        token: str = "glpat-test-token",  # noqa: S107 - a fake's token
+        project_path: str = "acme/definitions",
+        project_id: int = 4242,
     ) -> None:
         super().__init__()
         self.token = token
