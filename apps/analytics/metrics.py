@@ -46,6 +46,12 @@ TOKENS = Counter(
 )
 COST = Counter("gateway_cost_usd", "What the calls cost at the models' prices, in US dollars.", USAGE_LABELS)
 CACHE_HITS = Counter("gateway_cache_hits", "Calls answered from the response cache.", USAGE_LABELS)
+# The gateway's own Redis, an operator's matter: no tenant label, so only the full exposition shows it.
+CACHE_ERRORS = Counter(
+    "gateway_cache_errors",
+    "Response cache operations that failed on Redis (lookups count as misses, stores are skipped).",
+    ("operation",),
+)
 UPSTREAM_ERRORS = Counter(
     "gateway_upstream_errors",
     "Calls that failed at a provider (5xx, 429), by the last provider tried; the tenant owns the provider. "

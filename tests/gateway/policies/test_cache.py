@@ -1,0 +1,302 @@
+"""The cache step through its moments, with a CallContext built by hand, on both stores (in-process and real Redis):
+keys, hits and misses, Cache-Control, TTLs, the entry cap."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+
+from apps.gateway.adapters.redis_cache import RedisCacheStore
+from apps.gateway.pipeline.policies.base import Answer, CallContext
+from apps.gateway.pipeline.policies.cache import (
+    CacheStep,
+    MemoryCacheStore,
+    cache_directives,
+    cache_key,
+    encode_entry,
+)
+from apps.gateway.pipeline.records import CallRecord
+from apps.gateway.pipeline.snapshot import CachePolicy, ServiceEntry, Snapshot
+from apps.gateway.pipeline.types import GatewayRequest
+from apps.providers.clients.base import Usage
+from tests.gateway.pipeline.fakes import deployment, route
+
+ROUTE = route(deployment(1), alias="smart", tenant_id=1)
+BODY = {"model": "smart", "messages": [{"role": "user", "content": "Hello"}], "temperature": 0}
+
+
+def completion(text: str = "Hi there") -> dict:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "upstream-1",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8},
+    }
+
+
+def snapshot(*, route_ttl: int | None = 60, service: ServiceEntry | None = None, service_ttl: int | None = None):
+    return Snapshot.build(
+        version=1,
+        keys=[],
+        routes=[ROUTE],
+        services=[service] if service is not None else [],
+        route_cache={ROUTE.route_id: CachePolicy(ttl_seconds=route_ttl)} if route_ttl else {},
+        service_cache={service.service_id: CachePolicy(ttl_seconds=service_ttl)} if service and service_ttl else {},
+    )
+
+
+def context(snap: Snapshot, body: dict | None = None, *, tenant_id: int = 1, cache_control: str = "", **extra):
+    body = dict(body or BODY)
+    req = GatewayRequest(
+        request_id="req_1", api_key=None, body=body, received=0.0, received_wall=0.0, cache_control=cache_control
+    )
+    record = CallRecord(request_id="req_1", created=0.0, endpoint=extra.pop("endpoint", "chat"))
+    return CallContext(
+        request=req, record=record, snapshot=snap, tenant_id=tenant_id, key=None, route=ROUTE, body=body, **extra
+    )
+
+
+async def call(step: CacheStep, ctx: CallContext, upstream: dict | None = None) -> Answer | None:
+    """What the skeleton does around the upstream call: before_call, the call unless answered, after_call."""
+    answer = await step.before_call(ctx)
+    if answer is None:
+        ctx.answer, ctx.usage = upstream or completion(), Usage(3, 5)
+    else:
+        ctx.answer, ctx.usage = answer.body, Usage()
+    ctx.record.status = 200
+    await step.after_call(ctx)
+    return answer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def redis_prefix():
+    return f"test:cache:{uuid.uuid4().hex}:"
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request, settings, clock, redis_prefix):
+    if request.param == "memory":
+        yield MemoryCacheStore(clock=clock)
+        return
+    redis_store = RedisCacheStore(url=settings.REDIS_URL, prefix=redis_prefix)
+    yield redis_store
+    await redis_store.aclose()
+
+
+def test_the_key_ignores_the_order_of_keys_and_the_fields_that_do_not_change_the_answer():
+    base = {"model": "smart", "messages": [{"role": "user", "content": "Hello"}], "temperature": 0.2, "n": 1}
+    reordered = {"temperature": 0.2, "n": 1, "messages": [{"content": "Hello", "role": "user"}], "model": "smart"}
+    transport = {**base, "stream": True, "stream_options": {"include_usage": True}, "user": "u-1", "metadata": {}}
+    same = {"tenant_id": 1, "route_alias": "smart", "service_id": None, "kind": "chat"}
+    assert cache_key(**same, body=base) == cache_key(**same, body=reordered) == cache_key(**same, body=transport)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"body": {**BODY, "messages": [{"role": "user", "content": "Hello!"}]}},
+        {"body": {**BODY, "temperature": 0.7}},
+        {"body": {**BODY, "max_tokens": 10}},
+        {"tenant_id": 2},
+        {"route_alias": "fast"},
+        {"service_id": 5},
+        {"kind": "embeddings"},
+    ],
+)
+def test_the_key_changes_with_messages_parameters_tenant_route_service_and_kind(change):
+    same = {"tenant_id": 1, "route_alias": "smart", "service_id": None, "kind": "chat", "body": BODY}
+    assert cache_key(**same) != cache_key(**{**same, **change})
+
+
+def test_cache_control_directives_are_read_case_insensitively_without_arguments():
+    assert cache_directives("No-Cache, max-age=0 , NO-STORE") == {"no-cache", "max-age", "no-store"}
+    assert cache_directives("") == frozenset()
+
+
+async def test_a_miss_is_stored_and_the_same_request_then_hits(store):
+    step, snap = CacheStep(store), snapshot()
+    first = context(snap)
+    assert await call(step, first) is None
+    assert first.headers["X-Cache"] == "MISS"
+    assert first.record.policy_outcomes["cache"] == "stored"
+
+    reordered = {"temperature": 0, "messages": BODY["messages"], "model": "smart", "stream": True}
+    second = context(snap, reordered, stream=True)
+    answer = await call(step, second, upstream=completion("never asked"))
+    assert answer is not None
+    assert answer.source == "cache"
+    assert answer.body == completion()
+    assert (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (3, 5)
+    assert second.headers["X-Cache"] == "HIT"
+    assert second.record.policy_outcomes["cache"] == "hit"  # a hit is not stored again
+
+
+async def test_another_tenant_or_other_messages_miss(store):
+    step, snap = CacheStep(store), snapshot()
+    await call(step, context(snap))
+    assert await call(step, context(snap, tenant_id=2)) is None
+    other = {**BODY, "messages": [{"role": "user", "content": "Bye"}]}
+    assert await call(step, context(snap, other)) is None
+
+
+async def test_without_a_cache_policy_the_step_does_nothing(store):
+    step, snap = CacheStep(store), snapshot(route_ttl=None)
+    ctx = context(snap)
+    await call(step, ctx)
+    assert await call(step, context(snap)) is None
+    assert "X-Cache" not in ctx.headers
+    assert "cache" not in ctx.record.policy_outcomes
+
+
+async def test_no_cache_bypasses_the_lookup_but_stores_the_fresh_answer(store):
+    step, snap = CacheStep(store), snapshot()
+    await call(step, context(snap), upstream=completion("old"))
+    fresh = context(snap, cache_control="no-cache")
+    assert await call(step, fresh, upstream=completion("new")) is None
+    assert fresh.headers["X-Cache"] == "BYPASS"
+    assert fresh.record.policy_outcomes["cache"] == "stored"
+    answer = await call(step, context(snap))
+    assert answer is not None
+    assert answer.body["choices"][0]["message"]["content"] == "new"
+
+
+async def test_no_store_is_never_stored_but_may_be_answered_from_the_cache(store):
+    step, snap = CacheStep(store), snapshot()
+    private = context(snap, cache_control="no-store")
+    assert await call(step, private) is None
+    assert private.headers["X-Cache"] == "MISS"
+    assert private.record.policy_outcomes["cache"] == "miss"
+    assert await call(step, context(snap)) is None  # nothing was stored: the plain call misses, and stores
+
+    hit = context(snap, cache_control="no-store")
+    assert await call(step, hit) is not None
+    assert await call(step, context(snap, cache_control="no-cache, no-store"), upstream=completion("x")) is None
+    answer = await call(step, context(snap))
+    assert answer is not None
+    assert answer.body == completion()
+
+
+async def test_a_failed_call_is_not_stored(store):
+    step, snap = CacheStep(store), snapshot()
+    ctx = context(snap)
+    assert await step.before_call(ctx) is None
+    await step.on_failure(ctx, RuntimeError("upstream down"))
+    ctx.answer, ctx.record.status = completion(), 502  # a status other than 200 with a body: not stored either
+    await step.after_call(ctx)
+    assert await call(step, context(snap)) is None
+
+
+async def test_an_answer_over_the_entry_cap_is_not_stored(store):
+    snap = snapshot()
+    step = CacheStep(store, max_entry_bytes=len(encode_entry(completion("short"), Usage(3, 5))))
+    assert await call(step, context(snap), upstream=completion("x" * 1000)) is None
+    assert await call(step, context(snap), upstream=completion("short")) is None  # the large one was not kept
+    assert await call(step, context(snap)) is not None
+
+
+async def test_a_streamed_answer_with_several_choices_is_not_stored(store):
+    step, snap = CacheStep(store), snapshot()
+    body = {**BODY, "n": 2, "stream": True}
+    assert await call(step, context(snap, body, stream=True)) is None
+    assert await call(step, context(snap, {**BODY, "n": 2})) is None  # the assembled stream held one choice
+    assert await call(step, context(snap, {**BODY, "n": 2})) is not None  # a whole non-streamed answer is kept
+
+
+async def test_the_service_policy_wins_over_the_route_policy(store, clock, settings, redis_prefix):
+    service = ServiceEntry(
+        service_id=9,
+        slug="helper",
+        tenant_id=1,
+        kind="prompt",
+        lifecycle="published",
+        visibility="private",
+        shared_with=frozenset(),
+        require_internal_subscription=False,
+        route_alias="smart",
+        output_mode="text",
+        output_schema={},
+        output_validator=None,
+        prompt=None,
+    )
+    step, snap = CacheStep(store), snapshot(route_ttl=60, service=service, service_ttl=5)
+    await call(step, context(snap, service=service))
+    key = cache_key(tenant_id=1, route_alias="smart", service_id=9, kind="chat", body=BODY)
+    await assert_expires_after(store, key, 5, clock, settings.REDIS_URL, redis_prefix)
+
+
+async def assert_expires_after(store, key: str, ttl: int, clock: Clock, redis_url: str, prefix: str) -> None:
+    assert await store.get(key) is not None
+    if isinstance(store, MemoryCacheStore):
+        clock.now += ttl - 0.5
+        assert await store.get(key) is not None
+        clock.now += 0.5
+        assert await store.get(key) is None
+    else:
+        client = aioredis.Redis.from_url(redis_url)
+        try:
+            assert 0 < await client.ttl(prefix + key) <= ttl
+        finally:
+            await client.aclose()
+
+
+async def test_an_entry_lives_for_the_policy_ttl(store, clock, settings, redis_prefix):
+    step, snap = CacheStep(store), snapshot(route_ttl=30)
+    await call(step, context(snap))
+    key = cache_key(tenant_id=1, route_alias="smart", service_id=None, kind="chat", body=BODY)
+    await assert_expires_after(store, key, 30, clock, settings.REDIS_URL, redis_prefix)
+
+
+async def test_redis_expires_an_entry_after_its_ttl(settings, redis_prefix):
+    store = RedisCacheStore(url=settings.REDIS_URL, prefix=redis_prefix)
+    try:
+        await store.set("k", b"value", 1)
+        assert await store.get("k") == b"value"
+        await asyncio.sleep(1.1)
+        assert await store.get("k") is None
+    finally:
+        await store.aclose()
+
+
+async def test_the_in_process_store_is_bounded_by_entries_and_bytes(clock):
+    by_entries = MemoryCacheStore(max_entries=2, clock=clock)
+    for key in ("a", "b", "c"):
+        await by_entries.set(key, b"x", 60)
+    assert await by_entries.get("a") is None
+    assert await by_entries.get("c") == b"x"
+
+    by_bytes = MemoryCacheStore(max_bytes=10, clock=clock)
+    await by_bytes.set("a", b"12345", 60)
+    await by_bytes.set("b", b"12345", 60)
+    assert await by_bytes.get("a") == b"12345"  # now the most recently used
+    await by_bytes.set("c", b"12345", 60)
+    assert await by_bytes.get("b") is None
+    assert await by_bytes.get("a") == b"12345"
+    assert by_bytes.size == (2, 10)
+    await by_bytes.set("huge", b"x" * 11, 60)  # larger than the whole store: not kept, nothing evicted for it
+    assert await by_bytes.get("huge") is None
+    assert by_bytes.size == (2, 10)
+
+
+async def test_a_corrupt_entry_is_a_miss(store):
+    step, snap = CacheStep(store), snapshot()
+    key = cache_key(tenant_id=1, route_alias="smart", service_id=None, kind="chat", body=BODY)
+    await store.set(key, b"not an entry", 60)
+    assert await call(step, context(snap)) is None
