@@ -58,6 +58,11 @@ UPSTREAM_ERRORS = Counter(
     "Failures that a retry or a failover absorbed are not counted here.",
     ("tenant", "provider", "error_type"),
 )
+LIMIT_STORE_ERRORS = Counter(
+    "gateway_limit_store_errors",
+    "Calls for which the limit store (Redis) was unreachable, by the tenant's setting: served (open) or 503 (closed).",
+    ("tenant", "mode"),
+)
 # Each worker process has its own circuit breakers, so each reports its own 0 or 1. "max" merges them into "open in
 # at least one worker", the state worth an alert; "live" drops the value of a process that has ended (the ASGI
 # lifespan marks it dead), so a worker that stopped with an open breaker does not leave a 1 behind forever.

@@ -1,0 +1,135 @@
+"""The limit and budget counters in Redis, shared by every gateway process and replica: each admission is ONE
+round trip (a Lua script by EVALSHA, which Redis runs atomically), so N processes admit exactly what one would.
+
+Short socket timeouts: an unreachable Redis costs a call at most ~0.25 s, and for a second after a failure the
+store is not tried at all (each call then fails fast), so the steps answer by the tenant's fail-open setting
+instead of piling up behind the timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+import redis
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.retry import Retry as SyncRetry
+
+from apps.analytics.metrics import LIMIT_STORE_ERRORS
+from apps.gateway.pipeline.policies.counters import Admission, Charge, CounterStoreDown
+
+logger = logging.getLogger(__name__)
+
+# KEYS: the counters; ARGV: for each, its limit, amount and time to live in ms. Returns {refused (1-based, 0 when
+# all were added), value of each counter after}.
+ADMIT = """
+local used = redis.call('MGET', unpack(KEYS))
+for i = 1, #KEYS do
+  used[i] = tonumber(used[i] or '0')
+  if used[i] + tonumber(ARGV[3 * i - 1]) > tonumber(ARGV[3 * i - 2]) then
+    return {i, unpack(used)}
+  end
+end
+for i = 1, #KEYS do
+  used[i] = redis.call('INCRBY', KEYS[i], ARGV[3 * i - 1])
+  redis.call('PEXPIRE', KEYS[i], ARGV[3 * i])
+end
+return {0, unpack(used)}
+"""
+# Settling or giving back only touches live counters: an expired window is not brought back without its expiry.
+ADD = """
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('INCRBY', KEYS[i], ARGV[i]) end
+end
+return 0
+"""
+ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError)
+
+
+def _ttl_ms(charge: Charge, now: float) -> int:
+    return max(1, int((charge.resets_at - now) * 1000))
+
+
+class RedisCounters:
+    def __init__(self, *, url: str, timeout: float = 0.25, pause_seconds: float = 1.0) -> None:
+        self._url = url
+        self._timeout = timeout
+        self._pause_seconds = pause_seconds
+        self._down_until = 0.0  # monotonic: no attempt before then
+        self._clients: dict[int, tuple[aioredis.Redis, object, object]] = {}
+        self._sync: redis.Redis | None = None
+
+    def _client(self) -> tuple[aioredis.Redis, object, object]:
+        # A redis.asyncio connection belongs to the loop that opened it (tests run several loops).
+        key = id(asyncio.get_running_loop())
+        client = self._clients.get(key)
+        if client is None:
+            connection = aioredis.Redis.from_url(
+                self._url,
+                socket_timeout=self._timeout,
+                socket_connect_timeout=self._timeout,
+                retry=Retry(NoBackoff(), 0),  # a failure is reported at once, not after retries
+            )
+            client = self._clients[key] = (
+                connection,
+                connection.register_script(ADMIT),
+                connection.register_script(ADD),
+            )
+        return client
+
+    async def _run(self, which: int, charges: Sequence[Charge], args: list[int]) -> list[int]:
+        if time.monotonic() < self._down_until:
+            raise CounterStoreDown("the limit store was unreachable less than a second ago")
+        script = self._client()[which]
+        try:
+            return await script(keys=[c.key for c in charges], args=args)  # type: ignore[operator,no-any-return]
+        except ERRORS as exc:
+            self._down_until = time.monotonic() + self._pause_seconds
+            raise CounterStoreDown(f"the limit store is unreachable: {exc}") from exc
+
+    async def admit(self, charges: Sequence[Charge], now: float) -> Admission:
+        if not charges:
+            return Admission(refused=None, used=())
+        args = [v for c in charges for v in (c.limit, c.amount, _ttl_ms(c, now))]
+        refused, *used = await self._run(1, charges, args)
+        return Admission(refused=refused - 1 if refused else None, used=tuple(int(v) for v in used))
+
+    async def add(self, charges: Sequence[Charge], now: float) -> None:
+        if charges:
+            await self._run(2, charges, [c.amount for c in charges])
+
+    def read(self, keys: Sequence[str], now: float) -> list[int]:
+        if self._sync is None:
+            self._sync = redis.Redis.from_url(
+                self._url, socket_timeout=1, socket_connect_timeout=1, retry=SyncRetry(NoBackoff(), 0)
+            )
+        try:
+            values = self._sync.mget(list(keys)) if keys else []
+        except (redis.RedisError, OSError) as exc:
+            raise CounterStoreDown(f"the limit store is unreachable: {exc}") from exc
+        return [int(v) if v is not None else 0 for v in values]
+
+    async def aclose(self) -> None:
+        entry = self._clients.pop(id(asyncio.get_running_loop()), None)
+        if entry is not None:
+            await entry[0].aclose()
+
+
+class StoreErrorReport:
+    """What the steps call when the store is unreachable: counted in /metrics every time, logged at most once per
+    `log_every` seconds in this process (a Redis outage would otherwise write a line per call)."""
+
+    def __init__(self, *, log_every: float = 10.0) -> None:
+        self._log_every = log_every
+        self._logged_at = -log_every
+
+    def __call__(self, tenant: str, mode: str, error: BaseException) -> None:
+        LIMIT_STORE_ERRORS.labels(tenant=tenant, mode=mode).inc()
+        now = time.monotonic()
+        if now - self._logged_at >= self._log_every:
+            self._logged_at = now
+            served = "serving without limits" if mode == "open" else "refusing with 503"
+            logger.warning("limit store unreachable (%s): %s (tenant %r fails %s)", error, served, tenant, mode)

@@ -1,0 +1,124 @@
+"""Counters of the limit and budget steps: fixed windows aligned to UTC minutes, days and calendar months, checked
+and added atomically, across every worker process with Redis (apps/gateway/adapters/redis_counters.py) or within
+one process on the embedded default (LocalCounters below; same semantics).
+
+A counter is one key per scope, metric and window: `gw:lim:{scope}:{id}:{metric}:{window_start}`. Its window's end
+is both when the limit resets and when the counter expires, so nothing needs sweeping in Redis. Money is counted in
+integer micro-dollars, tokens and requests as themselves."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+WINDOWS = ("minute", "day", "month")
+
+
+def window_bounds(window: str, now: float) -> tuple[int, int]:
+    """The (start, end) unix seconds of the UTC window holding `now`: a minute, a day, or a calendar month."""
+    if window == "minute":
+        start = int(now // 60) * 60
+        return start, start + 60
+    if window == "day":  # unix time has no leap seconds: every UTC day is 86,400 s
+        start = int(now // 86_400) * 86_400
+        return start, start + 86_400
+    if window == "month":
+        moment = datetime.fromtimestamp(now, tz=UTC)
+        first = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        following = (
+            first.replace(year=first.year + 1, month=1) if first.month == 12 else first.replace(month=first.month + 1)
+        )
+        return int(first.timestamp()), int(following.timestamp())
+    raise ValueError(f"unknown window {window!r}")
+
+
+def counter_key(scope: str, scope_id: int, metric: str, window_start: int) -> str:
+    return f"gw:lim:{scope}:{scope_id}:{metric}:{window_start}"
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """An amount for one counter, which must stay within `limit` (admit) or is added as it is (add)."""
+
+    key: str
+    limit: int
+    amount: int  # negative to give back (add only)
+    resets_at: int  # the window's end, unix seconds: the counter expires then
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    refused: int | None  # index of the first charge that did not fit (nothing was added); None: all were added
+    used: tuple[int, ...]  # each counter's value after the admission (refused: as it was)
+
+    @property
+    def admitted(self) -> bool:
+        return self.refused is None
+
+
+class CounterStoreDown(Exception):
+    """The counter store cannot be reached; the steps serve or refuse by the tenant's fail-open setting."""
+
+
+class Counters(Protocol):
+    async def admit(self, charges: Sequence[Charge], now: float) -> Admission:
+        """Only if every charge fits (counter + amount <= limit), add them all; one atomic step."""
+        ...
+
+    async def add(self, charges: Sequence[Charge], now: float) -> None:
+        """Add the amounts (settling, giving back) to counters of windows that are still live; limits ignored."""
+        ...
+
+    def read(self, keys: Sequence[str], now: float) -> list[int]:
+        """The counters' current values (0 for absent or expired ones), for the control plane's usage pages."""
+        ...
+
+
+class LocalCounters:
+    """The counters of one process (the embedded default without Redis). A lock, not the event loop, makes each
+    admission atomic: the control plane reads them from its own threads."""
+
+    sweep_every = 60.0  # seconds of the callers' clock between two sweeps of expired counters
+
+    def __init__(self) -> None:
+        self._values: dict[str, tuple[int, int]] = {}  # key → (value, expires at)
+        self._lock = threading.Lock()
+        self._swept_at = 0.0
+
+    def _get(self, key: str, now: float) -> int:
+        entry = self._values.get(key)
+        return entry[0] if entry is not None and entry[1] > now else 0
+
+    def _sweep(self, now: float) -> None:
+        if abs(now - self._swept_at) >= self.sweep_every:
+            self._swept_at = now
+            self._values = {k: v for k, v in self._values.items() if v[1] > now}
+
+    def admit_now(self, charges: Sequence[Charge], now: float) -> Admission:
+        with self._lock:
+            self._sweep(now)
+            used = [self._get(c.key, now) for c in charges]
+            for index, (charge, value) in enumerate(zip(charges, used, strict=True)):
+                if value + charge.amount > charge.limit:
+                    return Admission(refused=index, used=tuple(used))
+            for index, charge in enumerate(charges):
+                used[index] += charge.amount
+                self._values[charge.key] = (used[index], charge.resets_at)
+            return Admission(refused=None, used=tuple(used))
+
+    async def admit(self, charges: Sequence[Charge], now: float) -> Admission:
+        return self.admit_now(charges, now)
+
+    async def add(self, charges: Sequence[Charge], now: float) -> None:
+        with self._lock:
+            for charge in charges:
+                entry = self._values.get(charge.key)
+                if entry is not None and entry[1] > now:  # a window that ended stays ended
+                    self._values[charge.key] = (entry[0] + charge.amount, entry[1])
+
+    def read(self, keys: Sequence[str], now: float) -> list[int]:
+        with self._lock:
+            return [self._get(key, now) for key in keys]

@@ -1,0 +1,68 @@
+"""The counters' one atomic step (check every charge, add all or none) and their windows, on Redis and in-process."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from apps.gateway.pipeline.policies.counters import Charge, counter_key, window_bounds
+from tests.gateway.policies.conftest import NOW
+
+
+def charge(key: str, limit: int, amount: int = 1) -> Charge:
+    return Charge(key=key, limit=limit, amount=amount, resets_at=window_bounds("minute", NOW)[1])
+
+
+async def test_the_limit_is_admitted_exactly_then_refused(counters):
+    for expected in (1, 2, 3):
+        admission = await counters.admit([charge("gw:lim:key:1:rpm:0", 3)], NOW)
+        assert admission.admitted
+        assert admission.used == (expected,)
+    refused = await counters.admit([charge("gw:lim:key:1:rpm:0", 3)], NOW)
+    assert refused.refused == 0
+    assert refused.used == (3,)
+    assert counters.read(["gw:lim:key:1:rpm:0"], NOW) == [3]
+
+
+async def test_nothing_is_added_unless_every_charge_fits(counters):
+    await counters.admit([charge("gw:lim:app:1:rpm:0", 10, 5)], NOW)
+    admission = await counters.admit([charge("gw:lim:key:1:rpm:0", 10, 4), charge("gw:lim:app:1:rpm:0", 8, 4)], NOW)
+    assert admission.refused == 1
+    assert admission.used == (0, 5)
+    assert counters.read(["gw:lim:key:1:rpm:0", "gw:lim:app:1:rpm:0"], NOW) == [0, 5]
+
+
+async def test_add_settles_live_counters_and_leaves_absent_ones_absent(counters):
+    await counters.admit([charge("gw:lim:key:1:tpm:0", 1000, 100)], NOW)
+    await counters.add([charge("gw:lim:key:1:tpm:0", 0, -60), charge("gw:lim:key:1:tpm:never", 0, 50)], NOW)
+    assert counters.read(["gw:lim:key:1:tpm:0", "gw:lim:key:1:tpm:never"], NOW) == [40, 0]
+
+
+async def test_an_amount_larger_than_the_limit_is_refused_on_an_empty_counter(counters):
+    admission = await counters.admit([charge("gw:lim:key:1:tpm:0", 100, 101)], NOW)
+    assert admission.refused == 0
+    assert counters.read(["gw:lim:key:1:tpm:0"], NOW) == [0]
+
+
+@pytest.mark.parametrize(
+    ("window", "moment", "start", "end"),
+    [
+        ("minute", datetime(2030, 5, 17, 13, 45, 59, 999000, tzinfo=UTC), (2030, 5, 17, 13, 45), (2030, 5, 17, 13, 46)),
+        ("day", datetime(2030, 5, 17, 23, 59, 59, tzinfo=UTC), (2030, 5, 17, 0, 0), (2030, 5, 18, 0, 0)),
+        ("month", datetime(2030, 2, 28, 12, 0, tzinfo=UTC), (2030, 2, 1, 0, 0), (2030, 3, 1, 0, 0)),
+        ("month", datetime(2030, 12, 31, 23, 59, tzinfo=UTC), (2030, 12, 1, 0, 0), (2031, 1, 1, 0, 0)),
+    ],
+)
+def test_windows_are_aligned_to_utc_minutes_days_and_calendar_months(window, moment, start, end):
+    # Calendar arithmetic on fixed instants: the test is about the calendar, not about today.
+    assert window_bounds(window, moment.timestamp()) == (
+        int(datetime(*start, tzinfo=UTC).timestamp()),
+        int(datetime(*end, tzinfo=UTC).timestamp()),
+    )
+
+
+def test_counter_keys_name_scope_metric_and_window():
+    assert counter_key("subscription", 21, "requests_per_day", 1_900_000_000) == (
+        "gw:lim:subscription:21:requests_per_day:1900000000"
+    )
