@@ -8,13 +8,13 @@
 
 It serves `POST /v1/chat/completions` (JSON, or `text/event-stream` with `stream: true`: `data: {chunk}`
 events, the `choices: []` usage chunk when `stream_options.include_usage` is true, then `data: [DONE]`),
-`POST /v1/embeddings` and `GET /v1/models`, checks what OpenAI checks (JSON body, `model`, `messages`,
-`stream_options` only with `stream`, and the Bearer key when `api_key` is given) and answers errors in
-OpenAI's envelope. `tool_types` (None: any) plays a server that knows only some tool types, as vLLM and
-Ollama know only `function`: another type is refused with a 400 naming `tools[i].type`. `errors` holds the
-words of its scripted errors (OpenAI's by default). It runs an aiohttp app on its own event loop in a
-background thread, so it works the same under pytest-asyncio's per-test loops, Django's sync test client and
-the official `openai` SDK.
+`POST /v1/embeddings` (vectors from `embedding_for(input)` when a test sets it) and `GET /v1/models`, checks what
+OpenAI checks (JSON body, `model`, `messages`, `stream_options` only with `stream`, and the Bearer key when
+`api_key` is given) and answers errors in OpenAI's envelope. `tool_types` (None: any) plays a server that
+knows only some tool types, as vLLM and Ollama know only `function`: another type is refused with a 400 naming
+`tools[i].type`. `errors` holds the words of its scripted errors (OpenAI's by default). It runs an aiohttp app
+on its own event loop in a background thread, so it works the same under pytest-asyncio's per-test loops,
+Django's sync test client and the official `openai` SDK.
 
 Modes, one per request (`script` queues them; `mode` is used when the queue is empty):
   ok                 answer normally
@@ -32,10 +32,12 @@ Modes, one per request (`script` queues them; `mode` is used when the queue is e
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import socket
 import struct
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +73,8 @@ class FakeOpenAIUpstream(FakeServer):
         self.reply = reply
         self.models: list[dict[str, Any]] = list(wire.DEFAULT_MODELS)
         self.tool_types: set[str] | None = None
+        # input -> its vector, for tests that need embeddings they control (near or far); None: a hash of the input
+        self.embedding_for: Callable[[Any], Sequence[float]] | None = None
         # status -> (message, type, param, code) of its scripted errors; a test may put a server's own words here
         self.errors = dict(wire.ERRORS)
         self.requests: list[RecordedRequest] = []
@@ -125,9 +129,23 @@ class FakeOpenAIUpstream(FakeServer):
         if not body.get("input"):
             return _error(400, "Missing required parameter: 'input'.", "input", "missing_required_parameter")
         answer = wire.embeddings(body["model"], body["input"], body.get("dimensions"), body.get("encoding_format"))
+        if self.embedding_for is not None:
+            self._own_embeddings(answer, body)
         if mode == "no_usage":
             del answer["usage"]
         return await self._answer(request, answer, mode)
+
+    def _own_embeddings(self, answer: dict[str, Any], body: dict[str, Any]) -> None:
+        assert self.embedding_for is not None
+        inputs = body["input"]
+        if isinstance(inputs, str) or (isinstance(inputs, list) and inputs and isinstance(inputs[0], int)):
+            inputs = [inputs]
+        for item, value in zip(answer["data"], inputs, strict=True):
+            vector = [float(v) for v in self.embedding_for(value)]
+            if body.get("encoding_format") == "base64":
+                item["embedding"] = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            else:
+                item["embedding"] = vector
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         _, mode, early = await self._receive(request, json_body=False)

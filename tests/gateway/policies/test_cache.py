@@ -4,6 +4,7 @@ keys, hits and misses, Cache-Control, TTLs, the entry cap."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 
 import pytest
@@ -86,6 +87,19 @@ def clock():
     return Clock()
 
 
+@contextlib.asynccontextmanager
+async def make_store(kind: str, redis_url: str, *, clock: Clock | None = None, prefix: str = ""):
+    """An empty store of each kind: in-process, or on the suite's Redis under a prefix of its own."""
+    if kind == "memory":
+        yield MemoryCacheStore(clock=clock or Clock())
+        return
+    redis_store = RedisCacheStore(url=redis_url, prefix=prefix or f"test:cache:{uuid.uuid4().hex}:")
+    try:
+        yield redis_store
+    finally:
+        await redis_store.aclose()
+
+
 @pytest.fixture
 def redis_prefix():
     return f"test:cache:{uuid.uuid4().hex}:"
@@ -93,12 +107,8 @@ def redis_prefix():
 
 @pytest.fixture(params=["memory", "redis"])
 async def store(request, settings, clock, redis_prefix):
-    if request.param == "memory":
-        yield MemoryCacheStore(clock=clock)
-        return
-    redis_store = RedisCacheStore(url=settings.REDIS_URL, prefix=redis_prefix)
-    yield redis_store
-    await redis_store.aclose()
+    async with make_store(request.param, settings.REDIS_URL, clock=clock, prefix=redis_prefix) as made:
+        yield made
 
 
 def test_the_key_ignores_the_order_of_keys_and_the_fields_that_do_not_change_the_answer():

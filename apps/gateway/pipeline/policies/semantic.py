@@ -1,0 +1,156 @@
+"""The semantic cache (opt-in per service or route: CachePolicy.semantic): a chat call whose exact key misses may
+reuse the answer of an earlier prompt that means the same.
+
+The prompt's text (its messages' text) is embedded through the policy owner's embedding route
+(`semantic_route`), with the pipeline's own clients and router; the nearest stored prompt of the same caller tenant,
+service or route, and parameters (everything in the body but the messages) is found by cosine similarity, and its
+answer is reused when the similarity reaches `semantic_threshold`. On a miss the prompt's vector is remembered,
+with the exact key its answer is stored under, in a list of the VECTORS_CAP most recent per scope. Vectors are
+kept normalised (float32), so the similarity is a dot product; the search is brute force, in a worker thread past
+OFF_LOOP_AFTER vectors.
+
+The embedding call is the gateway's own overhead: it is not billed to the caller nor recorded as a call (its
+tokens are not in the call's usage). A failed embedding is a miss, never a failed call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import operator
+from array import array
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+from apps.gateway.pipeline.pipeline import upstream_for
+from apps.gateway.pipeline.policies.base import CallContext
+from apps.gateway.pipeline.policies.cache import NOT_IN_KEY, CacheStore, Throttled, cache_key
+from apps.gateway.pipeline.ports import ClientPool
+from apps.gateway.pipeline.router import Attempt, RouteOutcome, Router
+from apps.gateway.pipeline.snapshot import CachePolicy, RouteEntry
+from apps.providers.clients.base import EmbeddingResult
+
+_log = logging.getLogger(__name__)
+
+VECTORS_CAP = 1000  # per scope: the most recent prompts
+OFF_LOOP_AFTER = 200  # a search over more vectors than this leaves the event loop
+_KEY_BYTES = 32  # a sha256 answer key, stored raw in front of its vector
+
+Embed = Callable[[RouteEntry, str], Awaitable[Sequence[float]]]
+
+
+def router_embedder(clients: ClientPool, router: Router) -> Embed:
+    """Embeddings as the pipeline calls them: the route's deployments, with its retries and failover."""
+
+    async def embed(route: RouteEntry, text: str) -> Sequence[float]:
+        async def call(attempt: Attempt) -> EmbeddingResult:
+            body = {"model": route.alias, "input": text}
+            return await clients.client_for(attempt.deployment).embeddings(upstream_for(attempt), body)
+
+        result = await router.run(route, call, outcome=RouteOutcome())
+        vector: Sequence[float] = result.body["data"][0]["embedding"]
+        return vector
+
+    return embed
+
+
+def prompt_text(messages: Iterable[Any] | None) -> str:
+    """The text of the messages, one `role: text` line each (text parts joined; images and tool calls left out)."""
+    lines = []
+    for message in messages or ():
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            content = " ".join(
+                str(part.get("text") or "") for part in content if isinstance(part, dict) and part.get("type") == "text"
+            )
+        if isinstance(content, str) and content:
+            lines.append(f"{message.get('role', '')}: {content}")
+    return "\n".join(lines)
+
+
+def unit_vector(values: Sequence[float]) -> array[float] | None:
+    norm = math.sqrt(math.fsum(v * v for v in values))
+    if not norm or not math.isfinite(norm):
+        return None
+    return array("f", (v / norm for v in values))
+
+
+def pack(answer_key: str, vector: array[float]) -> bytes:
+    return bytes.fromhex(answer_key) + vector.tobytes()
+
+
+def nearest(items: Sequence[bytes], query: array[float], threshold: float) -> str | None:
+    """The answer key of the most similar item at or above `threshold` (the most recent among equals)."""
+    best, best_key = threshold, None
+    width = len(query) * query.itemsize
+    for item in items:
+        if len(item) != _KEY_BYTES + width:  # another embedding model's vector
+            continue
+        vector = array("f")
+        vector.frombytes(item[_KEY_BYTES:])
+        similarity = math.fsum(map(operator.mul, vector, query))
+        if similarity >= best and (best_key is None or similarity > best):
+            best, best_key = similarity, item[:_KEY_BYTES].hex()
+    return best_key
+
+
+def semantic_scope(ctx: CallContext) -> str:
+    """The caller's tenant, the route, the service and the parameters: everything that decides the answer but
+    the messages."""
+    params = {name: value for name, value in ctx.body.items() if name != "messages" and name not in NOT_IN_KEY}
+    service_id = ctx.service.service_id if ctx.service is not None else None
+    return "sem:" + cache_key(
+        tenant_id=ctx.tenant_id, route_alias=ctx.route.alias, service_id=service_id, kind="chat", body=params
+    )
+
+
+def embedding_route(ctx: CallContext, policy: CachePolicy) -> RouteEntry | None:
+    """`semantic_route` of the tenant that set the policy: the service's owner, or the route's."""
+    if not policy.semantic_route:
+        return None
+    service = ctx.service
+    owner = ctx.route.tenant_id
+    if service is not None and ctx.snapshot.service_cache.get(service.service_id) is policy:
+        owner = service.tenant_id
+    return ctx.snapshot.routes.get((owner, policy.semantic_route))
+
+
+class SemanticCache:
+    def __init__(
+        self, store: CacheStore, embed: Embed, *, cap: int = VECTORS_CAP, off_loop_after: int = OFF_LOOP_AFTER
+    ) -> None:
+        self._store = store
+        self._embed = embed
+        self._cap = cap
+        self._off_loop_after = off_loop_after
+        self._failures = Throttled(60.0)
+
+    async def find(self, ctx: CallContext, policy: CachePolicy) -> tuple[str | None, Any]:
+        route = embedding_route(ctx, policy)
+        text = prompt_text(ctx.body.get("messages"))
+        if route is None or not text:
+            return None, None
+        try:
+            query = unit_vector(await self._embed(route, text))
+        except Exception as exc:  # a provider's failure, or an answer without a vector: a miss, not a failure
+            if (suppressed := self._failures.due()) is not None:
+                _log.warning(
+                    "semantic cache: embedding through %r failed (%s; %d more not logged)", route.alias, exc, suppressed
+                )
+            return None, None
+        if query is None:
+            return None, None
+        scope = semantic_scope(ctx)
+        items = await self._store.recent(scope)
+        threshold = policy.semantic_threshold
+        if len(items) > self._off_loop_after:
+            answer_key = await asyncio.to_thread(nearest, items, query, threshold)
+        else:
+            answer_key = nearest(items, query, threshold)
+        return answer_key, (scope, query)
+
+    async def remember(self, ctx: CallContext, policy: CachePolicy, found: Any, answer_key: str) -> None:
+        scope, query = found
+        await self._store.remember(scope, pack(answer_key, query), ttl=policy.ttl_seconds, cap=self._cap)
