@@ -20,6 +20,7 @@ from apps.gateway.adapters.snapshot_store import SnapshotStore
 from apps.gateway.adapters.stream_sink import RedisStreamCallSink
 from apps.gateway.pipeline.invoke import ServiceInvoker
 from apps.gateway.pipeline.pipeline import GatewayPipeline
+from apps.gateway.pipeline.policies.base import PolicyStep
 from apps.gateway.pipeline.router import CircuitBreaker, Router
 
 
@@ -60,6 +61,12 @@ def get_call_sink() -> BatchingCallSink | RedisStreamCallSink:
     return sink
 
 
+def policy_steps() -> list[PolicyStep]:
+    """The policy steps every call passes, in order (policies/base.py): admitted first to last, told the outcome
+    last to first."""
+    return []
+
+
 @cache
 def get_pipeline() -> GatewayPipeline:
     store = get_snapshot_store()
@@ -75,6 +82,7 @@ def get_pipeline() -> GatewayPipeline:
         clients=ProcessClientPool(),
         sink=sink,
         router=Router(breaker=breaker),
+        steps=policy_steps(),
     )
 
 

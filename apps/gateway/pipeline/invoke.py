@@ -1,9 +1,10 @@
-"""Invoking a published service (a prompt API): the same pipeline as /v1, with the service's own steps —
-visibility, subscription, input schema, prompt version (A/B), rendering, and output checks."""
+"""Invoking a published service (a prompt API): the same pipeline as /v1 and the same request skeleton (seam.py),
+with the service's own steps — visibility, subscription, input schema, prompt version (A/B), rendering, and
+output checks."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,9 +22,11 @@ from apps.gateway.pipeline.errors import (
     ServiceNotFound,
     ServiceNotInvocable,
 )
-from apps.gateway.pipeline.pipeline import SSE_DONE, GatewayPipeline, require_gateway_scope, sse_event, upstream_for
+from apps.gateway.pipeline.pipeline import GatewayPipeline, require_gateway_scope
+from apps.gateway.pipeline.policies.base import CallContext
 from apps.gateway.pipeline.records import CallRecord
 from apps.gateway.pipeline.router import Attempt, RouteOutcome
+from apps.gateway.pipeline.seam import StreamCall, upstream_for
 from apps.gateway.pipeline.snapshot import (
     INVOCABLE_LIFECYCLES,
     KeyEntry,
@@ -31,11 +34,13 @@ from apps.gateway.pipeline.snapshot import (
     RouteEntry,
     ServiceEntry,
     Snapshot,
+    SubscriptionEntry,
 )
+from apps.gateway.pipeline.streams import SSE_DONE, sse_event
 from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
 from apps.prompts.ab import choose_version
 from apps.prompts.rendering import PromptParts, TemplateError, render_messages
-from apps.providers.clients.base import ChatResult, ChatStream, ProviderError, Usage
+from apps.providers.clients.base import ChatResult, ProviderError, Usage
 
 
 def _path(error: Any) -> str:
@@ -59,7 +64,11 @@ class ServiceInvoker:
         self._p = pipeline
 
     # 2. authorize: visible, invocable, subscribed (own tenant: only when the tenant asks for it)
-    def authorize(self, snapshot: Snapshot, key: KeyEntry, slug: str, now: float) -> ServiceEntry:
+    def authorize(
+        self, snapshot: Snapshot, key: KeyEntry, slug: str, now: float
+    ) -> tuple[ServiceEntry, SubscriptionEntry | None]:
+        """The service, and the subscription the call is made under (None for the tenant's own service called
+        without one)."""
         service = snapshot.services.get(slug)
         if service is None or not service.visible_to(key.tenant_id):
             raise ServiceNotFound(f"No service {slug!r} is visible to your tenant.")
@@ -68,7 +77,7 @@ class ServiceInvoker:
         if service.kind != "prompt":
             raise InvalidRequest(f"Service {slug!r} is a model API: call /v1/chat/completions with model={slug!r}.")
         if key.tenant_id == service.tenant_id and not service.require_internal_subscription:
-            return service
+            return service, None
         sub = snapshot.subscriptions.get((key.app_id, service.service_id))
         hint = f"Request one with POST /api/v1/tenants/{key.tenant_slug}/subscriptions/ for app {key.app_slug!r}."
         if sub is None or sub.status in ("rejected", "revoked"):
@@ -83,7 +92,7 @@ class ServiceInvoker:
             raise NotSubscribed(
                 f"The subscription to {slug!r} has expired: ask for a renewal.", code="subscription_expired"
             )
-        return service
+        return service, sub
 
     @staticmethod
     def choose(service: ServiceEntry, key: KeyEntry, conversation_id: str | None) -> PromptVersionEntry:
@@ -153,36 +162,53 @@ class ServiceInvoker:
         caller: KeyEntry | None = None,
     ) -> GatewayResponse:
         p = self._p
-        snapshot, record = await p._begin(req, "invoke" if caller is None else "try_it")
+        snapshot, record = await p.begin(req, "invoke" if caller is None else "try_it")
         record.stream = stream
         outcome = RouteOutcome()
         service: ServiceEntry | None = None
+        ctx: CallContext | None = None
         try:
             key = caller or await p.authenticate(snapshot, req.api_key)
-            p._identify(record, key)
+            p.identify(record, key)
             if caller is not None:
                 record.key_prefix = ""  # try-it: no key was used
             require_gateway_scope(key)  # invoking is a gateway call: a catalog-only key reads the catalog, no more
-            service = self.authorize(snapshot, key, slug, p._wall())
+            service, subscription = self.authorize(snapshot, key, slug, p.now())
             record.service_id = service.service_id
             version = self.choose(service, key, conversation_id)
             body = self.chat_body(service, version, self.validate_input(version, req.body))
             route = self.route(snapshot, service)
-            record.route = route.alias
+            ctx = p.context(
+                req,
+                record,
+                snapshot,
+                tenant_id=key.tenant_id,
+                key=key,
+                route=route,
+                body=body,
+                service=service,
+                subscription=subscription,
+                stream=stream,
+            )
             extra = {"X-Service-Version": str(version.number)}
             if service.lifecycle == "deprecated":
                 extra |= {"Deprecation": "true", "Warning": f'299 - "Service {slug} is deprecated"'}
             if stream:
-                return await self._stream(req, record, route, outcome, body, version, service, extra)
-            output, usage = await self._complete(route, outcome, body, service)
+                opened = await p.open_stream(ctx, outcome)
+                return GatewayResponse(
+                    status=200,
+                    stream=self._relay(opened, version.number, service),
+                    headers=p.headers(record) | ctx.headers | extra,
+                    record=record,
+                )
+            answer, usage = await p.execute(ctx, outcome, self._complete(outcome, service))
+            output = self._output(service, answer)
         except GatewayError as exc:
             if service is not None:
                 capture_bodies(record, service, req.body, exc.envelope())
-            return p._fail(req, record, exc, outcome)
-        record.status = 200
-        p._account(record, usage, outcome)
+            return p.fail(req, record, exc, outcome, ctx)
         capture_bodies(record, service, req.body, output)
-        headers = p._finish(req, record, outcome) | extra
+        headers = p.finish(req, record, outcome) | ctx.headers | extra
         answer = {
             "output": output,
             "usage": usage.to_openai(),
@@ -191,32 +217,46 @@ class ServiceInvoker:
         }
         return GatewayResponse(status=200, body=answer, headers=headers, record=record)
 
-    async def _complete(
-        self, route: RouteEntry, outcome: RouteOutcome, body: dict[str, Any], service: ServiceEntry
-    ) -> tuple[Any, Usage]:
-        """One call; for JSON services the output must parse and match the schema, with one retry."""
+    def _complete(self, outcome: RouteOutcome, service: ServiceEntry) -> Callable[[CallContext], Awaitable[ChatResult]]:
+        """The call the policy steps see: one upstream call; for JSON services the output must parse and match
+        the schema, with one retry (two upstream calls at most, their usage added up)."""
         p = self._p
 
-        async def call(attempt: Attempt) -> ChatResult:
-            return await p._clients.client_for(attempt.deployment).chat(upstream_for(attempt), body)
+        async def complete(ctx: CallContext) -> ChatResult:
+            async def call(attempt: Attempt) -> ChatResult:
+                return await p.client_for(attempt).chat(upstream_for(attempt), ctx.body)
 
-        usage = Usage()
-        for attempt_number in (1, 2):
-            result = await p.router.run(route, call, outcome=outcome)
-            usage = Usage(
-                prompt_tokens=usage.prompt_tokens + result.usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens + result.usage.completion_tokens,
-                estimated=usage.estimated or result.usage.estimated,
-            )
-            text = ((result.body.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
-            if service.output_mode != "json":
-                return text, usage
-            problem = self._json_problem(service, text)
-            if problem is None:
-                return orjson.loads(text), usage
-            if attempt_number == 2:
-                raise InvalidOutput(f"The model's output did not match the service's output schema twice: {problem}")
-        raise AssertionError("unreachable")
+            usage = Usage()
+            for attempt_number in (1, 2):
+                result = await p.router.run(ctx.route, call, outcome=outcome)
+                usage = Usage(
+                    prompt_tokens=usage.prompt_tokens + result.usage.prompt_tokens,
+                    completion_tokens=usage.completion_tokens + result.usage.completion_tokens,
+                    estimated=usage.estimated or result.usage.estimated,
+                )
+                if service.output_mode != "json":
+                    return ChatResult(result.body, usage)
+                problem = self._json_problem(service, _text(result.body))
+                if problem is None:
+                    return ChatResult(result.body, usage)
+                if attempt_number == 2:
+                    raise InvalidOutput(
+                        f"The model's output did not match the service's output schema twice: {problem}"
+                    )
+            raise AssertionError("unreachable")
+
+        return complete
+
+    def _output(self, service: ServiceEntry, answer: dict[str, Any]) -> Any:
+        """The service's output from a chat.completion: its text, or for JSON services the value it holds (checked
+        again: the answer may be a step's, such as a cached one)."""
+        text = _text(answer)
+        if service.output_mode != "json":
+            return text
+        problem = self._json_problem(service, text)
+        if problem is not None:
+            raise InvalidOutput(f"The answer did not match the service's output schema: {problem}")
+        return orjson.loads(text)
 
     @staticmethod
     def _json_problem(service: ServiceEntry, text: str) -> str | None:
@@ -230,50 +270,17 @@ class ServiceInvoker:
                 return f"{_path(error)}: {error.message}"
         return None
 
-    async def _stream(
-        self,
-        req: GatewayRequest,
-        record: CallRecord,
-        route: RouteEntry,
-        outcome: RouteOutcome,
-        body: dict[str, Any],
-        version: PromptVersionEntry,
-        service: ServiceEntry,
-        extra: dict[str, str],
-    ) -> GatewayResponse:
-        p = self._p
-
-        stream, first = await p.router.run(route, p.stream_opener(body), outcome=outcome)
-        record.ttft_ms = (p._clock() - req.received) * 1000
-        record.overhead_ms = max(0.0, record.ttft_ms - outcome.upstream_seconds * 1000)
-        headers = p.headers(record) | extra
-        return GatewayResponse(
-            status=200,
-            stream=self._relay(req, record, outcome, stream, first, version.number, service),
-            headers=headers,
-            record=record,
-        )
-
-    async def _relay(
-        self,
-        req: GatewayRequest,
-        record: CallRecord,
-        outcome: RouteOutcome,
-        stream: ChatStream,
-        first: dict[str, Any],
-        version: int,
-        service: ServiceEntry,
-    ) -> AsyncIterator[bytes]:
+    async def _relay(self, opened: StreamCall, version: int, service: ServiceEntry) -> AsyncIterator[bytes]:
         """Service streams carry text deltas, then a final event with usage, version and request id."""
+        req = opened.ctx.request
         try:
-            async with aclosing(self._texts(req, record, outcome, stream, first, service)) as texts:
+            async with aclosing(self._texts(opened, service)) as texts:
                 async for text in texts:
                     yield sse_event({"type": "delta", "text": text})
-            usage = stream.usage or Usage()
             yield sse_event(
                 {
                     "type": "done",
-                    "usage": usage.to_openai(),
+                    "usage": opened.usage.to_openai(),
                     "version": version,
                     "request_id": req.request_id,
                 }
@@ -284,42 +291,23 @@ class ServiceInvoker:
                 GatewayError(f"The upstream stream failed: {exc.message}", code="upstream_stream_error").envelope()
             )
 
-    async def _texts(
-        self,
-        req: GatewayRequest,
-        record: CallRecord,
-        outcome: RouteOutcome,
-        stream: ChatStream,
-        first: dict[str, Any],
-        service: ServiceEntry,
-    ) -> AsyncGenerator[str, None]:
-        """The text deltas of an upstream stream. When it ends — completed (200), failed midway (502: the
-        ProviderError is raised on) or abandoned by the caller (499) — the call is accounted, its bodies captured
-        and its record handed over."""
-        p = self._p
-        since = p._clock()
-        record.status = 499
+    async def _texts(self, opened: StreamCall, service: ServiceEntry) -> AsyncGenerator[str, None]:
+        """The text deltas of the stream; when it ends, however it ends, the bodies are captured before the
+        record is handed over (the skeleton's `chunks`)."""
+        req, record = opened.ctx.request, opened.ctx.record
         texts: list[str] = []
-        try:
-            chunk: dict[str, Any] | None = first
-            while chunk is not None:
+
+        def capture() -> None:
+            capture_bodies(record, service, req.body, "".join(texts))
+
+        async with aclosing(self._p.chunks(opened, on_end=capture)) as chunks:
+            async for chunk in chunks:
                 for choice in chunk.get("choices") or ():
                     text = (choice.get("delta") or {}).get("content")
                     if text:
                         if service.capture_bodies_days:
                             texts.append(text)
                         yield text
-                chunk = await anext(stream, None)
-            record.status = 200
-        except ProviderError as exc:
-            record.status, record.error_type = 502, f"midstream_{exc.kind}"
-            raise
-        finally:
-            await stream.aclose()
-            outcome.upstream_seconds += p._clock() - since
-            p._account(record, stream.usage or Usage(), outcome)
-            capture_bodies(record, service, req.body, "".join(texts))
-            p._finish(req, record, outcome)
 
     async def run_version(
         self,
@@ -333,14 +321,15 @@ class ServiceInvoker:
     ) -> AsyncIterator[str | RunOutcome]:
         """Run a given version of one of the tenant's prompt services (a draft, or any other) with the variables in
         req.body, from the portal rather than with an app's key: the playground and test runs. The same steps as
-        invoke after authorization — input schema, rendering, route, failover, JSON output checks, accounting,
-        capture — and a call record of the tenant without an app, under `endpoint`. Yields the text deltas when
-        streaming, then exactly one RunOutcome."""
+        invoke after authorization — input schema, rendering, route, policy steps, failover, JSON output checks,
+        accounting, capture — and a call record of the tenant without an app, under `endpoint`. Yields the text
+        deltas when streaming, then exactly one RunOutcome."""
         p = self._p
-        snapshot, record = await p._begin(req, endpoint)
+        snapshot, record = await p.begin(req, endpoint)
         record.stream, record.tenant_id = stream, tenant_id
         outcome = RouteOutcome()
         service = snapshot.services.get(slug)
+        ctx: CallContext | None = None
         pieces: list[str] = []
         try:
             if service is None or service.tenant_id != tenant_id or service.kind != "prompt":
@@ -348,27 +337,28 @@ class ServiceInvoker:
             record.service_id = service.service_id
             body = self.chat_body(service, version, self.validate_input(version, req.body))
             route = self.route(snapshot, service)
-            record.route = route.alias
+            ctx = p.context(
+                req, record, snapshot, tenant_id=tenant_id, key=None, route=route, body=body, service=service
+            )
+            ctx.stream = stream
             if stream:
-                upstream, first = await p.router.run(route, p.stream_opener(body), outcome=outcome)
-                record.ttft_ms = (p._clock() - req.received) * 1000
-                async with aclosing(self._texts(req, record, outcome, upstream, first, service)) as texts:
+                opened = await p.open_stream(ctx, outcome)
+                async with aclosing(self._texts(opened, service)) as texts:
                     async for text in texts:
                         pieces.append(text)
                         yield text
-                usage = upstream.usage or Usage()
+                usage = opened.usage
                 output = "".join(pieces)
             else:
-                value, usage = await self._complete(route, outcome, body, service)
+                answer, usage = await p.execute(ctx, outcome, self._complete(outcome, service))
+                value = self._output(service, answer)
                 output = value if isinstance(value, str) else orjson.dumps(value).decode()
-                record.status = 200
-                p._account(record, usage, outcome)
                 capture_bodies(record, service, req.body, output)
-                p._finish(req, record, outcome)
+                p.finish(req, record, outcome)
         except GatewayError as exc:
             if service is not None and service.tenant_id == tenant_id:
                 capture_bodies(record, service, req.body, exc.envelope())
-            p._fail(req, record, exc, outcome)
+            p.fail(req, record, exc, outcome, ctx)
             yield RunOutcome(req.request_id, "", Usage(), record.cost, record.latency_ms, error=exc)
             return
         except ProviderError as exc:  # a stream that failed midway: its record is already handed over
@@ -380,10 +370,11 @@ class ServiceInvoker:
     async def end_of_loop(self) -> None:
         """For a caller on an event loop of its own that is about to end (a Celery task): write the buffered call
         records and close this loop's pooled upstream connections, which would otherwise outlive their loop."""
-        try:
-            await self._p._sink.flush()
-        finally:
-            await self._p._clients.aclose()
+        await self._p.end_of_loop()
+
+
+def _text(answer: dict[str, Any]) -> str:
+    return str(((answer.get("choices") or [{}])[0].get("message") or {}).get("content") or "")
 
 
 def usage_of(record: CallRecord) -> Usage:

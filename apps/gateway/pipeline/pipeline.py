@@ -1,16 +1,14 @@
-"""The data-plane pipeline: authenticate → authorize → route → call provider → account → record.
+"""The data-plane pipeline: authenticate → authorize → route → policy steps around the provider call → account →
+record.
 
 Both HTTP surfaces (/v1 and the invoke endpoint) are thin adapters over this class; it knows no HTTP
-framework and reads configuration only from the in-memory snapshot."""
+framework and reads configuration only from the in-memory snapshot. The request skeleton the surfaces share
+(the record, the policy steps, accounting) is seam.py's."""
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
-
-import orjson
 
 from apps.gateway.pipeline.errors import (
     AuthenticationFailed,
@@ -19,44 +17,22 @@ from apps.gateway.pipeline.errors import (
     PermissionDenied,
     UpstreamError,
 )
-from apps.gateway.pipeline.ports import CallSink, ClientPool, ConfigSource, KeyVerifier
-from apps.gateway.pipeline.records import CallRecord
-from apps.gateway.pipeline.router import Attempt, RouteOutcome, Router, failure
-from apps.gateway.pipeline.snapshot import KeyEntry, RouteEntry, ServiceEntry, Snapshot
+from apps.gateway.pipeline.policies.base import CallContext
+from apps.gateway.pipeline.router import Attempt, RouteOutcome, failure
+from apps.gateway.pipeline.seam import Seam, StreamCall, upstream_for
+from apps.gateway.pipeline.snapshot import KeyEntry, RouteEntry, ServiceEntry, Snapshot, SubscriptionEntry
+from apps.gateway.pipeline.streams import SSE_DONE, sse_event
 from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
-from apps.providers.clients.base import ChatResult, ChatStream, EmbeddingResult, ProviderError, Upstream, Usage
+from apps.providers.clients.base import ChatResult, EmbeddingResult, ProviderError
 
-_log = logging.getLogger(__name__)
+__all__ = ["GATEWAY_SCOPE", "GatewayPipeline", "require_gateway_scope", "upstream_for"]
 
 GATEWAY_SCOPE = "gateway"
-SSE_DONE = b"data: [DONE]\n\n"
-
-
-def sse_event(payload: dict[str, Any]) -> bytes:
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
 def require_gateway_scope(key: KeyEntry) -> None:
     if GATEWAY_SCOPE not in key.scopes:
         raise PermissionDenied("This key may not call the gateway (it lacks the 'gateway' scope).")
-
-
-def upstream_for(attempt: Attempt) -> Upstream:
-    dep = attempt.deployment
-    return Upstream(
-        base_url=dep.base_url,
-        api_key=dep.api_key,
-        model=dep.upstream_model,
-        timeout=attempt.timeout,
-        options=dep.provider_options,
-    )
-
-
-def _log_provider_failure(record: CallRecord, outcome: RouteOutcome, error: ProviderError) -> None:
-    """The provider's own account of a failure (URL, status, body), for operators: the caller is told only which
-    provider failed and how (router.failure)."""
-    provider = outcome.deployment.provider_slug if outcome.deployment is not None else "?"
-    _log.warning("request %s: route %r, provider %r: %s", record.request_id, record.route, provider, error.message)
 
 
 def _route_model(route: RouteEntry, key: KeyEntry) -> dict[str, Any]:
@@ -67,33 +43,7 @@ def _service_model(service: ServiceEntry) -> dict[str, Any]:
     return {"id": service.slug, "object": "model", "created": 0, "owned_by": f"service:{service.slug}"}
 
 
-class GatewayPipeline:
-    def __init__(
-        self,
-        *,
-        config: ConfigSource,
-        keys: KeyVerifier,
-        clients: ClientPool,
-        sink: CallSink,
-        router: Router | None = None,
-        clock: Callable[[], float] = time.perf_counter,
-        wall_clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._config = config
-        self._keys = keys
-        self._clients = clients
-        self._sink = sink
-        self.router = router or Router()
-        self._clock = clock
-        self._wall = wall_clock
-
-    async def aclose(self) -> None:
-        """At shutdown: write the buffered call records, close the pooled upstream connections."""
-        try:
-            await self._sink.aclose()
-        finally:
-            await self._clients.aclose()
-
+class GatewayPipeline(Seam):
     # 1. authenticate: a key id the snapshot does not know (issued since it was built) is looked up once, and
     # what is found passes the same checks as an entry of the snapshot.
     async def authenticate(self, snapshot: Snapshot, api_key: str | None) -> KeyEntry:
@@ -112,69 +62,53 @@ class GatewayPipeline:
     # 2. authorize: the key's tenant owns the route, or the model is another tenant's model API the app is
     # subscribed to (approved, unexpired); either way one dict lookup in the snapshot.
     def resolve_route(
-        self, snapshot: Snapshot, key: KeyEntry, model: str, record: CallRecord | None = None
-    ) -> RouteEntry:
+        self, snapshot: Snapshot, key: KeyEntry, model: str
+    ) -> tuple[RouteEntry, ServiceEntry | None, SubscriptionEntry | None]:
+        """The route, and for another tenant's model API the service and the subscription the call is made under."""
         require_gateway_scope(key)
         route = snapshot.routes.get((key.tenant_id, model))
+        service = subscription = None
         if route is None:
             service = snapshot.services.get(model)
             if service is not None and snapshot.may_call_model_service(
                 service, key.tenant_id, key.app_id, self._wall()
             ):
                 route = snapshot.routes.get((service.tenant_id, service.route_alias))
-                if record is not None:
-                    record.service_id = service.service_id
+                subscription = snapshot.subscriptions.get((key.app_id, service.service_id))
         if route is None:
             raise ModelNotFound(f"The model {model!r} does not exist or you do not have access to it.", param="model")
         if not route.deployments:
             raise ModelNotFound(f"The model {model!r} has no enabled deployment.", param="model")
-        return route
+        return route, (service if subscription is not None else None), subscription
 
-    async def _begin(self, req: GatewayRequest, endpoint: str) -> tuple[Snapshot, CallRecord]:
-        record = CallRecord(request_id=req.request_id, created=req.received_wall, endpoint=endpoint)
-        return await self._config.current(), record
-
-    def _identify(self, record: CallRecord, key: KeyEntry) -> None:
-        record.tenant_id, record.app_id, record.key_prefix = key.tenant_id, key.app_id, key.prefix
-
-    def _finish(self, req: GatewayRequest, record: CallRecord, outcome: RouteOutcome | None) -> dict[str, str]:
-        """Close the record's timings and hand it to the sink; returns the response headers."""
-        record.latency_ms = (self._clock() - req.received) * 1000
-        if outcome is not None:
-            record.attempts = outcome.attempts
-            record.upstream_ms = outcome.upstream_seconds * 1000
-            record.breaker_opened_id = outcome.breaker_opened
-            if outcome.deployment is not None:
-                dep = outcome.deployment
-                record.provider_id, record.deployment_id = dep.provider_id, dep.deployment_id
-                record.model = record.model or dep.upstream_model
-        record.overhead_ms = max(0.0, record.latency_ms - record.upstream_ms)
-        self._sink.emit(record)
-        return self.headers(record)
-
-    @staticmethod
-    def headers(record: CallRecord) -> dict[str, str]:
-        return {"X-Request-Id": record.request_id, "X-Gateway-Overhead-Ms": f"{record.overhead_ms:.3f}"}
-
-    def _fail(
-        self, req: GatewayRequest, record: CallRecord, exc: GatewayError, outcome: RouteOutcome | None = None
-    ) -> GatewayResponse:
-        record.status, record.error_type = exc.status, exc.code or exc.type
-        if outcome is not None and outcome.error is not None and exc.status >= 500:
-            _log_provider_failure(record, outcome, outcome.error)
-        headers = {**self._finish(req, record, outcome), **exc.headers()}
-        return GatewayResponse(status=exc.status, body=exc.envelope(), headers=headers, record=record)
-
-    def _account(self, record: CallRecord, usage: Usage, outcome: RouteOutcome) -> None:
-        record.prompt_tokens, record.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-        record.usage_estimated = usage.estimated
-        if outcome.deployment is not None:
-            record.cost = outcome.deployment.cost(usage.prompt_tokens, usage.completion_tokens)
+    async def _authorized(self, req: GatewayRequest, endpoint: str, *, stream: bool = False) -> CallContext:
+        """/v1's steps before the call: the key, the model, the context of the call."""
+        snapshot, record = await self.begin(req, endpoint)
+        record.stream = stream
+        try:
+            key = await self.authenticate(snapshot, req.api_key)
+            self.identify(record, key)
+            route, service, subscription = self.resolve_route(snapshot, key, req.body["model"])
+        except GatewayError as exc:
+            raise _Refused(self.fail(req, record, exc)) from exc
+        record.service_id = service.service_id if service is not None else None
+        return self.context(
+            req,
+            record,
+            snapshot,
+            tenant_id=key.tenant_id,
+            key=key,
+            route=route,
+            body=req.body,
+            service=service,
+            subscription=subscription,
+            stream=stream,
+        )
 
     async def models(self, req: GatewayRequest, model_id: str | None = None) -> GatewayResponse:
         """OpenAI's model list, or one model of it (`model_id`): the routes of the key's tenant and the other
         tenants' model APIs its app may call. Any other id is a 404 that does not tell whether it exists."""
-        snapshot, record = await self._begin(req, "models")
+        snapshot, record = await self.begin(req, "models")
         try:
             key = await self.authenticate(snapshot, req.api_key)
             require_gateway_scope(key)
@@ -203,128 +137,87 @@ class GatewayPipeline:
     async def refuse(self, req: GatewayRequest, refusal: GatewayError, *, endpoint: str) -> GatewayResponse:
         """A request whose body the edge refused: the key is checked first, as for any call (a bad key is a 401
         whatever the body), then the refusal is answered and recorded."""
-        snapshot, record = await self._begin(req, endpoint)
+        snapshot, record = await self.begin(req, endpoint)
         try:
             key = await self.authenticate(snapshot, req.api_key)
-            self._identify(record, key)
+            self.identify(record, key)
             require_gateway_scope(key)
         except GatewayError as exc:
             refusal = exc
-        return self._fail(req, record, refusal)
+        return self.fail(req, record, refusal)
 
     async def embeddings(self, req: GatewayRequest) -> GatewayResponse:
-        snapshot, record = await self._begin(req, "embeddings")
-        outcome = RouteOutcome()
         try:
-            key = await self.authenticate(snapshot, req.api_key)
-            self._identify(record, key)
-            route = self.resolve_route(snapshot, key, req.body["model"], record)
-            record.route = route.alias
+            ctx = await self._authorized(req, "embeddings")
+        except _Refused as refused:
+            return refused.response
+        outcome = RouteOutcome()
 
-            async def call(attempt: Attempt) -> EmbeddingResult:
-                client = self._clients.client_for(attempt.deployment)
-                return await client.embeddings(upstream_for(attempt), req.body)
+        async def call(ctx: CallContext) -> EmbeddingResult:
+            async def attempt(attempt: Attempt) -> EmbeddingResult:
+                return await self.client_for(attempt).embeddings(upstream_for(attempt), ctx.body)
 
-            result = await self.router.run(route, call, outcome=outcome)
+            return await self.router.run(ctx.route, attempt, outcome=outcome)
+
+        try:
+            body, _ = await self.execute(ctx, outcome, call)
         except GatewayError as exc:
-            return self._fail(req, record, exc, outcome)
-        record.status = 200
-        self._account(record, result.usage, outcome)
-        headers = self._finish(req, record, outcome)
-        return GatewayResponse(status=200, body=result.body, headers=headers, record=record)
+            return self.fail(req, ctx.record, exc, outcome, ctx)
+        headers = self.finish(req, ctx.record, outcome) | ctx.headers
+        return GatewayResponse(status=200, body=body, headers=headers, record=ctx.record)
 
     async def chat(self, req: GatewayRequest) -> GatewayResponse:
-        snapshot, record = await self._begin(req, "chat")
-        record.stream = bool(req.body.get("stream"))
+        try:
+            ctx = await self._authorized(req, "chat", stream=bool(req.body.get("stream")))
+        except _Refused as refused:
+            return refused.response
         outcome = RouteOutcome()
+        record = ctx.record
+
+        async def call(ctx: CallContext) -> ChatResult:
+            async def attempt(attempt: Attempt) -> ChatResult:
+                return await self.client_for(attempt).chat(upstream_for(attempt), ctx.body)
+
+            result = await self.router.run(ctx.route, attempt, outcome=outcome)
+            record.model = str(result.body.get("model") or "")
+            return result
+
         try:
-            key = await self.authenticate(snapshot, req.api_key)
-            self._identify(record, key)
-            route = self.resolve_route(snapshot, key, req.body["model"], record)
-            record.route = route.alias
-            if record.stream:
-                return await self._chat_stream(req, record, route, outcome)
-
-            async def call(attempt: Attempt) -> ChatResult:
-                client = self._clients.client_for(attempt.deployment)
-                return await client.chat(upstream_for(attempt), req.body)
-
-            result = await self.router.run(route, call, outcome=outcome)
+            if ctx.stream:
+                opened = await self.open_stream(ctx, outcome)
+                include_usage = bool((req.body.get("stream_options") or {}).get("include_usage"))
+                return GatewayResponse(
+                    status=200,
+                    stream=self._relay(opened, include_usage),
+                    headers=self.headers(record) | ctx.headers,
+                    record=record,
+                )
+            body, _ = await self.execute(ctx, outcome, call)
         except GatewayError as exc:
-            return self._fail(req, record, exc, outcome)
-        record.status = 200
-        record.model = str(result.body.get("model") or "")
-        self._account(record, result.usage, outcome)
-        headers = self._finish(req, record, outcome)
-        return GatewayResponse(status=200, body=result.body, headers=headers, record=record)
+            return self.fail(req, record, exc, outcome, ctx)
+        headers = self.finish(req, record, outcome) | ctx.headers
+        return GatewayResponse(status=200, body=body, headers=headers, record=record)
 
-    def stream_opener(self, body: dict[str, Any]) -> Callable[[Attempt], Awaitable[tuple[ChatStream, dict[str, Any]]]]:
-        """An attempt for the router that opens a stream and waits for its first chunk: failover is possible
-        until then, and only until then."""
-
-        async def open_stream(attempt: Attempt) -> tuple[ChatStream, dict[str, Any]]:
-            stream = self._clients.client_for(attempt.deployment).chat_stream(upstream_for(attempt), body)
-            try:
-                first = await anext(stream)
-            except StopAsyncIteration:
-                raise ProviderError(
-                    "The provider closed the stream at once.", kind="bad_response", retryable=True
-                ) from None
-            except BaseException:
-                await stream.aclose()
-                raise
-            return stream, first
-
-        return open_stream
-
-    async def _chat_stream(
-        self, req: GatewayRequest, record: CallRecord, route: RouteEntry, outcome: RouteOutcome
-    ) -> GatewayResponse:
-        """Failover happens until the first chunk arrives; after that, bytes have been sent and an upstream
-        failure ends the stream with an error event instead of a silent retry."""
-
-        stream, first = await self.router.run(route, self.stream_opener(req.body), outcome=outcome)
-        record.ttft_ms = (self._clock() - req.received) * 1000
-        # Headers go out now: the overhead so far is everything but the wait for the first chunk.
-        record.overhead_ms = max(0.0, record.ttft_ms - outcome.upstream_seconds * 1000)
-        headers = self.headers(record)
-        include_usage = bool((req.body.get("stream_options") or {}).get("include_usage"))
-        return GatewayResponse(
-            status=200,
-            stream=self._relay(req, record, outcome, stream, first, include_usage),
-            headers=headers,
-            record=record,
-        )
-
-    async def _relay(
-        self,
-        req: GatewayRequest,
-        record: CallRecord,
-        outcome: RouteOutcome,
-        stream: ChatStream,
-        first: dict[str, Any],
-        include_usage: bool,
-    ) -> AsyncIterator[bytes]:
-        streaming_since = self._clock()
-        record.status = 499  # until the stream completes: a client that goes away is recorded as such
+    async def _relay(self, opened: StreamCall, include_usage: bool) -> AsyncIterator[bytes]:
+        """Server-sent events of the stream. Failover happened until its first chunk; after that, bytes have been
+        sent and an upstream failure ends the stream with an error event instead of a silent retry."""
+        chunks = self.chunks(opened)
         try:
-            chunk: dict[str, Any] | None = first
-            while chunk is not None:
-                if not record.model and chunk.get("model"):
-                    record.model = str(chunk["model"])
+            async for chunk in chunks:
                 # The gateway always asks upstream for usage; the usage-only chunk goes out only when asked for.
                 if chunk.get("choices") or include_usage:
                     yield sse_event(chunk)
-                chunk = await anext(stream, None)
-            record.status = 200
             yield SSE_DONE
         except ProviderError as exc:
-            record.status, record.error_type = 502, f"midstream_{exc.kind}"
-            _log_provider_failure(record, outcome, exc)
-            message = f"The upstream stream failed: {failure(exc, outcome.deployment)}."
+            message = f"The upstream stream failed: {failure(exc, opened.outcome.deployment)}."
             yield sse_event(UpstreamError(message, code="upstream_stream_error").envelope())
         finally:
-            await stream.aclose()
-            outcome.upstream_seconds += self._clock() - streaming_since
-            self._account(record, stream.usage or Usage(), outcome)
-            self._finish(req, record, outcome)
+            await chunks.aclose()
+
+
+class _Refused(Exception):
+    """Authentication or authorization refused the call: its answer, already recorded."""
+
+    def __init__(self, response: GatewayResponse) -> None:
+        super().__init__()
+        self.response = response

@@ -89,6 +89,9 @@ class PolicyStep:
     """One policy: subclass and override the moments it acts at; the others do nothing."""
 
     name = "step"
+    # A step that reads ctx.answer of a streamed call (the cache stores it) sets this: the relay then assembles
+    # the streamed completion, which costs time on every chunk otherwise spared.
+    wants_stream_answer = False
 
     async def admit(self, ctx: CallContext) -> None:
         return None
