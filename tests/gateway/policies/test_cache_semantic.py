@@ -3,7 +3,7 @@ through the pipeline's clients and router: paraphrases hit, far prompts miss, te
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -17,8 +17,9 @@ from apps.gateway.pipeline.policies.semantic import (
     router_embedder,
     unit_vector,
 )
-from apps.gateway.pipeline.router import Router
+from apps.gateway.pipeline.router import Attempt, Router
 from apps.gateway.pipeline.snapshot import CachePolicy, ServiceEntry, Snapshot
+from apps.providers.clients.base import ProviderClient
 from tests.conftest import FAKE_KEY
 from tests.gateway.pipeline.fakes import deployment, route
 from tests.gateway.policies.test_cache import ROUTE, call, completion, context, make_store
@@ -26,6 +27,17 @@ from tests.gateway.policies.test_cache import ROUTE, call, completion, context, 
 WEATHER = "What's the weather in Paris?"
 WEATHER_PARAPHRASE = "Tell me the weather in Paris today"
 CAPITAL = "What is the capital of France?"
+
+
+@dataclass
+class Caller:
+    """The pipeline as the embedder sees it: its pooled clients and its router."""
+
+    clients: ProcessClientPool
+    router: Router
+
+    def client_for(self, attempt: Attempt) -> ProviderClient:
+        return self.clients.client_for(attempt.deployment)
 
 
 def meaning(text: str) -> list[float]:
@@ -49,9 +61,9 @@ async def store(request, settings):
 @pytest.fixture
 async def embedder(fake_upstream):
     fake_upstream.embedding_for = meaning
-    clients = ProcessClientPool()
-    yield router_embedder(clients, Router())
-    await clients.aclose()
+    caller = Caller(ProcessClientPool(), Router())
+    yield router_embedder(lambda: caller)
+    await caller.clients.aclose()
 
 
 def semantic_snapshot(fake, *, service: ServiceEntry | None = None, threshold: float = 0.95) -> Snapshot:
@@ -71,7 +83,7 @@ def semantic_snapshot(fake, *, service: ServiceEntry | None = None, threshold: f
 
 
 async def test_a_paraphrase_is_answered_with_the_stored_answer(store, embedder, fake_upstream):
-    step, snap = CacheStep(store, semantic=SemanticCache(store, embedder)), semantic_snapshot(fake_upstream)
+    step, snap = CacheStep(store, semantic=SemanticCache(embedder)), semantic_snapshot(fake_upstream)
     first = context(snap, chat(WEATHER))
     assert await call(step, first, upstream=completion("Sunny")) is None
     assert first.record.policy_outcomes["cache"] == "stored"
@@ -86,7 +98,7 @@ async def test_a_paraphrase_is_answered_with_the_stored_answer(store, embedder, 
 
 
 async def test_a_prompt_far_from_every_stored_one_misses(store, embedder, fake_upstream):
-    step, snap = CacheStep(store, semantic=SemanticCache(store, embedder)), semantic_snapshot(fake_upstream)
+    step, snap = CacheStep(store, semantic=SemanticCache(embedder)), semantic_snapshot(fake_upstream)
     await call(step, context(snap, chat(WEATHER)), upstream=completion("Sunny"))
     far = context(snap, chat(CAPITAL))
     assert await call(step, far, upstream=completion("Paris")) is None
@@ -95,14 +107,14 @@ async def test_a_prompt_far_from_every_stored_one_misses(store, embedder, fake_u
 
 async def test_the_threshold_decides(store, embedder, fake_upstream):
     # The paraphrase's similarity is 1/sqrt(1.01) ≈ 0.995: below a threshold of 0.999 it misses.
-    step = CacheStep(store, semantic=SemanticCache(store, embedder))
+    step = CacheStep(store, semantic=SemanticCache(embedder))
     snap = semantic_snapshot(fake_upstream, threshold=0.999)
     await call(step, context(snap, chat(WEATHER)), upstream=completion("Sunny"))
     assert await call(step, context(snap, chat(WEATHER_PARAPHRASE))) is None
 
 
 async def test_other_parameters_never_share_an_answer(store, embedder, fake_upstream):
-    step, snap = CacheStep(store, semantic=SemanticCache(store, embedder)), semantic_snapshot(fake_upstream)
+    step, snap = CacheStep(store, semantic=SemanticCache(embedder)), semantic_snapshot(fake_upstream)
     await call(step, context(snap, chat(WEATHER)), upstream=completion("Sunny"))
     assert await call(step, context(snap, chat(WEATHER_PARAPHRASE, temperature=1.5))) is None
 
@@ -123,7 +135,7 @@ async def test_another_tenants_stored_answer_is_never_returned(store, embedder, 
         output_validator=None,
         prompt=None,
     )
-    step = CacheStep(store, semantic=SemanticCache(store, embedder))
+    step = CacheStep(store, semantic=SemanticCache(embedder))
     snap = semantic_snapshot(fake_upstream, service=service)
     await call(step, context(snap, chat(WEATHER), tenant_id=2, service=service), upstream=completion("for 2"))
     other = context(snap, chat(WEATHER), tenant_id=3, service=service)
@@ -134,7 +146,7 @@ async def test_another_tenants_stored_answer_is_never_returned(store, embedder, 
 
 
 async def test_a_failed_embedding_is_a_miss_and_the_call_goes_on(store, embedder, fake_upstream):
-    step, snap = CacheStep(store, semantic=SemanticCache(store, embedder)), semantic_snapshot(fake_upstream)
+    step, snap = CacheStep(store, semantic=SemanticCache(embedder)), semantic_snapshot(fake_upstream)
     fake_upstream.script("status:500")
     ctx = context(snap, chat(WEATHER))
     assert await call(step, ctx, upstream=completion("Sunny")) is None
@@ -144,7 +156,7 @@ async def test_a_failed_embedding_is_a_miss_and_the_call_goes_on(store, embedder
 
 
 async def test_a_long_list_is_searched_off_the_event_loop_with_the_same_result(store, embedder, fake_upstream):
-    step = CacheStep(store, semantic=SemanticCache(store, embedder, off_loop_after=0))
+    step = CacheStep(store, semantic=SemanticCache(embedder, off_loop_after=0))
     snap = semantic_snapshot(fake_upstream)
     await call(step, context(snap, chat(WEATHER)), upstream=completion("Sunny"))
     assert await call(step, context(snap, chat(WEATHER_PARAPHRASE))) is not None

@@ -127,10 +127,10 @@ class Throttled:
 class SemanticLookup(Protocol):
     """The semantic cache as the step sees it (apps/gateway/pipeline/policies/semantic.py)."""
 
-    async def find(self, ctx: CallContext, policy: CachePolicy) -> tuple[str | None, Any]:
+    async def find(self, ctx: CallContext, policy: CachePolicy, store: CacheStore) -> tuple[str | None, Any]:
         """(the exact key of the nearest stored prompt's answer or None, what `remember` needs on a miss)."""
 
-    async def remember(self, ctx: CallContext, policy: CachePolicy, found: Any, answer_key: str) -> None:
+    async def remember(self, policy: CachePolicy, store: CacheStore, found: Any, answer_key: str) -> None:
         """Index this call's prompt as answered under `answer_key`."""
 
 
@@ -180,7 +180,7 @@ class CacheStep(PolicyStep):
     async def _lookup(self, ctx: CallContext, pending: _Pending) -> Answer | None:
         raw = await self._store.get(pending.key)
         if raw is None and pending.policy.semantic and self._semantic is not None and endpoint_kind(ctx) == "chat":
-            answer_key, pending.semantic = await self._semantic.find(ctx, pending.policy)
+            answer_key, pending.semantic = await self._semantic.find(ctx, pending.policy, self._store)
             if answer_key is not None:
                 raw = await self._store.get(answer_key)
         return decode_entry(raw) if raw is not None else None
@@ -198,7 +198,7 @@ class CacheStep(PolicyStep):
         if not await self._store.set(pending.key, raw, pending.policy.ttl_seconds):
             return
         if pending.semantic is not None and self._semantic is not None:
-            await self._semantic.remember(ctx, pending.policy, pending.semantic, pending.key)
+            await self._semantic.remember(pending.policy, self._store, pending.semantic, pending.key)
         ctx.outcome(self.name, "stored")
 
 

@@ -20,15 +20,14 @@ import math
 import operator
 from array import array
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from apps.gateway.pipeline.pipeline import upstream_for
 from apps.gateway.pipeline.policies.base import CallContext
 from apps.gateway.pipeline.policies.cache import NOT_IN_KEY, CacheStore, Throttled, cache_key
-from apps.gateway.pipeline.ports import ClientPool
 from apps.gateway.pipeline.router import Attempt, RouteOutcome, Router
 from apps.gateway.pipeline.snapshot import CachePolicy, RouteEntry
-from apps.providers.clients.base import EmbeddingResult
+from apps.providers.clients.base import EmbeddingResult, ProviderClient
 
 _log = logging.getLogger(__name__)
 
@@ -39,15 +38,26 @@ _KEY_BYTES = 32  # a sha256 answer key, stored raw in front of its vector
 Embed = Callable[[RouteEntry, str], Awaitable[Sequence[float]]]
 
 
-def router_embedder(clients: ClientPool, router: Router) -> Embed:
-    """Embeddings as the pipeline calls them: the route's deployments, with its retries and failover."""
+class UpstreamCaller(Protocol):
+    """What embedding needs of the pipeline (GatewayPipeline): its router and its pooled clients."""
+
+    router: Router
+
+    def client_for(self, attempt: Attempt) -> ProviderClient: ...
+
+
+def router_embedder(caller: Callable[[], UpstreamCaller]) -> Embed:
+    """Embeddings as the pipeline calls them: the route's deployments, with its retries and failover. `caller`
+    gives the pipeline when first needed (the pipeline is built with its steps, this one among them)."""
 
     async def embed(route: RouteEntry, text: str) -> Sequence[float]:
+        pipeline = caller()
+
         async def call(attempt: Attempt) -> EmbeddingResult:
             body = {"model": route.alias, "input": text}
-            return await clients.client_for(attempt.deployment).embeddings(upstream_for(attempt), body)
+            return await pipeline.client_for(attempt).embeddings(upstream_for(attempt), body)
 
-        result = await router.run(route, call, outcome=RouteOutcome())
+        result = await pipeline.router.run(route, call, outcome=RouteOutcome())
         vector: Sequence[float] = result.body["data"][0]["embedding"]
         return vector
 
@@ -118,16 +128,13 @@ def embedding_route(ctx: CallContext, policy: CachePolicy) -> RouteEntry | None:
 
 
 class SemanticCache:
-    def __init__(
-        self, store: CacheStore, embed: Embed, *, cap: int = VECTORS_CAP, off_loop_after: int = OFF_LOOP_AFTER
-    ) -> None:
-        self._store = store
+    def __init__(self, embed: Embed, *, cap: int = VECTORS_CAP, off_loop_after: int = OFF_LOOP_AFTER) -> None:
         self._embed = embed
         self._cap = cap
         self._off_loop_after = off_loop_after
         self._failures = Throttled(60.0)
 
-    async def find(self, ctx: CallContext, policy: CachePolicy) -> tuple[str | None, Any]:
+    async def find(self, ctx: CallContext, policy: CachePolicy, store: CacheStore) -> tuple[str | None, Any]:
         route = embedding_route(ctx, policy)
         text = prompt_text(ctx.body.get("messages"))
         if route is None or not text:
@@ -143,7 +150,7 @@ class SemanticCache:
         if query is None:
             return None, None
         scope = semantic_scope(ctx)
-        items = await self._store.recent(scope)
+        items = await store.recent(scope)
         threshold = policy.semantic_threshold
         if len(items) > self._off_loop_after:
             answer_key = await asyncio.to_thread(nearest, items, query, threshold)
@@ -151,6 +158,6 @@ class SemanticCache:
             answer_key = nearest(items, query, threshold)
         return answer_key, (scope, query)
 
-    async def remember(self, ctx: CallContext, policy: CachePolicy, found: Any, answer_key: str) -> None:
+    async def remember(self, policy: CachePolicy, store: CacheStore, found: Any, answer_key: str) -> None:
         scope, query = found
-        await self._store.remember(scope, pack(answer_key, query), ttl=policy.ttl_seconds, cap=self._cap)
+        await store.remember(scope, pack(answer_key, query), ttl=policy.ttl_seconds, cap=self._cap)
