@@ -1,7 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 
 
 class GitopsConfig(AppConfig):
     name = "apps.gitops"
     label = "gitops"
     verbose_name = "Definitions as code and GitLab sync"
+
+    def ready(self) -> None:
+        from apps.core.models import AuditEvent
+        from apps.gitops.services.sync_trigger import on_audit_event
+
+        post_save.connect(on_audit_event, sender=AuditEvent, dispatch_uid="gitops-sync-on-definition-change")
