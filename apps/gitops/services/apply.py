@@ -1,0 +1,210 @@
+"""Applying definitions: one transaction that makes the tenant match its files, through the same services the
+portal's pages and API use (their rules, audit entries and configuration-version bumps all hold). Any refusal
+rolls everything back and comes out as a DefinitionsInvalid naming the file and the path inside it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import ProtectedError
+
+from apps.core.audit import AuditContext, audit_context
+from apps.core.errors import ApplicationError, NotPermitted
+from apps.core.services import audit_record, config_version_bump, model_diff
+from apps.gitops.services.apply_catalog import prompt_apply, prompt_tests_apply, prompt_version_apply, service_apply
+from apps.gitops.services.context import ApplyContext, at
+from apps.gitops.services.documents import (
+    PROMPT,
+    PROMPT_TESTS,
+    PROMPT_VERSION,
+    PROVIDER,
+    ROUTE,
+    SERVICE,
+    TENANT,
+)
+from apps.gitops.services.export import CREDENTIAL_PREFIX, ENV_PREFIX
+from apps.gitops.services.load import DefinitionError, Definitions, DefinitionsInvalid
+from apps.gitops.services.plan import CREATE, DELETE, Change, Plan, definitions_plan
+from apps.providers import services as providers
+from apps.providers.models import Deployment, Provider, ProviderModel, Route
+from apps.tenants.models import Membership, Role, Tenant
+from apps.tenants.services import tenant_create, tenant_update
+
+
+def _tenant(change: Change, ctx: ApplyContext) -> None:
+    data = change.desired.data if change.desired else {}
+    settings = data["settings"]
+    if ctx.membership is not None:
+        tenant_update(tenant=ctx.tenant, actor_membership=ctx.membership, name=data["name"], **settings)
+        return
+    # A trusted caller (the command line, a sync) has no membership for tenant_update's role checks: the same
+    # write, audited and announced to the data plane the same way.
+    changes = model_diff(ctx.tenant, {"name": data["name"], **settings})
+    if changes:
+        for name, (_, value) in changes.items():
+            setattr(ctx.tenant, name, value)
+        ctx.tenant.full_clean()
+        ctx.tenant.save(update_fields=[*changes, "updated_at"])
+        audit_record(action="tenant.update", obj=ctx.tenant, tenant=ctx.tenant, changes=changes)
+        config_version_bump()
+
+
+def _credential(data: dict[str, Any], ctx: ApplyContext) -> str:
+    """The plaintext to store, or "" to keep the stored one."""
+    reference = data["api_key"] or ""
+    if reference.startswith(ENV_PREFIX):
+        variable = reference.removeprefix(ENV_PREFIX)
+        if not os.environ.get(variable):
+            raise ApplicationError(f"the environment variable {variable} is not set where this runs", field="api_key")
+        return os.environ[variable]
+    if reference.startswith(CREDENTIAL_PREFIX):
+        slug = reference.removeprefix(CREDENTIAL_PREFIX)
+        source = Provider.objects.for_tenant(ctx.tenant).filter(slug=slug).first()
+        if source is None or not source.has_credentials:
+            raise ApplicationError(f"no credential is stored in the portal for provider {slug!r}", field="api_key")
+        return "" if slug == data["slug"] else source.api_key()
+    return ""
+
+
+def _models_sync(provider: Provider, items: list[dict[str, Any]], ctx: ApplyContext) -> None:
+    existing = {model.name: model for model in provider.models.all()}
+    for index, item in enumerate(items):
+        fields = {k: v for k, v in item.items() if k != "name"}
+        with at(f"models[{index}]"):
+            if item["name"] in existing:
+                providers.model_update(model=existing[item["name"]], actor_membership=ctx.membership, data=fields)
+            else:
+                providers.model_create(provider=provider, actor_membership=ctx.membership, name=item["name"], **fields)
+    wanted = {item["name"] for item in items}
+    for name, model in existing.items():
+        if name not in wanted:
+            providers.model_delete(model=model, actor_membership=ctx.membership)
+
+
+def _provider(change: Change, ctx: ApplyContext) -> None:
+    if change.action == DELETE:
+        provider = Provider.objects.for_tenant(ctx.tenant).get(slug=change.key)
+        providers.provider_delete(provider=provider, actor_membership=ctx.membership)
+        return
+    data = change.desired.data
+    api_key = _credential(data, ctx)
+    fields = {"name": data["name"], "base_url": data["base_url"], "options": data["options"]}
+    if change.action == CREATE:
+        provider = providers.provider_create(
+            tenant=ctx.tenant,
+            actor_membership=ctx.membership,
+            slug=data["slug"],
+            kind=data["type"],
+            api_key=api_key,
+            **fields,
+        )
+    else:
+        provider = Provider.objects.for_tenant(ctx.tenant).get(slug=change.key)
+        if provider.kind != data["type"]:
+            raise ApplicationError(f"a provider's type cannot change ({provider.kind}): use a new slug", field="type")
+        if data["api_key"] is None and provider.has_credentials:
+            raise ApplicationError("the stored credential is removed in the portal, not by a file", field="api_key")
+    providers.provider_update(
+        provider=provider,
+        actor_membership=ctx.membership,
+        data={**fields, "enabled": data["enabled"], "api_key": api_key},
+    )
+    _models_sync(provider, data["models"], ctx)
+
+
+def _deployments_sync(route: Route, items: list[dict[str, Any]], ctx: ApplyContext) -> None:
+    existing = {d.model.name: d for d in Deployment.objects.filter(route=route).select_related("model")}
+    for index, item in enumerate(items):
+        fields = {k: v for k, v in item.items() if k != "model"}
+        with at(f"deployments[{index}]"):
+            deployment = existing.get(item["model"])
+            if deployment is None:
+                model = ProviderModel.objects.for_tenant(ctx.tenant).get(name=item["model"])
+                deployment = providers.deployment_add(
+                    route=route,
+                    model=model,
+                    actor_membership=ctx.membership,
+                    **{k: v for k, v in fields.items() if k != "enabled"},
+                )
+            providers.deployment_update(deployment=deployment, actor_membership=ctx.membership, data=fields)
+    wanted = {item["model"] for item in items}
+    for name, deployment in existing.items():
+        if name not in wanted:
+            providers.deployment_remove(deployment=deployment, actor_membership=ctx.membership)
+
+
+def _route(change: Change, ctx: ApplyContext) -> None:
+    if change.action == DELETE:
+        route = Route.objects.for_tenant(ctx.tenant).get(alias=change.key)
+        providers.route_delete(route=route, actor_membership=ctx.membership)
+        return
+    data = change.desired.data
+    fields = {k: data[k] for k in ("description", "deadline_seconds", "retries")}
+    if change.action == CREATE:
+        route = providers.route_create(
+            tenant=ctx.tenant, actor_membership=ctx.membership, alias=data["alias"], **fields
+        )
+    else:
+        route = Route.objects.for_tenant(ctx.tenant).get(alias=change.key)
+    providers.route_update(route=route, actor_membership=ctx.membership, data={**fields, "enabled": data["enabled"]})
+    _deployments_sync(route, data["deployments"], ctx)
+
+
+APPLIERS: dict[str, Callable[[Change, ApplyContext], None]] = {
+    TENANT: _tenant,
+    PROVIDER: _provider,
+    ROUTE: _route,
+    SERVICE: service_apply,
+    PROMPT_VERSION: prompt_version_apply,
+    PROMPT: prompt_apply,
+    PROMPT_TESTS: prompt_tests_apply,
+}
+
+
+def _target_tenant(definitions: Definitions, membership: Membership | None, user: Any) -> Tenant:
+    slug = definitions.tenant_slug
+    tenant = Tenant.objects.select_for_update().filter(slug=slug).first()  # one apply at a time per tenant
+    if tenant is None:
+        if membership is not None:
+            raise NotPermitted("Only the tenant's own admins apply its definitions.")
+        name = definitions.documents[TENANT, slug].data["name"]
+        if user is not None:
+            return tenant_create(slug=slug, name=name, owner=user)
+        tenant = Tenant(slug=slug, name=name)
+        tenant.full_clean()
+        tenant.save()
+        audit_record(action="tenant.create", obj=tenant, tenant=tenant, changes={"slug": slug, "name": name})
+        return tenant
+    if membership is not None and (membership.tenant_id != tenant.pk or not membership.has_role(Role.ADMIN)):
+        raise NotPermitted("Only the tenant's owners and admins apply its definitions.")
+    return tenant
+
+
+def definitions_apply(
+    *,
+    definitions: Definitions,
+    prune: bool = False,
+    actor_membership: Membership | None = None,
+    actor_user: Any = None,
+    source: str = "cli",
+) -> Plan:
+    """Make the tenant match `definitions` in one transaction and return the plan that was applied (empty: nothing
+    to do). `actor_membership` None is a trusted caller (command line, sync); a missing tenant is then created,
+    owned by `actor_user` when given. `source` is the audit trail's (cli, api, system)."""
+    label = None if actor_user is not None else f"gitops apply ({source})"
+    with audit_context(AuditContext(source=source, actor=actor_user, actor_label=label)), transaction.atomic():
+        tenant = _target_tenant(definitions, actor_membership, actor_user)
+        plan = definitions_plan(tenant_slug=tenant.slug, definitions=definitions, prune=prune)
+        ctx = ApplyContext(tenant=tenant, membership=actor_membership, definitions=definitions)
+        for change in plan.changes:
+            try:
+                APPLIERS[change.kind](change, ctx)
+            except ApplicationError as exc:
+                raise DefinitionsInvalid([DefinitionError(change.path, exc.field or "", exc.message)]) from None
+            except ProtectedError as exc:
+                users = ", ".join(sorted({str(obj) for obj in exc.protected_objects}))
+                raise DefinitionsInvalid([DefinitionError(change.path, "", f"still used by {users}")]) from None
+    return plan
