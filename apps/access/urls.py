@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from apps.access import views
+from apps.access import views, views_usage
 
 app_name = "access"
 urlpatterns = [
@@ -12,6 +12,11 @@ urlpatterns = [
         "apps/<slug:slug>/subscriptions/<int:pk>/cancel/",
         views.app_subscription_cancel,
         name="app-subscription-cancel",
+    ),
+    path(
+        "apps/<slug:slug>/subscriptions/<int:pk>/usage/",
+        views_usage.app_subscription_usage,
+        name="app-subscription-usage",
     ),
     path("apps/<slug:slug>/keys/", views.api_key_create, name="api-key-create"),
     path("apps/<slug:slug>/keys/<int:pk>/revoke/", views.api_key_revoke, name="api-key-revoke"),

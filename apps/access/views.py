@@ -25,6 +25,7 @@ from apps.access.forms import (
     SubscriptionRequestForm,
 )
 from apps.access.models import App, Subscription, SubscriptionStatus
+from apps.access.selectors.subscription_usage import SubscriptionUsage
 from apps.core import selectors as core_selectors
 from apps.core import services as core_services
 from apps.core.forms import ServiceForm
@@ -33,6 +34,8 @@ from apps.tenants.models import Role
 from apps.tenants.web import tenant_required
 
 PAGE_SIZE = 50
+# The subscriptions whose usage against their limits is shown: those that let the app call, or did until suspended.
+USAGE_SHOWN = (SubscriptionStatus.APPROVED, SubscriptionStatus.SUSPENDED)
 
 
 @tenant_required()
@@ -70,6 +73,8 @@ def _app_page(request: HttpRequest, app: App, form: ApiKeyCreateForm, issued: tu
         return render(request, "access/_api_key_section.html", context, status=form.status_code)
     context["subscriptions"] = selectors.subscription_list_for_app(app=app)
     context["usage"] = selectors.app_usage_get(app=app)
+    counting = [s for s in context["subscriptions"] if s.status in USAGE_SHOWN]
+    context["limit_usages"] = selectors.subscription_usage_list(subscriptions=counting).values()
     return render(request, "access/app_detail.html", context, status=form.status_code)
 
 
@@ -198,8 +203,12 @@ def subscription_list(request: HttpRequest) -> HttpResponse:
     return render(request, "access/subscription_list.html", context, status=form.status_code)
 
 
-def _approval_card(subscription: Subscription) -> dict:
-    return {"subscription": subscription, "cost": selectors.subscription_cost_projection(subscription=subscription)}
+def _approval_card(subscription: Subscription, usage: SubscriptionUsage | None = None) -> dict:
+    """`usage`: the subscription's current usage, shown next to the plan's limits (approved and suspended ones)."""
+    if usage is None and subscription.status in USAGE_SHOWN:
+        usage = selectors.subscription_usage_get(subscription=subscription)
+    cost = selectors.subscription_cost_projection(subscription=subscription)
+    return {"subscription": subscription, "cost": cost, "usage": usage}
 
 
 @tenant_required(Role.ADMIN)
@@ -211,9 +220,10 @@ def approval_list(request: HttpRequest) -> HttpResponse:
     filters = {"status": status} if status in SubscriptionStatus.values else {}
     subscriptions = selectors.subscription_list_for_approver(tenant=request.tenant, filters=filters)
     page = Paginator(subscriptions, PAGE_SIZE).get_page(request.GET.get("page"))
+    usages = selectors.subscription_usage_list(subscriptions=[s for s in page if s.status in USAGE_SHOWN])
     context = {
         "page": page,
-        "cards": [_approval_card(subscription) for subscription in page],
+        "cards": [_approval_card(subscription, usages.get(subscription.pk)) for subscription in page],
         "status": status if filters else "all",
         "statuses": SubscriptionStatus.choices,
     }

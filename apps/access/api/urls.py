@@ -1,5 +1,7 @@
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
+from apps.access.api.usage import SubscriptionUsageViewSet
 from apps.access.api.views import (
     ApiKeyViewSet,
     ApprovalViewSet,
@@ -20,4 +22,8 @@ router.register("me/tokens", PersonalTokenViewSet, basename="personal-token")
 router.register("me/notifications", NotificationViewSet, basename="notification")
 
 app_name = "access-api"
-urlpatterns = router.urls
+usage = SubscriptionUsageViewSet.as_view({"get": "retrieve"})
+urlpatterns = [
+    re_path(rf"^{TENANT}/subscriptions/(?P<pk>[^/]+)/usage/?$", usage, name="subscription-usage"),
+    *router.urls,
+]

@@ -10,6 +10,11 @@ from apps.access.selectors.keys import (
     personal_token_get,
     personal_token_list,
 )
+from apps.access.selectors.subscription_usage import (
+    subscription_get_for_usage,
+    subscription_usage_get,
+    subscription_usage_list,
+)
 from apps.access.selectors.subscriptions import (
     subscription_cost_projection,
     subscription_get_for_app,
@@ -44,10 +49,13 @@ __all__ = [
     "subscription_get_for_app_tenant",
     "subscription_get_for_approver",
     "subscription_get_for_tenant",
+    "subscription_get_for_usage",
     "subscription_list_active",
     "subscription_list_for_app",
     "subscription_list_for_app_tenant",
     "subscription_list_for_approver",
     "subscription_plan_choices",
     "subscription_targets_get",
+    "subscription_usage_get",
+    "subscription_usage_list",
 ]
