@@ -1,7 +1,8 @@
 """The limit and budget counters in Redis, shared by every gateway process and replica: each admission is ONE
 round trip (a Lua script by EVALSHA, which Redis runs atomically), so N processes admit exactly what one would.
 
-Short socket timeouts: an unreachable Redis costs a call at most ~0.25 s, and for a second after a failure the
+Short socket timeouts: an unreachable Redis costs a call at most ~1 s (waiting for one of the pooled connections,
+then its 0.25 s timeout), and for a second after a failure the
 store is not tried at all (each call then fails fast), so the steps answer by the tenant's fail-open setting
 instead of piling up behind the timeout."""
 
@@ -11,11 +12,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 from redis.retry import Retry as SyncRetry
 
 from apps.analytics.metrics import LIMIT_STORE_ERRORS
@@ -29,6 +32,8 @@ ADMIT = """
 local used = redis.call('MGET', unpack(KEYS))
 for i = 1, #KEYS do
   used[i] = tonumber(used[i] or '0')
+end
+for i = 1, #KEYS do
   if used[i] + tonumber(ARGV[3 * i - 1]) > tonumber(ARGV[3 * i - 2]) then
     return {i, unpack(used)}
   end
@@ -53,39 +58,51 @@ def _ttl_ms(charge: Charge, now: float) -> int:
     return max(1, int((charge.resets_at - now) * 1000))
 
 
+class _Scripts(NamedTuple):
+    connection: aioredis.Redis
+    admit: AsyncScript
+    add: AsyncScript
+
+
 class RedisCounters:
-    def __init__(self, *, url: str, timeout: float = 0.25, pause_seconds: float = 1.0) -> None:
+    def __init__(self, *, url: str, timeout: float = 0.25, connections: int = 16, pause_seconds: float = 1.0) -> None:
         self._url = url
         self._timeout = timeout
+        self._connections = connections
         self._pause_seconds = pause_seconds
         self._down_until = 0.0  # monotonic: no attempt before then
-        self._clients: dict[int, tuple[aioredis.Redis, object, object]] = {}
+        self._clients: dict[int, _Scripts] = {}
         self._sync: redis.Redis | None = None
 
-    def _client(self) -> tuple[aioredis.Redis, object, object]:
+    def _client(self) -> _Scripts:
         # A redis.asyncio connection belongs to the loop that opened it (tests run several loops).
         key = id(asyncio.get_running_loop())
         client = self._clients.get(key)
         if client is None:
-            connection = aioredis.Redis.from_url(
+            # A few connections, shared: a burst of calls waits for one (a script takes microseconds) instead of
+            # opening a connection each, which under load would hit the connect timeout and fail open.
+            pool = aioredis.BlockingConnectionPool.from_url(
                 self._url,
+                max_connections=self._connections,
+                timeout=self._timeout * 4,
                 socket_timeout=self._timeout,
                 socket_connect_timeout=self._timeout,
-                retry=Retry(NoBackoff(), 0),  # a failure is reported at once, not after retries
             )
-            client = self._clients[key] = (
+            # No retries: a failure is reported at once, and the call answered by the tenant's setting.
+            connection = aioredis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
+            client = self._clients[key] = _Scripts(
                 connection,
                 connection.register_script(ADMIT),
                 connection.register_script(ADD),
             )
         return client
 
-    async def _run(self, which: int, charges: Sequence[Charge], args: list[int]) -> list[int]:
+    async def _run(self, which: str, charges: Sequence[Charge], args: list[int]) -> list[int]:
         if time.monotonic() < self._down_until:
             raise CounterStoreDown("the limit store was unreachable less than a second ago")
-        script = self._client()[which]
+        script: AsyncScript = getattr(self._client(), which)
         try:
-            return await script(keys=[c.key for c in charges], args=args)  # type: ignore[operator,no-any-return]
+            return await script(keys=[c.key for c in charges], args=args)  # type: ignore[no-any-return]
         except ERRORS as exc:
             self._down_until = time.monotonic() + self._pause_seconds
             raise CounterStoreDown(f"the limit store is unreachable: {exc}") from exc
@@ -94,12 +111,12 @@ class RedisCounters:
         if not charges:
             return Admission(refused=None, used=())
         args = [v for c in charges for v in (c.limit, c.amount, _ttl_ms(c, now))]
-        refused, *used = await self._run(1, charges, args)
+        refused, *used = await self._run("admit", charges, args)
         return Admission(refused=refused - 1 if refused else None, used=tuple(int(v) for v in used))
 
     async def add(self, charges: Sequence[Charge], now: float) -> None:
         if charges:
-            await self._run(2, charges, [c.amount for c in charges])
+            await self._run("add", charges, [c.amount for c in charges])
 
     def read(self, keys: Sequence[str], now: float) -> list[int]:
         if self._sync is None:
@@ -115,7 +132,7 @@ class RedisCounters:
     async def aclose(self) -> None:
         entry = self._clients.pop(id(asyncio.get_running_loop()), None)
         if entry is not None:
-            await entry[0].aclose()
+            await entry.connection.aclose()
 
 
 class StoreErrorReport:

@@ -27,10 +27,11 @@ async def test_the_limit_is_admitted_exactly_then_refused(counters):
 
 async def test_nothing_is_added_unless_every_charge_fits(counters):
     await counters.admit([charge("gw:lim:app:1:rpm:0", 10, 5)], NOW)
-    admission = await counters.admit([charge("gw:lim:key:1:rpm:0", 10, 4), charge("gw:lim:app:1:rpm:0", 8, 4)], NOW)
+    keys = ["gw:lim:key:1:rpm:0", "gw:lim:app:1:rpm:0", "gw:lim:tenant:1:rpm:0"]
+    admission = await counters.admit([charge(keys[0], 10, 4), charge(keys[1], 8, 4), charge(keys[2], 10, 4)], NOW)
     assert admission.refused == 1
-    assert admission.used == (0, 5)
-    assert counters.read(["gw:lim:key:1:rpm:0", "gw:lim:app:1:rpm:0"], NOW) == [0, 5]
+    assert admission.used == (0, 5, 0)
+    assert counters.read(keys, NOW) == [0, 5, 0]
 
 
 async def test_add_settles_live_counters_and_leaves_absent_ones_absent(counters):

@@ -1,0 +1,104 @@
+"""The budget step called directly: the maximum cost reserved at admission, settled to the real cost or released,
+a reached budget refused or sent to the over-budget route; on Redis and on the in-process counters."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from apps.gateway.pipeline.errors import BudgetExceeded
+from apps.gateway.pipeline.policies.budgets import DEFAULT_MAX_OUTPUT_TOKENS, BudgetStep
+from apps.gateway.pipeline.policies.counters import counter_key, window_bounds
+from apps.gateway.pipeline.snapshot import Limits
+from tests.gateway.policies.conftest import APP, CHEAP, KEY_ID, NOW, PLAN, SUB, TENANT, context, snapshot
+
+# SMART's deployment costs $1 per million input tokens and $2 per million output tokens: 1 and 2 micro-dollars.
+CHAT = {"model": "smart", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 100}
+
+
+def day_key(scope: str, scope_id: int) -> str:
+    return counter_key(scope, scope_id, "budget_per_day", window_bounds("day", NOW)[0])
+
+
+async def test_the_maximum_cost_is_reserved_then_settled_to_the_real_cost(counters, reports):
+    step = BudgetStep(counters, on_store_error=reports)
+    snap = snapshot({("app", APP): Limits(budget_per_day=Decimal("1.00"), budget_per_month=Decimal("10"))})
+    ctx = context(snap, body=dict(CHAT))
+    await step.admit(ctx)
+    reserved = await ctx.prompt_tokens() * 1 + 100 * 2
+    month = counter_key("app", APP, "budget_per_month", window_bounds("month", NOW)[0])
+    assert counters.read([day_key("app", APP), month], NOW) == [reserved, reserved]
+
+    ctx.cost = Decimal("0.0000421")  # 42.1 micro-dollars: counted as 43, never less than spent
+    await step.after_call(ctx)
+    assert counters.read([day_key("app", APP), month], NOW) == [43, 43]
+
+
+async def test_a_failed_call_releases_its_reservation(counters, reports):
+    step = BudgetStep(counters, on_store_error=reports)
+    snap = snapshot({("key", KEY_ID): Limits(budget_per_day=Decimal("1.00"))})
+    ctx = context(snap, body={"model": "smart", "messages": [{"role": "user", "content": "hi"}]})
+    await step.admit(ctx)
+    assert counters.read([day_key("key", KEY_ID)], NOW) == [await ctx.prompt_tokens() + DEFAULT_MAX_OUTPUT_TOKENS * 2]
+    await step.on_failure(ctx, RuntimeError("upstream broke"))
+    assert counters.read([day_key("key", KEY_ID)], NOW) == [0]
+
+
+async def test_a_call_that_could_overspend_is_refused_with_budget_exceeded(counters, reports):
+    step = BudgetStep(counters, on_store_error=reports)
+    snap = snapshot({("plan", PLAN): Limits(budget_per_day=Decimal("0.0005"))})  # 500 micro-dollars
+    first = context(snap, body=dict(CHAT), subscribed=True)
+    await step.admit(first)
+    first.cost = Decimal("0.0003")
+    await step.after_call(first)
+    with pytest.raises(BudgetExceeded) as refused:  # 300 spent + about 203 reserved > 500
+        await step.admit(context(snap, body=dict(CHAT), subscribed=True))
+    error = refused.value
+    assert (error.status, error.code, error.type) == (429, "budget_exceeded", "rate_limit_error")
+    assert "daily budget of your plan 'free' of service 'summarize' ($0.0005 USD)" in error.message
+    assert error.retry_after == window_bounds("day", NOW)[1] - NOW
+    assert counters.read([counter_key("subscription", SUB, "budget_per_day", window_bounds("day", NOW)[0])], NOW) == [
+        300
+    ]
+    # A smaller answer still fits.
+    await step.admit(context(snap, body={**CHAT, "max_completion_tokens": 10}, subscribed=True))
+
+
+async def test_a_reached_budget_sends_the_call_to_its_over_budget_route_without_reserving_against_it(counters, reports):
+    step = BudgetStep(counters, on_store_error=reports)
+    snap = snapshot(
+        {
+            ("tenant", TENANT): Limits(budget_per_day=Decimal("0.0001"), over_budget_route="cheap"),
+            ("app", APP): Limits(budget_per_month=Decimal("5")),
+        }
+    )
+    ctx = context(snap, body=dict(CHAT))
+    await step.admit(ctx)
+    assert ctx.route is CHEAP
+    assert ctx.record.policy_outcomes == {"budget": "rerouted:cheap"}
+    month = counter_key("app", APP, "budget_per_month", window_bounds("month", NOW)[0])
+    # CHEAP's input is free: only the 100 output tokens at $2 per million are reserved, and not on the tenant's day.
+    assert counters.read([day_key("tenant", TENANT), month], NOW) == [0, 200]
+
+
+async def test_without_an_over_budget_route_of_the_tenant_the_call_is_refused(counters, reports):
+    step = BudgetStep(counters, on_store_error=reports)
+    snap = snapshot({("tenant", TENANT): Limits(budget_per_day=Decimal("0.0001"), over_budget_route="gone")})
+    with pytest.raises(BudgetExceeded) as refused:
+        await step.admit(context(snap, body=dict(CHAT)))
+    assert "daily budget of tenant 'acme'" in refused.value.message
+
+
+async def test_concurrent_calls_never_reserve_more_than_the_budget(counters, reports):
+    step = BudgetStep(counters, on_store_error=reports)
+    snap = snapshot({("app", APP): Limits(budget_per_day=Decimal("0.01"))})  # 10,000 micro-dollars
+    calls = [context(snap, body=dict(CHAT)) for _ in range(200)]
+    outcomes = await asyncio.gather(*(step.admit(ctx) for ctx in calls), return_exceptions=True)
+    admitted = [ctx for ctx, outcome in zip(calls, outcomes, strict=True) if outcome is None]
+    per_call = await calls[0].prompt_tokens() + 200
+    assert len(admitted) == 10_000 // per_call
+    assert all(isinstance(o, BudgetExceeded) for o in outcomes if o is not None)
+    assert counters.read([day_key("app", APP)], NOW) == [len(admitted) * per_call]
+    assert reports == []  # the store answered every one
