@@ -78,7 +78,12 @@ def gateway_request(request: HttpRequest) -> GatewayRequest:
     """The request for the pipeline, without a body (the caller sets one, or `checked_request` does)."""
     request_id, received, received_wall = request_started(request)
     return GatewayRequest(
-        request_id=request_id, api_key=api_key_from(request), body={}, received=received, received_wall=received_wall
+        request_id=request_id,
+        api_key=api_key_from(request),
+        body={},
+        received=received,
+        received_wall=received_wall,
+        cache_control=request.META.get("HTTP_CACHE_CONTROL", ""),
     )
 
 

@@ -22,10 +22,10 @@ from array import array
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from apps.gateway.pipeline.pipeline import upstream_for
 from apps.gateway.pipeline.policies.base import CallContext
 from apps.gateway.pipeline.policies.cache import NOT_IN_KEY, CacheStore, Throttled, cache_key
 from apps.gateway.pipeline.router import Attempt, RouteOutcome, Router
+from apps.gateway.pipeline.seam import upstream_for
 from apps.gateway.pipeline.snapshot import CachePolicy, RouteEntry
 from apps.providers.clients.base import EmbeddingResult, ProviderClient
 
