@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("apps.catalog.api.urls")),
     path("", include("apps.prompts.api.urls")),
     path("", include("apps.analytics.api.urls")),
+    path("", include("apps.gitops.api.urls")),
 ]

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from django.db import transaction
 from django.db.models import ProtectedError
 
-from apps.core.audit import AuditContext, audit_context
+from apps.core.audit import audit_context, current_context
 from apps.core.errors import ApplicationError, NotPermitted
 from apps.core.services import audit_record, config_version_bump, model_diff
 from apps.gitops.services.apply_catalog import prompt_apply, prompt_tests_apply, prompt_version_apply, service_apply
@@ -194,8 +195,14 @@ def definitions_apply(
     """Make the tenant match `definitions` in one transaction and return the plan that was applied (empty: nothing
     to do). `actor_membership` None is a trusted caller (command line, sync); a missing tenant is then created,
     owned by `actor_user` when given. `source` is the audit trail's (cli, api, system)."""
-    label = None if actor_user is not None else f"gitops apply ({source})"
-    with audit_context(AuditContext(source=source, actor=actor_user, actor_label=label)), transaction.atomic():
+    current = current_context()  # kept: the request (IP, token) or the command's label
+    context = replace(
+        current,
+        source=source,
+        actor=actor_user or current.actor,
+        actor_label=current.actor_label or (None if actor_user else f"gitops apply ({source})"),
+    )
+    with audit_context(context), transaction.atomic():
         tenant = _target_tenant(definitions, actor_membership, actor_user)
         plan = definitions_plan(tenant_slug=tenant.slug, definitions=definitions, prune=prune)
         ctx = ApplyContext(tenant=tenant, membership=actor_membership, definitions=definitions)
