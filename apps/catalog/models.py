@@ -131,6 +131,8 @@ class Service(TenantOwnedModel):
             raise ValidationError(
                 {"semantic_cache_route": "The semantic cache needs an embedding route to embed with."}
             )
+        if self.semantic_cache and self.cache_ttl_seconds is None:
+            raise ValidationError({"cache_ttl_seconds": "The semantic cache needs a TTL: how long answers are kept."})
 
 
 class Plan(models.Model):

@@ -291,9 +291,15 @@ def route_create(
     deadline_seconds: float = 120.0,
     retries: int = 1,
 ) -> Route:
+    cache_ttl_seconds: int | None = None,
     _require_admin(actor_membership)
     route = Route(
-        tenant=tenant, alias=alias, description=description, deadline_seconds=deadline_seconds, retries=retries
+        tenant=tenant,
+        alias=alias,
+        description=description,
+        deadline_seconds=deadline_seconds,
+        retries=retries,
+        cache_ttl_seconds=cache_ttl_seconds,
     )
     _save(route, field="alias", message=f"A route named {alias!r} already exists in this tenant.")
     _audited("route.create", route, {"alias": alias})
@@ -303,7 +309,7 @@ def route_create(
 @transaction.atomic
 def route_update(*, route: Route, actor_membership: Membership | None, data: dict[str, Any]) -> Route:
     _require_admin(actor_membership)
-    fields = {"description", "enabled", "deadline_seconds", "retries"}
+    fields = {"description", "enabled", "deadline_seconds", "retries", "cache_ttl_seconds"}
     changes = model_diff(route, {k: v for k, v in data.items() if k in fields})
     for field, (_, new) in changes.items():
         setattr(route, field, new)

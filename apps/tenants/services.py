@@ -94,12 +94,18 @@ def tenant_update(
     actor_membership: Membership,
     name: str | None = None,
     require_internal_subscriptions: bool | None = None,
+    limits_fail_open: bool | None = None,
 ) -> Tenant:
-    """Change the tenant's settings (None: leave as is); audited. Admins rename it; whether its own apps need a
-    subscription to its own services is the owners' call, and the gateway applies it at its next snapshot."""
+    """Change the tenant's settings (None: leave as is); audited. Admins rename it and choose whether calls are
+    served unlimited or refused while the limit store is down; whether its own apps need a subscription to its own
+    services is the owners' call. The gateway applies both at its next snapshot."""
     if not actor_membership.has_role(Role.ADMIN):
         raise NotPermitted("Only owners and admins change the tenant's settings.")
-    data = {"name": name, "require_internal_subscriptions": require_internal_subscriptions}
+    data = {
+        "name": name,
+        "require_internal_subscriptions": require_internal_subscriptions,
+        "limits_fail_open": limits_fail_open,
+    }
     changes = model_diff(tenant, {field: value for field, value in data.items() if value is not None})
     if "require_internal_subscriptions" in changes and not actor_membership.has_role(Role.OWNER):
         raise NotPermitted(
@@ -112,6 +118,6 @@ def tenant_update(
         tenant.full_clean()
         tenant.save(update_fields=[*changes, "updated_at"])
         audit_record(action="tenant.update", obj=tenant, tenant=tenant, changes=changes)
-        if "require_internal_subscriptions" in changes:
-            config_version_bump()  # the data plane reads the rule from its configuration snapshot
+        if changes.keys() & {"require_internal_subscriptions", "limits_fail_open"}:
+            config_version_bump()  # the data plane reads these rules from its configuration snapshot
     return tenant

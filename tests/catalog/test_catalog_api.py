@@ -76,7 +76,9 @@ def test_a_listed_service_says_what_a_caller_needs(shelf, other_tenant, key_for)
             "requests_per_month": None,
             "requests_per_minute": None,
             "tokens_per_minute": None,
+            "daily_budget": None,
             "monthly_budget": None,
+            "budget_currency": "USD",
             "is_default": True,
         }
     ]

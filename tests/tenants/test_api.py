@@ -23,6 +23,7 @@ def test_tenant_list_gives_each_tenant_with_the_callers_role(members, other_tena
         "slug": "acme",
         "name": "Acme",
         "require_internal_subscriptions": False,
+        "limits_fail_open": True,
         "role": "developer",
         "created_at": row["created_at"],
     }

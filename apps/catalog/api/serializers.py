@@ -8,9 +8,19 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.catalog.models import ApprovalMode, Lifecycle, OutputMode, Plan, Service, ServiceKind, Visibility
+from apps.catalog.models import (
+    SEMANTIC_THRESHOLD_MIN,
+    ApprovalMode,
+    BudgetCurrency,
+    Lifecycle,
+    OutputMode,
+    Plan,
+    Service,
+    ServiceKind,
+    Visibility,
+)
 from apps.catalog.selectors import route_list_for, share_target_list
-from apps.tenants.models import slug_validator
+from apps.tenants.models import CACHE_TTL_MAX_SECONDS, slug_validator
 
 INT_MAX = 2_147_483_647  # the database's integer columns
 
@@ -36,7 +46,23 @@ def _tenant_slugs(**kwargs) -> serializers.SlugRelatedField:
 
 def _limit(help_text: str) -> serializers.IntegerField:
     return serializers.IntegerField(
-        min_value=0, max_value=INT_MAX, required=False, allow_null=True, help_text=f"{help_text}; empty: unlimited"
+        min_value=1, max_value=INT_MAX, required=False, allow_null=True, help_text=f"{help_text}; empty: unlimited"
+    )
+
+
+def _budget(help_text: str) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True, help_text=help_text
+    )
+
+
+def _cache_ttl() -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=1,
+        max_value=CACHE_TTL_MAX_SECONDS,
+        required=False,
+        allow_null=True,
+        help_text="seconds identical answers are served from the cache (1-604800); null: no cache",
     )
 
 
@@ -51,7 +77,10 @@ class PlanOut(serializers.ModelSerializer):
             "requests_per_month",
             "requests_per_minute",
             "tokens_per_minute",
+            "daily_budget",
             "monthly_budget",
+            "budget_currency",
+            "budget_alert_percent",
             "allowed_models",
             "is_default",
             "position",
@@ -65,8 +94,11 @@ class PlanUpdateIn(serializers.Serializer):
     requests_per_month = _limit("requests per month")
     requests_per_minute = _limit("requests per minute")
     tokens_per_minute = _limit("tokens per minute")
-    monthly_budget = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True, help_text="USD per month"
+    daily_budget = _budget("spend per UTC day, in budget_currency; empty: none")
+    monthly_budget = _budget("spend per UTC month, in budget_currency; empty: none")
+    budget_currency = serializers.ChoiceField(choices=BudgetCurrency.choices, required=False)
+    budget_alert_percent = serializers.IntegerField(
+        min_value=1, max_value=100, required=False, allow_null=True, help_text="alert at this share of a budget"
     )
     allowed_models = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, help_text="route aliases; empty: the service's"
@@ -108,6 +140,10 @@ class ServiceOut(serializers.ModelSerializer):
             "output_schema",
             "expected_tokens_per_call",
             "capture_bodies_days",
+            "cache_ttl_seconds",
+            "semantic_cache",
+            "semantic_cache_route",
+            "semantic_cache_threshold",
             "published_at",
             "sunset_on",
             "plans",
@@ -134,6 +170,16 @@ class ServiceUpdateIn(serializers.Serializer):
         max_value=90,
         required=False,
         help_text="keep the masked request and response bodies of calls this many days (0: never capture)",
+    )
+    cache_ttl_seconds = _cache_ttl()
+    semantic_cache = serializers.BooleanField(
+        required=False, help_text="also reuse the answer of the most similar stored prompt"
+    )
+    semantic_cache_route = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="alias of an embedding route of the tenant"
+    )
+    semantic_cache_threshold = serializers.FloatField(
+        min_value=SEMANTIC_THRESHOLD_MIN, max_value=1.0, required=False, help_text="cosine similarity, 0.80-1.00"
     )
 
 
@@ -168,7 +214,9 @@ class CatalogPlanOut(serializers.ModelSerializer):
             "requests_per_month",
             "requests_per_minute",
             "tokens_per_minute",
+            "daily_budget",
             "monthly_budget",
+            "budget_currency",
             "is_default",
         ]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
-from apps.catalog.models import Plan, Service
+from apps.catalog.models import BudgetCurrency, Plan, Service
 from apps.catalog.selectors import route_list_for
 from apps.catalog.services.base import audited, require_admin, save
 from apps.core.errors import ApplicationError, ConflictError
@@ -21,7 +21,10 @@ UPDATABLE_FIELDS = {
     "requests_per_month",
     "requests_per_minute",
     "tokens_per_minute",
+    "daily_budget",
     "monthly_budget",
+    "budget_currency",
+    "budget_alert_percent",
     "allowed_models",
     "is_default",
     "position",
@@ -59,7 +62,10 @@ def plan_create(
     requests_per_month: int | None = None,
     requests_per_minute: int | None = None,
     tokens_per_minute: int | None = None,
+    daily_budget: Decimal | None = None,
     monthly_budget: Decimal | None = None,
+    budget_currency: str = BudgetCurrency.USD,
+    budget_alert_percent: int | None = None,
     allowed_models: Iterable[str] = (),
     is_default: bool = False,
     position: int = 0,
@@ -75,7 +81,10 @@ def plan_create(
         requests_per_month=requests_per_month,
         requests_per_minute=requests_per_minute,
         tokens_per_minute=tokens_per_minute,
+        daily_budget=daily_budget,
         monthly_budget=monthly_budget,
+        budget_currency=budget_currency,
+        budget_alert_percent=budget_alert_percent,
         allowed_models=_allowed_models(service, allowed_models),
         is_default=is_default or not service.plans.exists(),
         position=position,

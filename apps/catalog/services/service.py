@@ -13,12 +13,14 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from apps.catalog.models import Lifecycle, OutputMode, Service, Tag, Visibility, tag_validator
+from apps.catalog.selectors import route_list_for
 from apps.catalog.services.base import audited, require_admin, save
 from apps.catalog.services.ports import creator_for, run_retire_hooks
 from apps.core.errors import ApplicationError, ConflictError
 from apps.tenants.models import Membership, Tenant
 
 MAX_TAGS = 20
+EMBEDDING = "embedding"  # the modality (providers.Modality) of a model that embeds
 
 # lifecycle → where it may go next; retired is final.
 LIFECYCLE_TRANSITIONS: dict[str, set[str]] = {
@@ -42,6 +44,10 @@ UPDATABLE_FIELDS = {
     "output_schema",
     "expected_tokens_per_call",
     "capture_bodies_days",
+    "cache_ttl_seconds",
+    "semantic_cache",
+    "semantic_cache_route",
+    "semantic_cache_threshold",
 }
 
 
@@ -73,6 +79,24 @@ def _check_io(service: Service) -> None:
 def _check_route(route: models.Model, tenant: Tenant) -> None:
     if route.tenant_id != tenant.pk:
         raise ApplicationError("The route must be one of the service's tenant.", field="route")
+
+
+def _check_semantic_route(service: Service) -> None:
+    """A semantic cache embeds prompts with an embedding route of the service's own tenant."""
+    if not service.semantic_cache or not service.semantic_cache_route:
+        return  # full_clean() says what is missing
+    route = route_list_for(tenant=service.tenant).filter(alias=service.semantic_cache_route).first()
+    if route is None:
+        raise ApplicationError(
+            f"No route named {service.semantic_cache_route} in this tenant.", field="semantic_cache_route"
+        )
+    modalities = route.deployments.values_list("model__modalities", flat=True)
+    if not any(EMBEDDING in (names or ()) for names in modalities):
+        raise ApplicationError(
+            f"The route {route.alias} serves no embedding model: choose a route whose models have the embedding "
+            "modality.",
+            field="semantic_cache_route",
+        )
 
 
 def _tags(names: Iterable[str]) -> list[Tag]:
@@ -119,6 +143,10 @@ def service_create(
     output_schema: dict[str, Any] | None = None,
     expected_tokens_per_call: int = 1000,
     capture_bodies_days: int = 0,
+    cache_ttl_seconds: int | None = None,
+    semantic_cache: bool = False,
+    semantic_cache_route: str = "",
+    semantic_cache_threshold: float = 0.95,
 ) -> Service:
     """A new service in draft, on a route (a providers.Route) of its tenant."""
     require_admin(actor_membership, tenant)
@@ -139,8 +167,13 @@ def service_create(
         output_schema=output_schema,
         expected_tokens_per_call=expected_tokens_per_call,
         capture_bodies_days=capture_bodies_days,
+        cache_ttl_seconds=cache_ttl_seconds,
+        semantic_cache=semantic_cache,
+        semantic_cache_route=semantic_cache_route,
+        semantic_cache_threshold=semantic_cache_threshold,
     )
     _check_io(service)
+    _check_semantic_route(service)
     tag_rows = _tags(tags)
     targets = _share_targets(service, shared_with, field="shared_with")
     save(service, conflict_field="slug", conflict=f"A service with slug {slug!r} already exists.")
@@ -174,6 +207,7 @@ def service_update(*, service: Service, actor_membership: Membership | None, dat
     for name, (_, value) in changes.items():
         setattr(service, name, value)
     _check_io(service)
+    _check_semantic_route(service)
     if "tags" in data:
         before = sorted(tag.name for tag in service.tags.all())
         tag_rows = _tags(data["tags"])

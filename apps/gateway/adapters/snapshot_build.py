@@ -18,14 +18,16 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
 
-from apps.access.models import OPEN_SUBSCRIPTION_STATES, ApiKey, Subscription
-from apps.catalog.models import Service
+from apps.access.models import OPEN_SUBSCRIPTION_STATES, ApiKey, LimitScope, LimitSet, Subscription
+from apps.catalog.models import INVOCABLE, Plan, Service
 from apps.core.crypto import DecryptionError
 from apps.core.models import ConfigVersion
 from apps.core.services import GATEWAY_CONFIG
 from apps.gateway.pipeline.snapshot import (
+    CachePolicy,
     DeploymentEntry,
     KeyEntry,
+    Limits,
     PromptEntry,
     PromptVersionEntry,
     RouteEntry,
@@ -221,6 +223,57 @@ def _subscription_entries() -> dict[tuple[int, int], SubscriptionEntry]:
     return entries
 
 
+def _limit_set_entries() -> dict[tuple[str, int], Limits]:
+    """("tenant"|"app"|"key", id) → the limits configured for that scope, and ("plan", id) → a plan's, for every
+    plan of a service that can be called (two queries whatever the number of rows)."""
+    entries: dict[tuple[str, int], Limits] = {}
+    for row in LimitSet.objects.select_related("over_budget_route"):
+        scope_id = {LimitScope.TENANT: row.tenant_id, LimitScope.APP: row.app_id, LimitScope.KEY: row.api_key_id}
+        entries[(str(row.scope), scope_id[row.scope])] = Limits(
+            requests_per_minute=row.requests_per_minute,
+            tokens_per_minute=row.tokens_per_minute,
+            requests_per_day=row.requests_per_day,
+            requests_per_month=row.requests_per_month,
+            budget_per_day=row.budget_per_day,
+            budget_per_month=row.budget_per_month,
+            over_budget_route=row.over_budget_route.alias if row.over_budget_route is not None else None,
+        )
+    for plan in Plan.objects.filter(service__lifecycle__in=INVOCABLE):
+        entries[("plan", plan.pk)] = Limits(
+            requests_per_minute=plan.requests_per_minute,
+            tokens_per_minute=plan.tokens_per_minute,
+            requests_per_day=plan.requests_per_day,
+            requests_per_month=plan.requests_per_month,
+            budget_per_day=plan.daily_budget,
+            budget_per_month=plan.monthly_budget,
+            allowed_models=frozenset(plan.allowed_models) if plan.allowed_models else None,
+        )
+    return entries
+
+
+def _route_cache() -> dict[int, CachePolicy]:
+    rows = Route.objects.filter(enabled=True, cache_ttl_seconds__isnull=False).values_list("id", "cache_ttl_seconds")
+    return {route_id: CachePolicy(ttl_seconds=ttl) for route_id, ttl in rows}
+
+
+def _service_cache() -> dict[int, CachePolicy]:
+    # A semantic cache always has a TTL of its own (checked at save), so the TTL alone tells a cached service.
+    rows = (
+        Service.objects.exclude(lifecycle="retired")
+        .filter(cache_ttl_seconds__isnull=False)
+        .values_list("id", "cache_ttl_seconds", "semantic_cache", "semantic_cache_route", "semantic_cache_threshold")
+    )
+    return {
+        service_id: CachePolicy(
+            ttl_seconds=ttl,
+            semantic=semantic,
+            semantic_route=(semantic_route or None) if semantic else None,
+            semantic_threshold=threshold,
+        )
+        for service_id, ttl, semantic, semantic_route, threshold in rows
+    }
+
+
 @contextmanager
 def _one_point_in_time() -> Iterator[None]:
     """PostgreSQL: every read of the build sees the database as of its first one (the version)."""
@@ -243,13 +296,18 @@ def snapshot_build() -> Snapshot:
     try:
         with _one_point_in_time():
             version = _version()  # before the tables
+            tenants = list(Tenant.objects.values_list("id", "slug", "limits_fail_open"))
             return Snapshot.build(
                 version=version,
                 keys=_key_entries(),
                 routes=_route_entries(),
                 services=_service_entries(),
                 subscriptions=_subscription_entries(),
-                tenant_slugs=dict(Tenant.objects.values_list("id", "slug")),
+                tenant_slugs={tenant_id: slug for tenant_id, slug, _ in tenants},
+                limits=_limit_set_entries(),
+                route_cache=_route_cache(),
+                service_cache=_service_cache(),
+                limits_fail_open={tenant_id: fail_open for tenant_id, _, fail_open in tenants},
             )
     finally:
         close_old_connections()

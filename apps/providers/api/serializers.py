@@ -148,7 +148,16 @@ class RouteOut(serializers.ModelSerializer):
 
     class Meta:
         model = Route
-        fields = ["alias", "description", "enabled", "deadline_seconds", "retries", "deployments", "created_at"]
+        fields = [
+            "alias",
+            "description",
+            "enabled",
+            "deadline_seconds",
+            "retries",
+            "cache_ttl_seconds",
+            "deployments",
+            "created_at",
+        ]
 
 
 class RouteCreateIn(serializers.Serializer):
@@ -156,6 +165,9 @@ class RouteCreateIn(serializers.Serializer):
     description = serializers.CharField(max_length=300, required=False, allow_blank=True)
     deadline_seconds = serializers.FloatField(required=False, help_text="overall time for all attempts")
     retries = serializers.IntegerField(required=False, help_text="extra attempts per deployment before failing over")
+    cache_ttl_seconds = serializers.IntegerField(
+        required=False, allow_null=True, help_text="seconds identical answers are cached (1-604800); null: no cache"
+    )
 
 
 class RouteUpdateIn(serializers.Serializer):
@@ -163,3 +175,4 @@ class RouteUpdateIn(serializers.Serializer):
     enabled = serializers.BooleanField(required=False)
     deadline_seconds = serializers.FloatField(required=False)
     retries = serializers.IntegerField(required=False)
+    cache_ttl_seconds = serializers.IntegerField(required=False, allow_null=True)

@@ -11,7 +11,7 @@ class TenantOut(serializers.ModelSerializer):
 
     class Meta:
         model = Tenant
-        fields = ["slug", "name", "require_internal_subscriptions", "role", "created_at"]
+        fields = ["slug", "name", "require_internal_subscriptions", "limits_fail_open", "role", "created_at"]
 
     def get_role(self, tenant: Tenant) -> str | None:
         roles = self.context.get("roles", {})
@@ -27,6 +27,10 @@ class TenantUpdateIn(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
     require_internal_subscriptions = serializers.BooleanField(
         required=False, help_text="owners only: the tenant's apps need subscriptions to its own services too"
+    )
+    limits_fail_open = serializers.BooleanField(
+        required=False,
+        help_text="when the limit store (Redis) is unreachable: serve calls unlimited (true) or refuse them (503)",
     )
 
 
