@@ -14,6 +14,8 @@ from apps.gateway.adapters.clients import ProcessClientPool
 from apps.gateway.adapters.config_feed import RedisConfigFeed
 from apps.gateway.adapters.keys import PepperKeyVerifier
 from apps.gateway.adapters.metrics_sink import MetricsCallSink, SnapshotLabels
+from apps.gateway.adapters.redis_cache import RedisCacheStore
+from apps.gateway.adapters.redis_counters import RedisCounters, StoreErrorReport
 from apps.gateway.adapters.sink import BatchingCallSink
 from apps.gateway.adapters.snapshot_build import config_version_read, key_entry_find, snapshot_build
 from apps.gateway.adapters.snapshot_store import SnapshotStore
@@ -21,6 +23,11 @@ from apps.gateway.adapters.stream_sink import RedisStreamCallSink
 from apps.gateway.pipeline.invoke import ServiceInvoker
 from apps.gateway.pipeline.pipeline import GatewayPipeline
 from apps.gateway.pipeline.policies.base import PolicyStep
+from apps.gateway.pipeline.policies.budgets import BudgetStep
+from apps.gateway.pipeline.policies.cache import CacheStep, MemoryCacheStore
+from apps.gateway.pipeline.policies.counters import LocalCounters
+from apps.gateway.pipeline.policies.limits import LimitStep
+from apps.gateway.pipeline.policies.semantic import SemanticCache, router_embedder
 from apps.gateway.pipeline.router import CircuitBreaker, Router
 
 
@@ -61,10 +68,25 @@ def get_call_sink() -> BatchingCallSink | RedisStreamCallSink:
     return sink
 
 
+@cache
+def get_limit_counters() -> RedisCounters | LocalCounters:
+    """The counters of limits and budgets: Redis (shared by every process), else this process's own."""
+    return RedisCounters(url=settings.REDIS_URL) if settings.REDIS_URL else LocalCounters()
+
+
 def policy_steps() -> list[PolicyStep]:
     """The policy steps every call passes, in order (policies/base.py): admitted first to last, told the outcome
     last to first."""
-    return []
+    counters, store_errors = get_limit_counters(), StoreErrorReport()
+    return [
+        LimitStep(counters, on_store_error=store_errors),
+        BudgetStep(counters, on_store_error=store_errors),
+        # Last: a call refused by a limit or a budget is not answered from the cache either.
+        CacheStep(
+            RedisCacheStore(url=settings.REDIS_URL) if settings.REDIS_URL else MemoryCacheStore(),
+            semantic=SemanticCache(router_embedder(get_pipeline)),
+        ),
+    ]
 
 
 @cache
