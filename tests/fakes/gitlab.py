@@ -451,6 +451,7 @@ class FakeGitLab(FakeServer):
             "path_with_namespace": self.project_path,
             "name_with_namespace": self.project_path.replace("/", " / "),
             "default_branch": self.default_branch,
+            "empty_repo": not self.commits,
             "web_url": self.web_url,
             "http_url_to_repo": f"{self.web_url}.git",
             "ssh_url_to_repo": f"git@127.0.0.1:{self.project_path}.git",

@@ -115,3 +115,6 @@ def build_rich_tenant(slug: str = "rich"):
 @pytest.fixture
 def rich_tenant(db):
     return build_rich_tenant()
+
+
+from tests.gitops.gitlab_fixtures import fake_gitlab, synced_tenant  # noqa: E402, F401 - the GitLab sync tests' fixtures

@@ -23,10 +23,11 @@ MAX_BACKOFF_SECONDS = 30.0
 class GitLabError(Exception):
     """A GitLab call that failed; `retryable` when trying later may succeed (rate limit, outage, timeout)."""
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False, detail: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        self.detail = detail  # GitLab's own words
 
 
 class GitLabClient:
@@ -68,11 +69,11 @@ class GitLabClient:
         return self._request("GET", "").json()
 
     def get_branch(self, name: str) -> dict[str, Any] | None:
-        """The branch, or None when it does not exist."""
+        """The branch, or None when it does not exist (not when the project does not)."""
         try:
             return self._request("GET", f"/repository/branches/{quote(name, safe='')}").json()
         except GitLabError as exc:
-            if exc.status == 404:
+            if exc.status == 404 and "Branch Not Found" in exc.detail:
                 return None
             raise
 
@@ -162,7 +163,7 @@ class GitLabClient:
             401: "GitLab refused the access token (401 Unauthorized): it is wrong, expired or revoked",
             403: f"the access token may not do this in {project} (403 Forbidden): it needs the api scope and at "
             "least the Developer role",
-            404: _not_found(response.request.url.path, project),
+            404: _not_found(response.request.url.path, project, detail),
             409: f"GitLab reported a conflict (409): {detail}",
             429: "GitLab is rate-limiting the portal (429 Too Many Requests)",
         }
@@ -172,7 +173,7 @@ class GitLabClient:
             message = f"GitLab failed ({status}): {detail}"
         else:
             message = f"GitLab refused the request ({status}): {detail}"
-        return GitLabError(message, status=status, retryable=status in RETRIED_STATUSES)
+        return GitLabError(message, status=status, retryable=status in RETRIED_STATUSES, detail=detail)
 
 
 def _detail(response: httpx.Response) -> str:
@@ -191,9 +192,9 @@ def _detail(response: httpx.Response) -> str:
     return str(value)[:300] or response.reason_phrase
 
 
-def _not_found(path: str, project: str) -> str:
+def _not_found(path: str, project: str, detail: str) -> str:
     for marker, what in (("/repository/branches", "branch"), ("/repository/files", "file"), ("/repository", "ref")):
-        if marker in path:
+        if marker in path and "Project Not Found" not in detail:
             return f"GitLab found no such {what} in project {project} (404 Not Found)"
     return f"GitLab has no project {project}, or the token may not see it (404 Not Found)"
 
