@@ -13,8 +13,15 @@ KNOWN_PRICES: dict[str, tuple[str, str]] = {
     "gpt-4.1-mini": ("0.40", "1.60"),
     "gpt-4.1-nano": ("0.10", "0.40"),
     "o3-mini": ("1.10", "4.40"),
+    "o4-mini": ("1.10", "4.40"),
+    "o1": ("15.00", "60.00"),
     "text-embedding-3-small": ("0.02", "0"),
     "text-embedding-3-large": ("0.13", "0"),
+    # Azure OpenAI's spellings of models it serves, at its Global Standard list prices
+    # (https://azure.microsoft.com/pricing/details/cognitive-services/openai-service/); the names above are priced
+    # the same on Azure and OpenAI.
+    "gpt-35-turbo": ("0.50", "1.50"),
+    "text-embedding-ada-002": ("0.10", "0"),
     # Anthropic, base input/output rates (https://www.anthropic.com/pricing#api; cache writes and reads are
     # billed apart and counted in prompt tokens by the anthropic client).
     "claude-opus-4-5": ("5.00", "25.00"),

@@ -79,6 +79,7 @@ class ModelInfo:
     id: str
     owned_by: str = ""
     context_window: int | None = None
+    base_model: str = ""  # the model a deployment serves when `id` names the deployment (Azure): prices, modality
 
 
 class ProviderError(Exception):

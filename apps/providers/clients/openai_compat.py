@@ -45,7 +45,7 @@ class OpenAICompatibleClient(ProviderClient):
 
     def __init__(self, guard: OutboundGuard = UNGUARDED) -> None:
         # `guard`: where its sessions may connect (apps/providers/clients/netguard.py)
-        self._http = PooledHTTP(guard, wait=_retry_after)
+        self._http = PooledHTTP(guard, wait=openai_retry_after)
 
     async def chat(self, upstream: Upstream, request: Mapping[str, Any]) -> ChatResult:
         body = {key: value for key, value in request.items() if key not in ("stream", "stream_options")}
@@ -56,7 +56,7 @@ class OpenAICompatibleClient(ProviderClient):
         usage = answer.get("usage")
         if isinstance(usage, dict) and usage:
             return ChatResult(answer, Usage.from_openai(usage))
-        return ChatResult(answer, await Usage.estimate(request.get("messages") or [], _completion_text(answer)))
+        return ChatResult(answer, await Usage.estimate(request.get("messages") or [], completion_text(answer)))
 
     def chat_stream(self, upstream: Upstream, request: Mapping[str, Any]) -> ChatStream:
         stream_options = request.get("stream_options") or {}
@@ -101,7 +101,7 @@ class OpenAICompatibleClient(ProviderClient):
             body=body,
             headers=_headers(upstream, json_body=body is not None),
             seconds=upstream.timeout,
-            read_error=_read_error,
+            read_error=read_error,
             secret="",
         )
 
@@ -112,7 +112,7 @@ class OpenAICompatibleClient(ProviderClient):
             body=body,
             headers=_headers(upstream, json_body=True),
             seconds=upstream.timeout,
-            read_error=_read_error,
+            read_error=read_error,
             secret="",
             last=b"[DONE]",
         )
@@ -123,7 +123,7 @@ class OpenAICompatibleClient(ProviderClient):
                 if data == b"[DONE]":
                     done = True
                     continue
-                chunk = _chunk(data)
+                chunk = stream_chunk(data)
                 finished = finished or any(choice.get("finish_reason") for choice in chunk.get("choices") or ())
                 chunks += 1
                 yield chunk
@@ -141,10 +141,10 @@ def _headers(upstream: Upstream, *, json_body: bool) -> dict[str, str]:
     return headers
 
 
-def _chunk(data: bytes) -> dict[str, Any]:
+def stream_chunk(data: bytes) -> dict[str, Any]:
     chunk = json_object(data)
     if "error" in chunk:  # OpenAI reports a failure during a stream as an event carrying its error envelope
-        error = _read_error(chunk, data)
+        error = read_error(chunk, data)
         raise ProviderError(
             error.message,
             kind="server_error",
@@ -156,7 +156,7 @@ def _chunk(data: bytes) -> dict[str, Any]:
     return chunk
 
 
-def _read_error(body: Any, raw: bytes) -> ErrorBody:
+def read_error(body: Any, raw: bytes) -> ErrorBody:
     """message/type/param/code from OpenAI's `{"error": {...}}` envelope, or from the `{"error": "text"}` that
     Ollama and some proxies send."""
     error = body.get("error") if isinstance(body, dict) else None
@@ -176,7 +176,7 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
+def openai_retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait, from OpenAI's `retry-after-ms` or the standard `Retry-After` (seconds or a date)."""
     if milliseconds := headers.get("retry-after-ms"):
         with contextlib.suppress(ValueError):
@@ -184,7 +184,7 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return retry_after(headers)
 
 
-def _completion_text(answer: Mapping[str, Any]) -> str:
+def completion_text(answer: Mapping[str, Any]) -> str:
     parts: list[str] = []
     for choice in answer["choices"]:
         message = (choice.get("message") if isinstance(choice, dict) else None) or {}

@@ -16,6 +16,7 @@ CLIENT_KINDS: dict[str, tuple[str, str]] = {
     "openai": ("OpenAI-compatible", "apps.providers.clients.openai_compat.OpenAICompatibleClient"),
     "anthropic": ("Anthropic (Messages API)", "apps.providers.clients.anthropic.AnthropicClient"),
     "gemini": ("Google Gemini API", "apps.providers.clients.gemini.GeminiClient"),
+    "azure_openai": ("Azure OpenAI", "apps.providers.clients.azure_openai.AzureOpenAIClient"),
     "echo": ("Echo (local, offline)", "apps.providers.clients.echo.EchoClient"),
 }
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from apps.providers.clients.anthropic import AnthropicClient
+from apps.providers.clients.azure_openai import AzureOpenAIClient
 from apps.providers.clients.base import ProviderClient
 from apps.providers.clients.echo import EchoClient
 from apps.providers.clients.gemini import GeminiClient
@@ -23,13 +24,15 @@ def test_each_kind_resolves_to_its_client_class():
     assert client_class("echo") is EchoClient
     assert client_class("anthropic") is AnthropicClient
     assert client_class("gemini") is GeminiClient
+    assert client_class("azure_openai") is AzureOpenAIClient
     for kind in CLIENT_KINDS:
         assert issubclass(client_class(kind), ProviderClient)
         assert client_class(kind).kind == kind
 
 
 def test_an_unknown_kind_is_a_key_error_naming_the_known_ones():
-    with pytest.raises(KeyError, match=r"Unknown provider kind 'cohere'; known kinds: anthropic, echo, gemini, openai"):
+    known = "anthropic, azure_openai, echo, gemini, openai"
+    with pytest.raises(KeyError, match=rf"Unknown provider kind 'cohere'; known kinds: {known}"):
         client_class("cohere")
 
 
@@ -38,6 +41,7 @@ def test_kind_choices_list_kinds_with_their_labels():
         ("openai", "OpenAI-compatible"),
         ("anthropic", "Anthropic (Messages API)"),
         ("gemini", "Google Gemini API"),
+        ("azure_openai", "Azure OpenAI"),
         ("echo", "Echo (local, offline)"),
     ]
 
