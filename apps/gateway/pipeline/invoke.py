@@ -4,7 +4,7 @@ output checks."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from decimal import Decimal
@@ -270,44 +270,47 @@ class ServiceInvoker:
                 return f"{_path(error)}: {error.message}"
         return None
 
-    async def _relay(self, opened: StreamCall, version: int, service: ServiceEntry) -> AsyncIterator[bytes]:
+    def _relay(self, opened: StreamCall, version: int, service: ServiceEntry) -> AsyncIterator[bytes]:
         """Service streams carry text deltas, then a final event with usage, version and request id."""
         req = opened.ctx.request
-        try:
-            async with aclosing(self._texts(opened, service)) as texts:
-                async for text in texts:
-                    yield sse_event({"type": "delta", "text": text})
-            yield sse_event(
-                {
-                    "type": "done",
-                    "usage": opened.usage.to_openai(),
-                    "version": version,
-                    "request_id": req.request_id,
-                }
-            )
-            yield SSE_DONE
-        except ProviderError as exc:
-            yield sse_event(
-                GatewayError(f"The upstream stream failed: {exc.message}", code="upstream_stream_error").envelope()
-            )
+        render, capture = self._texts(opened, service)
 
-    async def _texts(self, opened: StreamCall, service: ServiceEntry) -> AsyncGenerator[str, None]:
-        """The text deltas of the stream; when it ends, however it ends, the bodies are captured before the
-        record is handed over (the skeleton's `chunks`)."""
+        def delta(chunk: dict[str, Any]) -> bytes | None:
+            text = render(chunk)
+            return sse_event({"type": "delta", "text": text}) if text is not None else None
+
+        def done() -> tuple[bytes, ...]:
+            usage = opened.usage.to_openai()
+            end = {"type": "done", "usage": usage, "version": version, "request_id": req.request_id}
+            return sse_event(end), SSE_DONE
+
+        def broken(exc: ProviderError) -> bytes:
+            message = f"The upstream stream failed: {exc.message}"
+            return sse_event(GatewayError(message, code="upstream_stream_error").envelope())
+
+        return self._p.relay(opened, delta, done=done, broken=broken, on_end=capture)
+
+    @staticmethod
+    def _texts(
+        opened: StreamCall, service: ServiceEntry
+    ) -> tuple[Callable[[dict[str, Any]], str | None], Callable[[], None]]:
+        """The text delta of a chunk (None when it has none), and the capture of the bodies once the stream is
+        over, before its record is handed over (the skeleton's `relay` calls it, however the stream ended)."""
         req, record = opened.ctx.request, opened.ctx.record
         texts: list[str] = []
+
+        def render(chunk: dict[str, Any]) -> str | None:
+            text = "".join((choice.get("delta") or {}).get("content") or "" for choice in chunk.get("choices") or ())
+            if not text:
+                return None
+            if service.capture_bodies_days:
+                texts.append(text)
+            return text
 
         def capture() -> None:
             capture_bodies(record, service, req.body, "".join(texts))
 
-        async with aclosing(self._p.chunks(opened, on_end=capture)) as chunks:
-            async for chunk in chunks:
-                for choice in chunk.get("choices") or ():
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        if service.capture_bodies_days:
-                            texts.append(text)
-                        yield text
+        return render, capture
 
     async def run_version(
         self,
@@ -343,7 +346,8 @@ class ServiceInvoker:
             ctx.stream = stream
             if stream:
                 opened = await p.open_stream(ctx, outcome)
-                async with aclosing(self._texts(opened, service)) as texts:
+                render, capture = self._texts(opened, service)
+                async with aclosing(self._p.relay(opened, render, on_end=capture)) as texts:
                     async for text in texts:
                         pieces.append(text)
                         yield text

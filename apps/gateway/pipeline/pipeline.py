@@ -25,8 +25,6 @@ from apps.gateway.pipeline.streams import SSE_DONE, sse_event
 from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
 from apps.providers.clients.base import ChatResult, EmbeddingResult, ProviderError
 
-__all__ = ["GATEWAY_SCOPE", "GatewayPipeline", "require_gateway_scope", "upstream_for"]
-
 GATEWAY_SCOPE = "gateway"
 
 
@@ -198,21 +196,25 @@ class GatewayPipeline(Seam):
         headers = self.finish(req, record, outcome) | ctx.headers
         return GatewayResponse(status=200, body=body, headers=headers, record=record)
 
-    async def _relay(self, opened: StreamCall, include_usage: bool) -> AsyncIterator[bytes]:
+    def _relay(self, opened: StreamCall, include_usage: bool) -> AsyncIterator[bytes]:
         """Server-sent events of the stream. Failover happened until its first chunk; after that, bytes have been
         sent and an upstream failure ends the stream with an error event instead of a silent retry."""
-        chunks = self.chunks(opened)
-        try:
-            async for chunk in chunks:
-                # The gateway always asks upstream for usage; the usage-only chunk goes out only when asked for.
-                if chunk.get("choices") or include_usage:
-                    yield sse_event(chunk)
-            yield SSE_DONE
-        except ProviderError as exc:
+
+        def broken(exc: ProviderError) -> bytes:
             message = f"The upstream stream failed: {failure(exc, opened.outcome.deployment)}."
-            yield sse_event(UpstreamError(message, code="upstream_stream_error").envelope())
-        finally:
-            await chunks.aclose()
+            return sse_event(UpstreamError(message, code="upstream_stream_error").envelope())
+
+        render = sse_event if include_usage else _sse_with_choices
+        return self.relay(opened, render, done=_sse_done, broken=broken)
+
+
+def _sse_with_choices(chunk: dict[str, Any]) -> bytes | None:
+    # The gateway always asks upstream for usage; the usage-only chunk goes out only when asked for.
+    return sse_event(chunk) if chunk.get("choices") else None
+
+
+def _sse_done() -> tuple[bytes]:
+    return (SSE_DONE,)
 
 
 class _Refused(Exception):

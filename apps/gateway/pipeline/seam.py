@@ -1,16 +1,16 @@
 """The request skeleton every surface runs (chat, embeddings, invoke, try-it, the playground and test runs): the
 call's record, the policy steps' four moments around the upstream call (policies/base.py), accounting, and the
 record handed to the sink. A surface authenticates and authorizes, builds the CallContext, then calls `execute`
-(one answer) or `open_stream` and `chunks` (a stream); what it does with the answer is its own."""
+(one answer) or `open_stream` and `relay` (a stream); what it does with the answer is its own."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from apps.gateway.pipeline.errors import GatewayError
 from apps.gateway.pipeline.policies.base import Answer, CallContext, PolicyStep
@@ -23,6 +23,8 @@ from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
 from apps.providers.clients.base import ChatStream, ProviderClient, ProviderError, Upstream, Usage
 
 _log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class Result(Protocol):
@@ -53,7 +55,7 @@ def log_provider_failure(record: CallRecord, outcome: RouteOutcome, error: Provi
 @dataclass(slots=True)
 class StreamCall:
     """A stream that `open_stream` opened: the upstream's (its first chunk already read), or an answer a step
-    gave, replayed. `chunks` relays it."""
+    gave, replayed. `relay` sends it."""
 
     ctx: CallContext
     outcome: RouteOutcome
@@ -265,37 +267,54 @@ class Seam:
 
         return open_stream
 
-    async def chunks(
-        self, opened: StreamCall, *, on_end: Callable[[], None] | None = None
-    ) -> AsyncGenerator[dict[str, Any], None]:
-        """The stream's chunks (the usage-only one included). When it ends — completed (200), failed midway
-        (502: the ProviderError is raised on) or abandoned by the caller (499) — the call is accounted, the
-        steps hear after_call or on_failure, `on_end` runs and the record is handed over."""
+    async def relay(
+        self,
+        opened: StreamCall,
+        render: Callable[[dict[str, Any]], T | None],
+        *,
+        done: Callable[[], Iterable[T]] | None = None,
+        broken: Callable[[ProviderError], T] | None = None,
+        on_end: Callable[[], None] | None = None,
+    ) -> AsyncGenerator[T, None]:
+        """The stream as the surface sends it, in one generator (a layer per surface would cost on every chunk):
+        `render` turns each chunk (the usage-only one included) into what goes out, or None; `done` gives what
+        follows a completed stream; `broken` what ends a stream that failed midway (without it, the
+        ProviderError is raised on). When the stream ends — completed (200), failed midway (502) or abandoned by
+        the caller (499) — the call is accounted, the steps hear after_call or on_failure, `on_end` runs and
+        the record is handed over."""
         ctx, outcome, stream = opened.ctx, opened.outcome, opened.stream
         record = ctx.record
         record.status = 499  # until the stream completes: a client that goes away is recorded as such
-        assembled = StreamAnswer() if any(step.wants_stream_answer for step in opened.admitted) else None
+        wants_answer = opened.admitted and any(step.wants_stream_answer for step in opened.admitted)
+        assembled = StreamAnswer() if wants_answer else None
         error: BaseException | None = None
         since = self._clock()
         try:
             if opened.answer is not None:
-                for replayed in replay(opened.answer.body, include_usage=True):
-                    yield replayed
+                for chunk in replay(opened.answer.body, include_usage=True):
+                    if (out := render(chunk)) is not None:
+                        yield out
             elif stream is not None:
-                chunk: dict[str, Any] | None = opened.first
-                while chunk is not None:
-                    if not record.model and chunk.get("model"):
-                        record.model = str(chunk["model"])
+                item: dict[str, Any] | None = opened.first
+                while item is not None:
+                    if not record.model and item.get("model"):
+                        record.model = str(item["model"])
                     if assembled is not None:
-                        assembled.add(chunk)
-                    yield chunk
-                    chunk = await anext(stream, None)
+                        assembled.add(item)
+                    if (out := render(item)) is not None:
+                        yield out
+                    item = await anext(stream, None)
             record.status = 200
+            if done is not None:
+                for out in done():
+                    yield out
         except ProviderError as exc:
             record.status, record.error_type = 502, f"midstream_{exc.kind}"
             log_provider_failure(record, outcome, exc)
             error = exc
-            raise
+            if broken is None:
+                raise
+            yield broken(exc)
         except BaseException as exc:  # the caller went away (GeneratorExit, cancellation)
             error = exc
             raise
@@ -303,8 +322,9 @@ class Seam:
             if stream is not None:
                 await stream.aclose()
                 outcome.upstream_seconds += self._clock() - since
-                self.account(record, stream.usage or Usage(), outcome)
-                ctx.usage, ctx.cost = stream.usage or Usage(), record.cost
+                usage = stream.usage or Usage()
+                self.account(record, usage, outcome)
+                ctx.usage, ctx.cost = usage, record.cost
             if record.status == 200:
                 if opened.answer is not None:
                     ctx.answer = opened.answer.body

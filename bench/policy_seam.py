@@ -1,0 +1,263 @@
+"""What the policy seam costs per call: `python bench/policy_seam.py [--calls N] [--baseline COMMIT]`.
+
+Runs the pipeline in-process (no HTTP, no database) against a provider client that answers at once with a
+prepared completion, so that what is timed is the gateway's own work per call: with no policy step (the
+default wiring today), and with 3 steps that do nothing at each of their four moments (the seam's own cost per
+step). `--baseline COMMIT` adds the rows of apps/gateway/pipeline/pipeline.py as it was at COMMIT (before the
+seam: 48ee212), loaded from git. Prints the median of 7 interleaved rounds, in CPU µs per call (the process's CPU
+time, which other load on a shared machine disturbs less than the wall clock)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import importlib.util
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from report import table
+
+from apps.gateway.pipeline.invoke import ServiceInvoker
+from apps.gateway.pipeline.pipeline import GatewayPipeline
+from apps.gateway.pipeline.policies.base import CallContext, PolicyStep
+from apps.gateway.pipeline.records import CallRecord
+from apps.gateway.pipeline.snapshot import (
+    DeploymentEntry,
+    KeyEntry,
+    PromptEntry,
+    PromptVersionEntry,
+    RouteEntry,
+    ServiceEntry,
+    Snapshot,
+)
+from apps.gateway.pipeline.types import GatewayRequest
+from apps.providers.clients.base import ChatResult, ChatStream, EmbeddingResult, ProviderClient, Upstream, Usage
+
+ROOT = Path(__file__).resolve().parents[1]
+ROUNDS = 7
+KEY = "gwk_benchbenchbe_" + "s" * 43
+PEPPER = b"bench"
+USAGE = {"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21}
+COMPLETION = {
+    "id": "chatcmpl-bench",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "bench-model",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "a b c d e f g h"}, "finish_reason": "stop"}],
+    "usage": USAGE,
+}
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    return {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1, "model": "bench-model",
+            "choices": [choice]}  # fmt: skip
+
+
+# A stream of 10 content chunks, as a short answer streams.
+CHUNKS = [_chunk({"role": "assistant", "content": ""})] + [_chunk({"content": f" w{i}"}) for i in range(10)]
+CHUNKS += [_chunk({}, "stop"), {**_chunk({}), "choices": [], "usage": USAGE}]
+
+
+class InstantClient(ProviderClient):
+    kind = "bench"
+
+    async def chat(self, upstream: Upstream, request: Mapping[str, Any]) -> ChatResult:
+        return ChatResult(COMPLETION, Usage(9, 12))
+
+    def chat_stream(self, upstream: Upstream, request: Mapping[str, Any]) -> ChatStream:
+        async def chunks() -> AsyncGenerator[dict[str, Any], None]:
+            for chunk in CHUNKS:
+                yield chunk
+
+        return ChatStream(chunks(), request)
+
+    async def embeddings(self, upstream: Upstream, request: Mapping[str, Any]) -> EmbeddingResult:
+        return EmbeddingResult({"object": "list", "data": [], "model": "bench-model", "usage": USAGE}, Usage(9, 0))
+
+    async def list_models(self, upstream: Upstream) -> list[Any]:
+        return []
+
+
+class Pool:
+    client = InstantClient()
+
+    def client_for(self, deployment: DeploymentEntry) -> ProviderClient:
+        return self.client
+
+    async def aclose(self) -> None:
+        return None
+
+
+class Config:
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+
+    async def current(self) -> Snapshot:
+        return self.snapshot
+
+    async def find_key(self, lookup_id: str) -> KeyEntry | None:
+        return None
+
+
+class Verifier:
+    def verify(self, plaintext: str, entry: KeyEntry) -> bool:
+        return hmac.compare_digest(hmac.new(PEPPER, plaintext.encode(), hashlib.sha256).hexdigest(), entry.digest)
+
+
+class NullSink:
+    def emit(self, record: CallRecord) -> None:
+        return None
+
+    async def flush(self) -> int:
+        return 0
+
+    async def aclose(self) -> None:
+        return None
+
+
+class NoOpStep(PolicyStep):
+    """A step at every moment that does nothing: the seam's own cost per step."""
+
+    async def admit(self, ctx: CallContext) -> None:
+        return None
+
+
+class AssemblingStep(NoOpStep):
+    wants_stream_answer = True
+
+
+def snapshot() -> Snapshot:
+    dep = DeploymentEntry(
+        deployment_id=1, provider_id=1, provider_kind="bench", provider_slug="bench", base_url="http://x.invalid",
+        api_key="k", provider_options={}, provider_revision="1", model_name="m", upstream_model="bench-model",
+        modalities=frozenset({"text"}), weight=1, priority=0, timeout=5.0, input_price_per_mtok=Decimal(1),
+        output_price_per_mtok=Decimal(2),
+    )  # fmt: skip
+    route = RouteEntry(route_id=1, tenant_id=1, alias="smart", deadline=10.0, retries=0, deployments=(dep,))
+    key = KeyEntry(
+        key_id=1, lookup_id=KEY.split("_")[1], pepper_id="1",
+        digest=hmac.new(PEPPER, KEY.encode(), hashlib.sha256).hexdigest(), tenant_id=1, tenant_slug="t", app_id=1,
+        app_slug="a", scopes=frozenset({"gateway"}), expires_at=None,
+    )  # fmt: skip
+    version = PromptVersionEntry(
+        number=1, system="", user="{{ text }}", examples=(), parameters={}, variables_validator=_AnyInput()
+    )
+    service = ServiceEntry(
+        service_id=1, slug="svc", tenant_id=1, kind="prompt", lifecycle="published", visibility="private",
+        shared_with=frozenset(), require_internal_subscription=False, route_alias="smart", output_mode="text",
+        output_schema={}, output_validator=None,
+        prompt=PromptEntry(live=1, split=(), sticky_by="app", versions={1: version}),
+    )  # fmt: skip
+    return Snapshot.build(version=1, keys=[key], routes=[route], services=[service])
+
+
+class _AnyInput:
+    def iter_errors(self, value: Any) -> list[Any]:
+        return []
+
+
+def request(body: dict[str, Any]) -> GatewayRequest:
+    return GatewayRequest(
+        request_id="req_bench", api_key=KEY, body=body, received=time.perf_counter(), received_wall=time.time()
+    )
+
+
+CHAT = {"model": "smart", "messages": [{"role": "user", "content": "a b c d e f g h"}]}
+
+
+def surfaces(pipeline: Any) -> dict[str, Callable[[], Awaitable[Any]]]:
+    async def chat() -> None:
+        await pipeline.chat(request(CHAT))
+
+    async def stream() -> None:
+        response = await pipeline.chat(request({**CHAT, "stream": True}))
+        async for _ in response.stream:
+            pass
+
+    async def embeddings() -> None:
+        await pipeline.embeddings(request({"model": "smart", "input": "a b"}))
+
+    found = {"chat": chat, "chat stream (10 chunks)": stream, "embeddings": embeddings}
+    if isinstance(pipeline, GatewayPipeline):
+        invoker = ServiceInvoker(pipeline)
+
+        async def invoke() -> None:
+            await invoker.invoke(request({"text": "a b"}), slug="svc")
+
+        found["invoke"] = invoke
+    return found
+
+
+async def timed_us(call: Callable[[], Awaitable[Any]], calls: int) -> float:
+    started = time.process_time()
+    for _ in range(calls):
+        await call()
+    return (time.process_time() - started) / calls * 1e6
+
+
+def baseline_class(commit: str) -> type:
+    """GatewayPipeline as it was at `commit`, from git (its imports must still exist)."""
+    source = subprocess.run(
+        ["git", "show", f"{commit}:apps/gateway/pipeline/pipeline.py"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    with tempfile.NamedTemporaryFile("wb", suffix=".py", delete=False) as file:
+        file.write(source)
+    spec = importlib.util.spec_from_file_location("baseline_pipeline", file.name)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.GatewayPipeline
+
+
+async def main(calls: int, baseline: str | None) -> None:
+    ports = {"config": Config(snapshot()), "keys": Verifier(), "clients": Pool(), "sink": NullSink()}
+    setups: list[tuple[str, Any]] = []
+    if baseline:
+        setups.append((f"before the seam ({baseline})", baseline_class(baseline)(**ports)))
+    setups.append(("0 steps", GatewayPipeline(**ports)))
+    setups.append(("3 no-op steps", GatewayPipeline(**ports, steps=[NoOpStep(), NoOpStep(), NoOpStep()])))
+    setups.append(
+        (
+            "3 no-op steps, one assembling streams",
+            GatewayPipeline(**ports, steps=[NoOpStep(), NoOpStep(), AssemblingStep()]),
+        )
+    )
+    calls_of = {label: surfaces(pipeline) for label, pipeline in setups}
+    names = list(calls_of[setups[-1][0]])
+    for per_surface in calls_of.values():
+        for call in per_surface.values():
+            for _ in range(200):
+                await call()  # warm
+    # Rounds interleave the setups, so that a neighbour's load on the shared machine falls on all of them alike.
+    runs: dict[tuple[str, str], list[float]] = {}
+    for _ in range(ROUNDS):
+        for label, per_surface in calls_of.items():
+            for name, call in per_surface.items():
+                runs.setdefault((label, name), []).append(await timed_us(call, calls))
+    rows = [
+        [label, *(f"{statistics.median(runs[label, n]):.1f}" if (label, n) in runs else "-" for n in names)]
+        for label, _ in setups
+    ]
+    print(f"CPU µs per call, median of {ROUNDS} rounds of {calls:,} calls, in-process, upstream answering at once")
+    print(table(["pipeline", *names], rows))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--baseline", help="a commit whose pipeline.py to time alongside (e.g. 48ee212)")
+    args = parser.parse_args()
+    asyncio.run(main(args.calls, args.baseline))
