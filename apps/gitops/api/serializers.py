@@ -15,7 +15,8 @@ class DefinitionsIn(serializers.Serializer):
 
 class ExportQueryIn(serializers.Serializer):
     tenant = serializers.SlugField(help_text="the tenant's slug")
-    format = serializers.ChoiceField(choices=["json", "tar.gz"], default="json")
+    # Not `format`: DRF reads that query parameter as the renderer to use.
+    archive = serializers.BooleanField(default=False, help_text="true: the files as one tar.gz")
 
 
 class TenantQueryIn(serializers.Serializer):

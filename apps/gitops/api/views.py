@@ -102,7 +102,7 @@ class DefinitionsExportApi(APIView):
         query = _valid(ExportQueryIn, request.query_params)
         tenant, _ = _admin_of(request, query["tenant"])
         files = definitions_export(tenant=tenant)
-        if query["format"] == "tar.gz":
+        if query["archive"]:
             response = HttpResponse(files_to_tar_gz(files), content_type=GZIP)
             response["Content-Disposition"] = f'attachment; filename="{tenant.slug}-definitions.tar.gz"'
             return response
