@@ -6,7 +6,7 @@ import pytest
 
 from apps.catalog.models import Service
 from tests.catalog.conftest import SENTIMENT_INPUT
-from tests.factories import ServiceFactory
+from tests.factories import DeploymentFactory, ProviderModelFactory, RouteFactory, ServiceFactory
 from tests.helpers import API, assert_field_error, row_counts
 
 pytestmark = pytest.mark.django_db
@@ -55,13 +55,63 @@ REFUSED = [
     pytest.param(PLANS, {"slug": "p", "name": "P", "allowed_models": ["nope"]}, "allowed_models", 400, id="model"),
     pytest.param(PLANS, {"slug": "p", "name": "P", "position": 500}, "position", 400, id="position"),
     pytest.param(PLANS, {"slug": "free", "name": "Again"}, "slug", 409, id="duplicate-plan"),
+    pytest.param(PLANS, {"slug": "p", "name": "P", "requests_per_minute": 0}, "requests_per_minute", 400, id="rpm-0"),
+    pytest.param(PLANS, {"slug": "p", "name": "P", "requests_per_day": 0}, "requests_per_day", 400, id="quota-0"),
+    pytest.param(PLANS, {"slug": "p", "name": "P", "tokens_per_minute": -1}, "tokens_per_minute", 400, id="tpm-neg"),
+    pytest.param(PLANS, {"slug": "p", "name": "P", "daily_budget": "-1"}, "daily_budget", 400, id="daily-budget"),
+    pytest.param(PLANS, {"slug": "p", "name": "P", "budget_currency": "EUR"}, "budget_currency", 400, id="currency"),
+    pytest.param(PLANS, {"slug": "p", "name": "P", "budget_alert_percent": 0}, "budget_alert_percent", 400, id="a0"),
+    pytest.param(PLANS, {"slug": "p", "name": "P", "budget_alert_percent": 101}, "budget_alert_percent", 400, id="a1"),
+    pytest.param(
+        PLANS, {"slug": "p", "name": "P", "allowed_models": ["globex-smart"]}, "allowed_models", 400, id="model-theirs"
+    ),
+    pytest.param(SERVICES, {**NEW, "cache_ttl_seconds": 0}, "cache_ttl_seconds", 400, id="ttl-0"),
+    pytest.param(SERVICES, {**NEW, "cache_ttl_seconds": -1}, "cache_ttl_seconds", 400, id="ttl-negative"),
+    pytest.param(SERVICES, {**NEW, "cache_ttl_seconds": 604801}, "cache_ttl_seconds", 400, id="ttl-over-a-week"),
+    pytest.param(
+        SERVICES,
+        {**NEW, "cache_ttl_seconds": 60, "semantic_cache": True},
+        "semantic_cache_route",
+        400,
+        id="sem-no-route",
+    ),
+    pytest.param(
+        SERVICES,
+        {**NEW, "semantic_cache": True, "semantic_cache_route": "embed"},
+        "cache_ttl_seconds",
+        400,
+        id="sem-ttl",
+    ),
+    *(
+        pytest.param(
+            SERVICES,
+            {**NEW, "cache_ttl_seconds": 60, "semantic_cache": True, "semantic_cache_route": alias},
+            "semantic_cache_route",
+            400,
+            id=f"sem-route-{case}",
+        )
+        for case, alias in [("unknown", "nope"), ("of-another-tenant", "globex-smart"), ("not-embedding", "smart")]
+    ),
+    pytest.param(
+        SERVICES, {**NEW, "semantic_cache_threshold": 0.5}, "semantic_cache_threshold", 400, id="sem-threshold-low"
+    ),
+    pytest.param(
+        SERVICES, {**NEW, "semantic_cache_threshold": 1.5}, "semantic_cache_threshold", 400, id="sem-threshold-high"
+    ),
 ]
 
 
 @pytest.fixture
 def world(sentiment, route, other_route, other_tenant, admin):
     ServiceFactory(tenant=other_tenant, route=other_route, slug="taken-elsewhere")
+    embedding_route(sentiment.tenant)
     sentiment.plans.create(slug="free", name="Free", is_default=True)
+
+
+def embedding_route(tenant):
+    """Route `embed` of the tenant, served by a model with the embedding modality."""
+    model = ProviderModelFactory(provider__tenant=tenant, modalities=["embedding"])
+    return DeploymentFactory(route=RouteFactory(tenant=tenant, alias="embed"), model=model).route
 
 
 @pytest.mark.parametrize(("url", "body", "field", "status"), REFUSED)
@@ -77,6 +127,8 @@ REFUSED_UPDATES = [
     pytest.param({"output_mode": "yaml"}, "output_mode", id="unknown-output-mode"),
     pytest.param({"route": "globex-smart"}, "route", id="route-of-another-tenant"),
     pytest.param({"tags": ["a b"]}, "tags", id="tag-chars"),
+    pytest.param({"cache_ttl_seconds": 0}, "cache_ttl_seconds", id="ttl-0"),
+    pytest.param({"semantic_cache": True}, "semantic_cache_route", id="semantic-without-route"),
 ]
 
 
@@ -102,3 +154,40 @@ def test_a_valid_schema_with_every_feature_is_accepted(world, admin, api_client_
     schema = {**SENTIMENT_INPUT, "$defs": {"x": {"type": "string"}}, "additionalProperties": False}
     response = api_client_for(admin.user).post(SERVICES, {**NEW, "input_schema": schema}, format="json")
     assert response.status_code == 201, response.content
+
+
+def test_plan_budgets_and_limits_are_saved_and_shown(world, admin, api_client_for):
+    body = {
+        "slug": "team",
+        "name": "Team",
+        "requests_per_minute": 60,
+        "tokens_per_minute": 40000,
+        "requests_per_day": 5000,
+        "requests_per_month": 100000,
+        "daily_budget": "10.00",
+        "monthly_budget": "200.00",
+        "budget_currency": "USD",
+        "budget_alert_percent": 75,
+        "allowed_models": ["smart", "embed"],
+    }
+    response = api_client_for(admin.user).post(PLANS, body, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json() | body == response.json()
+    patched = api_client_for(admin.user).patch(f"{PLANS}team/", {"daily_budget": None}, format="json")
+    assert patched.json()["daily_budget"] is None
+
+
+def test_a_service_caches_by_ttl_and_semantically_on_an_embedding_route(world, admin, api_client_for):
+    cache = {
+        "cache_ttl_seconds": 3600,
+        "semantic_cache": True,
+        "semantic_cache_route": "embed",
+        "semantic_cache_threshold": 0.9,
+    }
+    response = api_client_for(admin.user).post(SERVICES, {**NEW, **cache}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json() | cache == response.json()
+    response = api_client_for(admin.user).patch(f"{SERVICES}sentiment/", {"cache_ttl_seconds": 604800}, format="json")
+    assert (response.status_code, response.json()["cache_ttl_seconds"]) == (200, 604800)
+    response = api_client_for(admin.user).patch(f"{SERVICES}sentiment/", {"cache_ttl_seconds": None}, format="json")
+    assert (response.status_code, response.json()["cache_ttl_seconds"]) == (200, None)

@@ -42,6 +42,10 @@ REFUSED_CREATES = [
     pytest.param(ROUTES, {"alias": "team/deployments"}, "alias", (400,), id="alias-with-reserved-part"),
     pytest.param(ROUTES, {"alias": "x", "deadline_seconds": 0}, "deadline_seconds", (400,), id="zero-deadline"),
     pytest.param(ROUTES, {"alias": "x", "retries": 99}, "retries", (400,), id="too-many-retries"),
+    pytest.param(ROUTES, {"alias": "x", "cache_ttl_seconds": 0}, "cache_ttl_seconds", (400,), id="ttl-0"),
+    pytest.param(ROUTES, {"alias": "x", "cache_ttl_seconds": -1}, "cache_ttl_seconds", (400,), id="ttl-negative"),
+    pytest.param(ROUTES, {"alias": "x", "cache_ttl_seconds": 604801}, "cache_ttl_seconds", (400,), id="ttl-8-days"),
+    pytest.param(ROUTES, {"alias": "x", "cache_ttl_seconds": "1h"}, "cache_ttl_seconds", (400,), id="ttl-text"),
     pytest.param(f"{ROUTES}smart/deployments/", {"model": "echo"}, "model", (409,), id="deployment-twice"),
     pytest.param(f"{ROUTES}smart/deployments/", {"model": "nope"}, "model", (400,), id="deployment-unknown-model"),
     pytest.param(f"{ROUTES}smart/deployments/", {"model": "globex-model"}, "model", (400,), id="foreign-model"),
@@ -79,6 +83,7 @@ REFUSED_UPDATES = [
     pytest.param(f"{PROVIDERS}openai/", {"enabled": "maybe"}, "enabled", id="provider-enabled-not-bool"),
     pytest.param(f"{ROUTES}smart/", {"deadline_seconds": -1}, "deadline_seconds", id="route-negative-deadline"),
     pytest.param(f"{ROUTES}smart/", {"retries": "many"}, "retries", id="route-retries-not-int"),
+    pytest.param(f"{ROUTES}smart/", {"cache_ttl_seconds": 0}, "cache_ttl_seconds", id="route-ttl-0"),
     pytest.param("{deployment}", {"weight": 0}, "weight", id="deployment-weight-0"),
     pytest.param("{deployment}", {"weight": 10**12}, "weight", id="deployment-weight-huge"),
     pytest.param("{model}", {"output_price_per_mtok": "-0.01"}, "output_price_per_mtok", id="negative-price"),
@@ -117,3 +122,10 @@ def test_a_body_that_is_not_json_is_a_400(admin_api, echo_provider):
     response = admin_api.post(PROVIDERS, "{not json", content_type="application/json")
     assert response.status_code == 400
     assert "message" in response.json()
+
+
+def test_a_route_caches_answers_for_its_ttl_and_null_turns_the_cache_off(admin_api, route):
+    created = admin_api.post(ROUTES, {"alias": "cached", "cache_ttl_seconds": 604800}, format="json")
+    assert (created.status_code, created.json()["cache_ttl_seconds"]) == (201, 604800)
+    response = admin_api.patch(f"{ROUTES}cached/", {"cache_ttl_seconds": None}, format="json")
+    assert (response.status_code, response.json()["cache_ttl_seconds"]) == (200, None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from apps.core.models import ConfigVersion
+from apps.core.services import GATEWAY_CONFIG
 from apps.tenants.models import Membership, Role, Tenant
 from tests.factories import MembershipFactory, UserFactory
 from tests.helpers import API, assert_field_error, row_counts
@@ -43,6 +45,35 @@ def test_only_admins_and_owners_rename_the_tenant(members, tenant, api_client_fo
     assert response.status_code == expected, response.content
     tenant.refresh_from_db()
     assert tenant.name == ("Acme Ltd" if expected == 200 else "Acme")
+
+
+def config_version() -> int:
+    return ConfigVersion.objects.filter(name=GATEWAY_CONFIG).values_list("version", flat=True).first() or 0
+
+
+@pytest.mark.parametrize(("role", "expected"), [("viewer", 403), ("developer", 403), ("admin", 200), ("owner", 200)])
+def test_owners_and_admins_choose_whether_limits_fail_open(members, tenant, api_client_for, role, expected):
+    before = config_version()
+    response = api_client_for(members[role].user).patch(TENANT, {"limits_fail_open": False}, format="json")
+    assert response.status_code == expected, response.content
+    tenant.refresh_from_db()
+    assert tenant.limits_fail_open is (expected != 200)
+    # The gateway reads the setting from its snapshot: the configuration version counts the change.
+    assert config_version() == before + (expected == 200)
+
+
+def test_limits_fail_open_must_be_a_boolean(members, tenant, api_client_for):
+    response = api_client_for(members[Role.OWNER].user).patch(TENANT, {"limits_fail_open": "perhaps"}, format="json")
+    assert_field_error(response, "limits_fail_open")
+    tenant.refresh_from_db()
+    assert tenant.limits_fail_open is True
+
+
+def test_another_tenant_cannot_change_whether_limits_fail_open(members, tenant, mallory, api_client_for):
+    response = api_client_for(mallory).patch(TENANT, {"limits_fail_open": False}, format="json")
+    assert response.status_code == 404
+    tenant.refresh_from_db()
+    assert tenant.limits_fail_open is True
 
 
 @pytest.mark.parametrize("role", ROLES)
