@@ -205,13 +205,14 @@ def _models_import(*, provider: Provider, infos: list[ModelInfo], publish_routes
         if info.id in known:
             continue
         name = info.id if info.id not in taken else f"{provider.slug}/{info.id}"
-        price_in, price_out = known_price(info.id)
+        served = info.base_model or info.id  # an Azure deployment is priced by the model it serves
+        price_in, price_out = known_price(served)
         model = ProviderModel.objects.create(
             tenant=provider.tenant,
             provider=provider,
             name=name[:100],
             upstream_id=info.id,
-            modalities=_modalities_for(info.id),
+            modalities=_modalities_for(served),
             context_window=info.context_window,
             input_price_per_mtok=price_in,
             output_price_per_mtok=price_out,
