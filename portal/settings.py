@@ -317,14 +317,23 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 590},
     },
     "alerts-evaluate": {"task": "analytics.alerts_evaluate", "schedule": 60.0, "options": {"expires": 55}},
+    "budget-alerts": {"task": "analytics.budget_alerts_evaluate", "schedule": 60.0, "options": {"expires": 55}},
     "call-log-partitions": {"task": "analytics.call_log_partitions_ahead", "schedule": 3600.0},
     "analytics-retention": {"task": "analytics.retention_prune", "schedule": 3600.0},
+    "gitops-sync-scheduled": {"task": "gitops.sync_scheduled", "schedule": 900.0, "options": {"expires": 890}},
 }
 EMBEDDED_BEAT = env_bool("EMBEDDED_BEAT", default=CELERY_TASK_ALWAYS_EAGER)
 EMBEDDED_BEAT_LOCK = VAR_DIR / "embedded-beat.lock"
 
 # Alert webhooks go to public addresses only, unless internal receivers are allowed (a self-hosted chat, a pager).
 ALERT_WEBHOOK_ALLOW_PRIVATE = env_bool("ALERT_WEBHOOK_ALLOW_PRIVATE", default=False)
+
+# GitLab sync (apps/gitops): the networks or host names a tenant's GitLab URL may reach although private (a
+# self-managed GitLab inside the network, e.g. "10.0.0.0/8,gitlab.internal"); how long one GitLab call may take;
+# how long edits gather before one sync commits them all.
+GITLAB_ALLOW_PRIVATE_NETWORKS = env_list("GITLAB_ALLOW_PRIVATE_NETWORKS", default=[])
+GITLAB_TIMEOUT_SECONDS = env_float("GITLAB_TIMEOUT_SECONDS", default=10.0)
+GITOPS_SYNC_DEBOUNCE_SECONDS = env_float("GITOPS_SYNC_DEBOUNCE_SECONDS", default=10.0)
 
 # Analytics: retention of raw call logs (whole daily partitions on PostgreSQL) and of each rollup granularity.
 ANALYTICS_LOG_RETENTION_DAYS = env_int("ANALYTICS_LOG_RETENTION_DAYS", default=30)

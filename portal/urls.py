@@ -8,6 +8,7 @@ from apps.analytics.views.metrics import metrics
 from apps.core.views import healthz, readyz
 from apps.gateway.api import api as gateway_api
 from apps.gateway.invoke import ServiceInvokeApi
+from apps.gitops.api.webhook import GitLabWebhookApi
 
 # Swagger UI, served from drf-spectacular-sidecar; its script comes from a URL of its own (`?script`), not inline.
 # The one relaxation of the CSP: Swagger UI styles its page with inline styles.
@@ -19,6 +20,7 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("v1/", gateway_api.urls),
     re_path(r"^api/v1/services/(?P<slug>[a-z0-9-]+)/invoke/?$", ServiceInvokeApi.as_view(), name="service-invoke"),
+    path("api/v1/gitops/gitlab/webhook", GitLabWebhookApi.as_view(), name="gitops-gitlab-webhook"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("portal.api")),
