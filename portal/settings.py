@@ -317,6 +317,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 590},
     },
     "alerts-evaluate": {"task": "analytics.alerts_evaluate", "schedule": 60.0, "options": {"expires": 55}},
+    "budget-alerts": {"task": "analytics.budget_alerts_evaluate", "schedule": 60.0, "options": {"expires": 55}},
     "call-log-partitions": {"task": "analytics.call_log_partitions_ahead", "schedule": 3600.0},
     "analytics-retention": {"task": "analytics.retention_prune", "schedule": 3600.0},
     "gitops-sync-scheduled": {"task": "gitops.sync_scheduled", "schedule": 900.0, "options": {"expires": 890}},

@@ -64,6 +64,13 @@ def alerts_evaluate_task() -> dict[str, int]:
     return alerts_evaluate()
 
 
+@shared_task(name="analytics.budget_alerts_evaluate")
+def budget_alerts_evaluate_task() -> dict[str, int]:
+    from apps.analytics.services.budget_alerts import budget_alerts_evaluate
+
+    return budget_alerts_evaluate()
+
+
 @shared_task(bind=True, name="analytics.alert_delivery_send", max_retries=ALERT_DELIVERY_MAX_TRIES - 1)
 def alert_delivery_send_task(self, delivery_id: int) -> str:
     """Send one alert notification; a failure is retried with exponential backoff (about 30 s, 1, 2 and 4 min,

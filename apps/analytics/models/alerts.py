@@ -23,6 +23,9 @@ class AlertMetric(models.TextChoices):
     P95_LATENCY = "p95_latency", "p95 latency"
     DAILY_SPEND = "daily_spend", "Spend today (UTC)"
     BREAKER_OPEN = "breaker_open", "Circuit breakers opened"
+    # Not a measure of traffic: a rule of this kind says who is told when a budget (a plan's or a limit set's)
+    # reaches its own alert percent (apps/analytics/services/budget_alerts.py). Its threshold is not used.
+    BUDGET = "budget", "Budget alert percent reached"
 
 
 # What a metric's value (and threshold) is measured in: shown next to numbers and in notifications.
@@ -31,6 +34,7 @@ METRIC_UNITS = {
     AlertMetric.P95_LATENCY: "ms",
     AlertMetric.DAILY_SPEND: "USD",
     AlertMetric.BREAKER_OPEN: "openings",
+    AlertMetric.BUDGET: "%",
 }
 # Metrics that mean nothing over too few calls (one failed call of two is not a 50 % error rate worth a page).
 METRICS_WITH_MIN_CALLS = {AlertMetric.ERROR_RATE, AlertMetric.P95_LATENCY}
@@ -116,6 +120,8 @@ class AlertRule(TenantOwnedModel):
     def condition(self) -> str:
         """The rule as a sentence: "Error rate above 5 % over 10 min"."""
         label = AlertMetric(self.metric).label
+        if self.metric == AlertMetric.BUDGET:
+            return "A budget's spend reached its alert percent"
         if self.metric == AlertMetric.DAILY_SPEND:
             return f"{label} above {self.describe(self.threshold)}"
         return f"{label} above {self.describe(self.threshold)} over {self.window_minutes} min"
@@ -124,8 +130,8 @@ class AlertRule(TenantOwnedModel):
 class Alert(models.Model):
     """One incident of a rule: from the evaluation that found its condition true to the one that found it false.
 
-    At most one per rule is open (resolved_at is null): the database refuses a second, so two evaluations
-    running at once cannot both fire."""
+    At most one per rule (and subject) is open (resolved_at is null): the database refuses a second, so two
+    evaluations running at once cannot both fire."""
 
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
@@ -136,13 +142,18 @@ class Alert(models.Model):
         max_digits=24, decimal_places=6, null=True, blank=True, help_text="The metric at the latest evaluation"
     )
     message = models.CharField(max_length=300, help_text="What fired, in words")
+    # What a rule's alert is about when one rule watches many things: a budget rule's alerts each name a budget and
+    # its period ("subscription:12:budget_per_day:2026-12-04"); empty for the metric rules.
+    subject = models.CharField(max_length=120, blank=True, default="")
     resolution = models.CharField(max_length=200, blank=True, help_text="Why it was resolved, in words")
 
     class Meta:
         ordering = ["-fired_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["rule"], condition=models.Q(resolved_at__isnull=True), name="alert_one_open_per_rule"
+                fields=["rule", "subject"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="alert_one_open_per_rule_subject",
             )
         ]
         indexes = [

@@ -38,7 +38,15 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.analytics.models import Alert, AlertDelivery, AlertEvent, AlertRule, DeliveryChannel, DeliveryStatus
+from apps.analytics.models import (
+    Alert,
+    AlertDelivery,
+    AlertEvent,
+    AlertMetric,
+    AlertRule,
+    DeliveryChannel,
+    DeliveryStatus,
+)
 from apps.core.crypto import DecryptionError
 from apps.core.errors import NotPermitted
 from apps.core.netguard import ALLOW_ALL, PUBLIC_ONLY, AddressRefused, GuardedTransport
@@ -89,7 +97,8 @@ def _payload(rule: AlertRule, event: str, alert: Alert | None) -> dict[str, Any]
             "rule": rule.name,
             "metric": rule.metric,
             "value": _number(_event_value(alert, event)) if alert else None,
-            "threshold": _number(rule.threshold),
+            # A budget rule has no threshold of its own: each budget's alert percent is in the message.
+            "threshold": None if rule.metric == AlertMetric.BUDGET else _number(rule.threshold),
             "unit": rule.unit,
             "message": alert_event_text(alert, event) if alert else f"Test notification of the rule “{rule.name}”.",
             "fired_at": alert.fired_at.isoformat() if alert else None,

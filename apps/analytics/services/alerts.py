@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from apps.analytics.models import Alert, AlertEvent, AlertRule
+from apps.analytics.models import Alert, AlertEvent, AlertMetric, AlertRule
 from apps.analytics.selectors.alert_metrics import alert_rule_values
 from apps.analytics.services.alert_deliveries import alert_deliveries_create
 from apps.catalog.models import Service
@@ -164,11 +164,8 @@ def alert_rule_update(*, rule: AlertRule, actor_membership: Membership | None, d
     _save(rule)
     audit_record(action="alert_rule.update", obj=rule, tenant=rule.tenant, changes=changes)
     if not rule.enabled or MEASURE_FIELDS & changes.keys():
-        open_alert = rule.alerts.filter(resolved_at__isnull=True).first()
-        if open_alert is not None:
-            resolution = (
-                "the rule was disabled" if not rule.enabled else "the rule was changed to measure something else"
-            )
+        resolution = "the rule was disabled" if not rule.enabled else "the rule was changed to measure something else"
+        for open_alert in rule.alerts.filter(resolved_at__isnull=True):  # a budget rule may have several
             alert_resolve(alert=open_alert, value=None, now=timezone.now(), resolution=resolution)
     return rule
 
@@ -196,9 +193,9 @@ def _alert_message(rule: AlertRule, value: Decimal) -> str:
     return f"{rule.condition()} ({rule.scope()}): now {rule.describe(value)}."[:300]
 
 
-def alert_fire(*, rule: AlertRule, value: Decimal, now: datetime) -> Alert | None:
-    """Open an alert for the rule and notify; None when the rule already has an open one (another evaluation
-    fired it first: the database refused a second)."""
+def alert_fire(*, rule: AlertRule, value: Decimal, now: datetime, subject: str = "", message: str = "") -> Alert | None:
+    """Open an alert for the rule (about `subject`, for a rule that watches many things) and notify; None when
+    one is open already (another evaluation fired it first: the database refused a second)."""
     try:
         with transaction.atomic():
             alert = Alert.objects.create(
@@ -207,7 +204,8 @@ def alert_fire(*, rule: AlertRule, value: Decimal, now: datetime) -> Alert | Non
                 fired_at=now,
                 value=value,
                 last_value=value,
-                message=_alert_message(rule, value),
+                message=message[:300] or _alert_message(rule, value),
+                subject=subject,
             )
             alert_deliveries_create(alert=alert, event=AlertEvent.FIRED)
     except IntegrityError:
@@ -238,9 +236,11 @@ def alerts_evaluate(*, now: datetime | None = None) -> dict[str, int]:
     """Evaluate every enabled rule at `now` (default: the current time); returns how many rules were evaluated
     and how many alerts fired, resolved or stayed firing."""
     now = now or timezone.now()
-    rules = list(AlertRule.objects.filter(enabled=True).select_related("tenant", "service"))
+    # Budget rules are evaluated by budget_alerts_evaluate (apps/analytics/services/budget_alerts.py).
+    metric_rules = AlertRule.objects.filter(enabled=True).exclude(metric=AlertMetric.BUDGET)
+    rules = list(metric_rules.select_related("tenant", "service"))
     values = alert_rule_values(rules=rules, now=now)
-    open_alerts = {a.rule_id: a for a in Alert.objects.filter(rule__enabled=True, resolved_at__isnull=True)}
+    open_alerts = {a.rule_id: a for a in Alert.objects.filter(rule__in=metric_rules, resolved_at__isnull=True)}
     summary = Counter(rules=len(rules))
     still_firing = []
     for rule in rules:
