@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from apps.access.services.limits import limit_set_create
 from apps.catalog.services import plan_create, service_create, service_set_lifecycle
 from apps.prompts import services as prompts
 from apps.providers import services as providers
@@ -15,9 +16,9 @@ from tests.factories import TEXT_SCHEMA, TenantFactory
 
 
 def build_rich_tenant(slug: str = "rich"):
-    """Two providers (one with a stored key), routes with two deployments, a model API with two plans, a prompt
-    API with three versions split A/B, test cases, and a deprecated service with a sunset date."""
-    tenant = TenantFactory(slug=slug, name="Rich Corp", require_internal_subscriptions=True)
+    """Two providers, routes with two deployments and a cache, tenant limits, a deprecated model API (sunset date,
+    semantic cache) with two plans and their budgets, a prompt API with three versions split A/B and test cases."""
+    tenant = TenantFactory(slug=slug, name="Rich Corp", require_internal_subscriptions=True, limits_fail_open=False)
     TenantFactory(slug=f"{slug}-partner", name="Partner")
     echo = providers.provider_create(tenant=tenant, actor_membership=None, slug="echo", name="Echo", kind="echo")
     other = providers.provider_create(
@@ -42,7 +43,9 @@ def build_rich_tenant(slug: str = "rich"):
     smart = providers.route_create(tenant=tenant, actor_membership=None, alias="team/smart", description="Best")
     providers.deployment_add(route=smart, model=fast, actor_membership=None, weight=3, timeout_seconds=20)
     providers.deployment_add(route=smart, model=slow, actor_membership=None, priority=1)
-    cheap = providers.route_create(tenant=tenant, actor_membership=None, alias="cheap", retries=2)
+    cheap = providers.route_create(
+        tenant=tenant, actor_membership=None, alias="cheap", retries=2, cache_ttl_seconds=300
+    )
     providers.deployment_add(route=cheap, model=slow, actor_membership=None)
     chat = service_create(
         tenant=tenant,
@@ -57,6 +60,10 @@ def build_rich_tenant(slug: str = "rich"):
         visibility="shared",
         shared_with=[TenantFactory._meta.model.objects.get(slug=f"{slug}-partner")],
         approval_mode="auto",
+        cache_ttl_seconds=60,
+        semantic_cache=True,
+        semantic_cache_route="cheap",
+        semantic_cache_threshold=0.9,
     )
     plan_create(service=chat, actor_membership=None, slug="free", name="Free", requests_per_day=100)
     plan_create(
@@ -66,8 +73,17 @@ def build_rich_tenant(slug: str = "rich"):
         name="Pro",
         requests_per_minute=60,
         monthly_budget=Decimal("25.50"),
+        daily_budget=Decimal("2"),
+        budget_alert_percent=80,
         allowed_models=["cheap"],
         position=1,
+    )
+    limit_set_create(
+        tenant=tenant,
+        actor_membership=None,
+        requests_per_minute=600,
+        budget_per_month=Decimal("1000"),
+        over_budget_route=cheap,
     )
     service_set_lifecycle(service=chat, actor_membership=None, lifecycle="published")
     service_set_lifecycle(

@@ -25,6 +25,7 @@ def test_export_writes_one_file_per_object_and_a_backstage_entity_per_service(ex
     assert names == [
         "catalog-info/rich-chat.yaml",
         "catalog-info/rich-summary.yaml",
+        "limits.yaml",
         "prompts/rich-summary/prompt.yaml",
         "prompts/rich-summary/tests.yaml",
         "prompts/rich-summary/v1.yaml",

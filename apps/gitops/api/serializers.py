@@ -13,23 +13,23 @@ class DefinitionsIn(serializers.Serializer):
     prune = serializers.BooleanField(default=False, help_text="also delete what the files no longer have")
 
 
-class ExportQueryIn(serializers.Serializer):
+class DefinitionsExportQueryIn(serializers.Serializer):
     tenant = serializers.SlugField(help_text="the tenant's slug")
     # Not `format`: DRF reads that query parameter as the renderer to use.
     archive = serializers.BooleanField(default=False, help_text="true: the files as one tar.gz")
 
 
-class TenantQueryIn(serializers.Serializer):
+class DefinitionsTargetQueryIn(serializers.Serializer):
     tenant = serializers.SlugField(required=False, help_text="must match tenant.yaml when given")
     prune = serializers.BooleanField(required=False, help_text="with a tar.gz upload: --prune")
 
 
-class ExportOut(serializers.Serializer):
+class DefinitionsExportOut(serializers.Serializer):
     tenant = serializers.CharField()
     files = serializers.DictField(child=serializers.CharField(), help_text="relative path → file text")
 
 
-class ChangeOut(serializers.Serializer):
+class DefinitionChangeOut(serializers.Serializer):
     action = serializers.ChoiceField(choices=["create", "update", "delete"])
     kind = serializers.CharField()
     key = serializers.CharField()
@@ -37,11 +37,11 @@ class ChangeOut(serializers.Serializer):
     diff = serializers.CharField(help_text="unified diff of the file as exported against the file given")
 
 
-class PlanOut(serializers.Serializer):
+class DefinitionsPlanOut(serializers.Serializer):
     tenant = serializers.CharField(source="tenant_slug")
     has_changes = serializers.BooleanField()
     summary = serializers.DictField(child=serializers.IntegerField(), source="counts")
-    changes = ChangeOut(many=True)
+    changes = DefinitionChangeOut(many=True)
     text = serializers.CharField(source="render", help_text="the plan as `manage.py gitops plan` prints it")
 
 

@@ -16,12 +16,12 @@ from rest_framework.views import APIView
 
 from apps.core.errors import NotPermitted
 from apps.gitops.api.serializers import (
+    DefinitionsExportOut,
+    DefinitionsExportQueryIn,
     DefinitionsIn,
     DefinitionsInvalidOut,
-    ExportOut,
-    ExportQueryIn,
-    PlanOut,
-    TenantQueryIn,
+    DefinitionsPlanOut,
+    DefinitionsTargetQueryIn,
 )
 from apps.gitops.services import (
     Definitions,
@@ -68,7 +68,7 @@ def _admin_of(request: Request, slug: str) -> tuple[Tenant, Membership]:
 def _definitions(request: Request) -> tuple[Definitions, bool, Membership]:
     """The uploaded files (JSON, multipart `archive`, or a tar.gz body), validated, and the caller's membership of
     the tenant they define."""
-    query = _valid(TenantQueryIn, request.query_params)
+    query = _valid(DefinitionsTargetQueryIn, request.query_params)
     if isinstance(request.data, bytes):
         files, prune = files_from_tar_gz(request.data), query.get("prune", False)
     elif "archive" in request.FILES:
@@ -93,45 +93,45 @@ class DefinitionsSchemaApi(APIView):
 
 class DefinitionsExportApi(APIView):
     @extend_schema(
-        parameters=[ExportQueryIn],
-        responses={200: ExportOut, (200, GZIP): OpenApiTypes.BINARY, **REFUSALS},
+        parameters=[DefinitionsExportQueryIn],
+        responses={200: DefinitionsExportOut, (200, GZIP): OpenApiTypes.BINARY, **REFUSALS},
         tags=["gitops"],
         summary="A tenant's definition files",
     )
     def get(self, request: Request) -> Response | HttpResponse:
-        query = _valid(ExportQueryIn, request.query_params)
+        query = _valid(DefinitionsExportQueryIn, request.query_params)
         tenant, _ = _admin_of(request, query["tenant"])
         files = definitions_export(tenant=tenant)
         if query["archive"]:
             response = HttpResponse(files_to_tar_gz(files), content_type=GZIP)
             response["Content-Disposition"] = f'attachment; filename="{tenant.slug}-definitions.tar.gz"'
             return response
-        return Response(ExportOut({"tenant": tenant.slug, "files": files}).data)
+        return Response(DefinitionsExportOut({"tenant": tenant.slug, "files": files}).data)
 
 
 class DefinitionsPlanApi(APIView):
     parser_classes = [JSONParser, MultiPartParser, TarGzParser]
 
     @extend_schema(
-        parameters=[TenantQueryIn],
+        parameters=[DefinitionsTargetQueryIn],
         request={"application/json": DefinitionsIn, GZIP: OpenApiTypes.BINARY},
-        responses={200: PlanOut, **REFUSALS},
+        responses={200: DefinitionsPlanOut, **REFUSALS},
         tags=["gitops"],
         summary="What applying the files would change",
     )
     def post(self, request: Request) -> Response:
         definitions, prune, _ = _definitions(request)
         plan = definitions_plan(tenant_slug=definitions.tenant_slug, definitions=definitions, prune=prune)
-        return Response(PlanOut(plan).data)
+        return Response(DefinitionsPlanOut(plan).data)
 
 
 class DefinitionsApplyApi(APIView):
     parser_classes = [JSONParser, MultiPartParser, TarGzParser]
 
     @extend_schema(
-        parameters=[TenantQueryIn],
+        parameters=[DefinitionsTargetQueryIn],
         request={"application/json": DefinitionsIn, GZIP: OpenApiTypes.BINARY},
-        responses={200: PlanOut, **REFUSALS},
+        responses={200: DefinitionsPlanOut, **REFUSALS},
         tags=["gitops"],
         summary="Make the tenant match the files, in one transaction",
     )
@@ -140,4 +140,4 @@ class DefinitionsApplyApi(APIView):
         plan = definitions_apply(
             definitions=definitions, prune=prune, actor_membership=membership, actor_user=request.user, source="api"
         )
-        return Response(PlanOut(plan).data)
+        return Response(DefinitionsPlanOut(plan).data)

@@ -12,12 +12,15 @@ from typing import Any
 from django.db import transaction
 from django.db.models import ProtectedError
 
+from apps.access.models import LimitSet
+from apps.access.services import limits as limit_sets
 from apps.core.audit import audit_context, current_context
 from apps.core.errors import ApplicationError, NotPermitted
 from apps.core.services import audit_record, config_version_bump, model_diff
 from apps.gitops.services.apply_catalog import prompt_apply, prompt_tests_apply, prompt_version_apply, service_apply
 from apps.gitops.services.context import ApplyContext, at
 from apps.gitops.services.documents import (
+    LIMITS,
     PROMPT,
     PROMPT_TESTS,
     PROMPT_VERSION,
@@ -143,7 +146,7 @@ def _route(change: Change, ctx: ApplyContext) -> None:
         providers.route_delete(route=route, actor_membership=ctx.membership)
         return
     data = change.desired.data
-    fields = {k: data[k] for k in ("description", "deadline_seconds", "retries")}
+    fields = {k: data[k] for k in ("description", "deadline_seconds", "retries", "cache_ttl_seconds")}
     if change.action == CREATE:
         route = providers.route_create(
             tenant=ctx.tenant, actor_membership=ctx.membership, alias=data["alias"], **fields
@@ -154,10 +157,22 @@ def _route(change: Change, ctx: ApplyContext) -> None:
     _deployments_sync(route, data["deployments"], ctx)
 
 
+def _limits(change: Change, ctx: ApplyContext) -> None:
+    if change.action == DELETE:
+        limit_set = LimitSet.objects.get(tenant=ctx.tenant, app=None, api_key=None)
+        limit_sets.limit_set_delete(limit_set=limit_set, actor_membership=ctx.membership)
+        return
+    data = {k: v for k, v in change.desired.data.items() if k not in ("apiVersion", "kind")}
+    if data["over_budget_route"] is not None:
+        data["over_budget_route"] = Route.objects.for_tenant(ctx.tenant).get(alias=data["over_budget_route"])
+    limit_sets.limit_set_put(tenant=ctx.tenant, actor_membership=ctx.membership, data=data)
+
+
 APPLIERS: dict[str, Callable[[Change, ApplyContext], None]] = {
     TENANT: _tenant,
     PROVIDER: _provider,
     ROUTE: _route,
+    LIMITS: _limits,
     SERVICE: service_apply,
     PROMPT_VERSION: prompt_version_apply,
     PROMPT: prompt_apply,

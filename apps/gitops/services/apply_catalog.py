@@ -28,6 +28,10 @@ SERVICE_FIELDS = (
     "approval_mode",
     "expected_tokens_per_call",
     "capture_bodies_days",
+    "cache_ttl_seconds",
+    "semantic_cache",
+    "semantic_cache_route",
+    "semantic_cache_threshold",
 )
 VERSION_FIELDS = ("system_template", "user_template", "variables_schema", "examples", "parameters", "change_note")
 

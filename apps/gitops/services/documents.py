@@ -16,17 +16,21 @@ from apps.gitops.services.yamltext import sorted_tree
 
 API_VERSION = "gateway.portal/v1"
 
-TENANT, PROVIDER, ROUTE, SERVICE, PROMPT, PROMPT_VERSION, PROMPT_TESTS = (
+TENANT, PROVIDER, ROUTE, LIMITS, SERVICE, PROMPT, PROMPT_VERSION, PROMPT_TESTS = (
     "Tenant",
     "Provider",
     "Route",
+    "Limits",
     "Service",
     "Prompt",
     "PromptVersion",
     "PromptTests",
 )
-# Creation order (a prompt's versions before the prompt that makes one live); deletion runs it backwards.
-KINDS = (TENANT, PROVIDER, ROUTE, SERVICE, PROMPT_VERSION, PROMPT, PROMPT_TESTS)
+# Creation order (the tenant's limits after the routes they name, a prompt's versions before the prompt that makes
+# one live); deletion runs it backwards.
+KINDS = (TENANT, PROVIDER, ROUTE, LIMITS, SERVICE, PROMPT_VERSION, PROMPT, PROMPT_TESTS)
+# The tenant's own limit set (limits of its apps and keys go with the apps and keys, which are not definitions).
+TENANT_SCOPE = "tenant"
 
 PRICE_STEP = Decimal("0.000001")
 BUDGET_STEP = Decimal("0.01")
@@ -50,6 +54,8 @@ def _file_name(name: str) -> str:
 def path_for(kind: str, key: str) -> str:
     if kind == TENANT:
         return "tenant.yaml"
+    if kind == LIMITS:
+        return "limits.yaml"
     if kind == PROVIDER:
         return f"providers/{key}.yaml"
     if kind == ROUTE:
@@ -63,6 +69,8 @@ def path_for(kind: str, key: str) -> str:
 
 
 def key_of(kind: str, data: Mapping[str, Any]) -> str:
+    if kind == LIMITS:
+        return TENANT_SCOPE
     if kind == ROUTE:
         return str(data["alias"])
     if kind in (PROMPT, PROMPT_TESTS):
@@ -92,7 +100,25 @@ def tenant_doc(v: Mapping[str, Any]) -> dict[str, Any]:
         **_head(TENANT),
         "slug": v["slug"],
         "name": v["name"],
-        "settings": {"require_internal_subscriptions": bool(settings.get("require_internal_subscriptions", False))},
+        "settings": {
+            "require_internal_subscriptions": bool(settings.get("require_internal_subscriptions", False)),
+            "limits_fail_open": bool(settings.get("limits_fail_open", True)),
+        },
+    }
+
+
+LIMIT_FIELDS = ("requests_per_minute", "tokens_per_minute", "requests_per_day", "requests_per_month")
+
+
+def limits_doc(v: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        **_head(LIMITS),
+        **{name: v.get(name) for name in LIMIT_FIELDS},
+        "budget_per_day": _decimal(v.get("budget_per_day"), BUDGET_STEP),
+        "budget_per_month": _decimal(v.get("budget_per_month"), BUDGET_STEP),
+        "budget_currency": v.get("budget_currency", "USD"),
+        "budget_alert_percent": v.get("budget_alert_percent"),
+        "over_budget_route": v.get("over_budget_route"),
     }
 
 
@@ -140,11 +166,9 @@ def route_doc(v: Mapping[str, Any]) -> dict[str, Any]:
         "enabled": bool(v.get("enabled", True)),
         "deadline_seconds": _float(v.get("deadline_seconds", 120.0)),
         "retries": int(v.get("retries", 1)),
+        "cache_ttl_seconds": v.get("cache_ttl_seconds"),
         "deployments": sorted(deployments, key=lambda d: (d["priority"], d["model"])),
     }
-
-
-PLAN_LIMIT_FIELDS = ("requests_per_minute", "requests_per_day", "requests_per_month", "tokens_per_minute")
 
 
 def _plan_item(v: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,8 +178,11 @@ def _plan_item(v: Mapping[str, Any]) -> dict[str, Any]:
         "description": v.get("description") or "",
         "is_default": bool(v.get("is_default", False)),
         "position": int(v.get("position", 0)),
-        **{name: v.get(name) for name in PLAN_LIMIT_FIELDS},
+        **{name: v.get(name) for name in LIMIT_FIELDS},
+        "daily_budget": _decimal(v.get("daily_budget"), BUDGET_STEP),
         "monthly_budget": _decimal(v.get("monthly_budget"), BUDGET_STEP),
+        "budget_currency": v.get("budget_currency", "USD"),
+        "budget_alert_percent": v.get("budget_alert_percent"),
         "allowed_models": list(v.get("allowed_models") or []),
     }
 
@@ -185,6 +212,10 @@ def service_doc(v: Mapping[str, Any]) -> dict[str, Any]:
         "output_schema": sorted_tree(dict(v.get("output_schema") or {})),
         "expected_tokens_per_call": int(v.get("expected_tokens_per_call", 1000)),
         "capture_bodies_days": int(v.get("capture_bodies_days", 0)),
+        "cache_ttl_seconds": v.get("cache_ttl_seconds"),
+        "semantic_cache": bool(v.get("semantic_cache", False)),
+        "semantic_cache_route": v.get("semantic_cache_route") or "",
+        "semantic_cache_threshold": float(v.get("semantic_cache_threshold", 0.95)),
         "plans": sorted((_plan_item(p) for p in v.get("plans") or []), key=lambda p: (p["position"], p["slug"])),
     }
     return doc
@@ -230,6 +261,7 @@ BUILDERS = {
     TENANT: tenant_doc,
     PROVIDER: provider_doc,
     ROUTE: route_doc,
+    LIMITS: limits_doc,
     SERVICE: service_doc,
     PROMPT: prompt_doc,
     PROMPT_VERSION: prompt_version_doc,

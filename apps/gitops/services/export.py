@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.access.models import LimitSet
 from apps.catalog.models import Service
 from apps.gitops.services.documents import (
+    LIMIT_FIELDS,
+    LIMITS,
     PROMPT,
     PROMPT_TESTS,
     PROMPT_VERSION,
@@ -47,6 +50,16 @@ def _provider_values(provider: Provider) -> dict[str, Any]:
     }
 
 
+def _limits_values(limits: LimitSet) -> dict[str, Any]:
+    values = {name: getattr(limits, name) for name in (*LIMIT_FIELDS, "budget_per_day", "budget_per_month")}
+    route = limits.over_budget_route
+    return values | {
+        "budget_currency": limits.budget_currency,
+        "budget_alert_percent": limits.budget_alert_percent,
+        "over_budget_route": route.alias if route else None,
+    }
+
+
 def _route_values(route: Route) -> dict[str, Any]:
     return {
         "alias": route.alias,
@@ -54,6 +67,7 @@ def _route_values(route: Route) -> dict[str, Any]:
         "enabled": route.enabled,
         "deadline_seconds": route.deadline_seconds,
         "retries": route.retries,
+        "cache_ttl_seconds": route.cache_ttl_seconds,
         "deployments": [
             {
                 "model": d.model.name,
@@ -78,7 +92,10 @@ def _service_values(service: Service) -> dict[str, Any]:
         "requests_per_day",
         "requests_per_month",
         "tokens_per_minute",
+        "daily_budget",
         "monthly_budget",
+        "budget_currency",
+        "budget_alert_percent",
         "allowed_models",
     )
     return {
@@ -100,6 +117,10 @@ def _service_values(service: Service) -> dict[str, Any]:
         "output_schema": service.output_schema,
         "expected_tokens_per_call": service.expected_tokens_per_call,
         "capture_bodies_days": service.capture_bodies_days,
+        "cache_ttl_seconds": service.cache_ttl_seconds,
+        "semantic_cache": service.semantic_cache,
+        "semantic_cache_route": service.semantic_cache_route,
+        "semantic_cache_threshold": service.semantic_cache_threshold,
         "plans": [{name: getattr(plan, name) for name in plan_fields} for plan in service.plans.all()],
     }
 
@@ -136,17 +157,23 @@ def _prompt_documents(template: PromptTemplate) -> list[Document]:
 
 
 def tenant_documents(*, tenant: Tenant) -> list[Document]:
-    """Every document of the tenant, in creation order (tenant, providers, routes, services, prompts)."""
+    """Every document of the tenant: the tenant, its limits, providers, routes, services and prompts."""
     docs = [
         document(
             TENANT,
             {
                 "slug": tenant.slug,
                 "name": tenant.name,
-                "settings": {"require_internal_subscriptions": tenant.require_internal_subscriptions},
+                "settings": {
+                    "require_internal_subscriptions": tenant.require_internal_subscriptions,
+                    "limits_fail_open": tenant.limits_fail_open,
+                },
             },
         )
     ]
+    limits = LimitSet.objects.filter(tenant=tenant, app=None, api_key=None).select_related("over_budget_route").first()
+    if limits is not None:
+        docs.append(document(LIMITS, _limits_values(limits)))
     providers = Provider.objects.for_tenant(tenant).prefetch_related("models")
     docs += [document(PROVIDER, _provider_values(p)) for p in providers]
     routes = Route.objects.for_tenant(tenant).prefetch_related("deployments__model")

@@ -167,7 +167,9 @@ def files_read(path: str | Path) -> dict[str, str]:
     return found
 
 
-_OWNED = re.compile(r"^(tenant\.yaml|(providers|routes|services|catalog-info)/[^/]+\.yaml|prompts/[^/]+/[^/]+\.yaml)$")
+_OWNED = re.compile(
+    r"^(tenant\.yaml|limits\.yaml|(providers|routes|services|catalog-info)/[^/]+\.yaml|prompts/[^/]+/[^/]+\.yaml)$"
+)
 
 
 def files_write(path: str | Path, files: Mapping[str, str]) -> None:

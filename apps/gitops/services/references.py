@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from apps.gitops.services.documents import (
+    LIMITS,
     PROMPT,
     PROMPT_TESTS,
     PROMPT_VERSION,
@@ -44,8 +45,9 @@ def _model_problems(providers: list[Document]) -> Iterator[Problem]:
 
 def _service_problems(doc: Document, routes: set[str], tenant: str, prompts: set[str]) -> Iterator[Problem]:
     data = doc.data
-    if data["route"] not in routes:
-        yield doc.path, "route", f"no route {data['route']!r} in these files"
+    for name in ("route", "semantic_cache_route"):
+        if data[name] and data[name] not in routes:
+            yield doc.path, name, f"no route {data[name]!r} in these files"
     yield from _duplicates(doc, "plans", "slug")
     if sum(plan["is_default"] for plan in data["plans"]) > 1:
         yield doc.path, "plans", "at most one plan is the default"
@@ -95,13 +97,16 @@ def reference_errors(docs: list[Document]) -> list[Problem]:
     prompts = {doc.key for doc in by_kind.get(PROMPT, [])}
     problems = list(_model_problems(by_kind.get(PROVIDER, [])))
     for doc in by_kind.get(ROUTE, []):
-        yield_from = _duplicates(doc, "deployments", "model")
-        problems += list(yield_from)
+        problems += list(_duplicates(doc, "deployments", "model"))
         for index, deployment in enumerate(doc.data["deployments"]):
             if deployment["model"] not in models:
                 problems.append(
                     (doc.path, f"deployments[{index}].model", f"no model {deployment['model']!r} in these files")
                 )
+    for doc in by_kind.get(LIMITS, []):
+        if doc.data["over_budget_route"] and doc.data["over_budget_route"] not in routes:
+            route = doc.data["over_budget_route"]
+            problems.append((doc.path, "over_budget_route", f"no route {route!r} in these files"))
     for doc in services.values():
         problems += list(_service_problems(doc, routes, tenant, prompts))
     prompt_docs = [d for kind in (PROMPT, PROMPT_VERSION, PROMPT_TESTS) for d in by_kind.get(kind, [])]
