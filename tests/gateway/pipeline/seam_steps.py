@@ -137,8 +137,17 @@ SERVICE = ServiceEntry(
 )
 
 
-def make(steps=(), client: EchoClient | None = None) -> tuple[GatewayPipeline, ServiceInvoker, ListSink]:
-    snapshot = Snapshot.build(version=1, keys=[key(KEY)], routes=[route(deployment(1))], services=[SERVICE])
+def make(
+    steps=(), client: EchoClient | None = None, *, service=SERVICE, services=None, tenant=1, subscriptions=None
+) -> tuple[GatewayPipeline, ServiceInvoker, ListSink]:
+    """The pipeline with `steps`; the key is of app 7 of `tenant`, the route `smart` and the service of tenant 1."""
+    snapshot = Snapshot.build(
+        version=1,
+        keys=[key(KEY, tenant_id=tenant)],
+        routes=[route(deployment(1))],
+        services=services or [service],
+        subscriptions=subscriptions,
+    )
     sink = ListSink()
     pipeline = GatewayPipeline(
         config=StaticConfig(snapshot),

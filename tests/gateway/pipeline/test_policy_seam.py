@@ -4,15 +4,18 @@ each admitted step exactly one of after_call / on_failure."""
 from __future__ import annotations
 
 from contextlib import aclosing
+from dataclasses import replace
 
 import pytest
 
 from apps.gateway.pipeline.policies.base import Answer
+from apps.gateway.pipeline.snapshot import SubscriptionEntry
 from apps.gateway.pipeline.streams import StreamAnswer, replay
 from apps.providers.clients.base import Usage
 from tests.gateway.pipeline.seam_steps import (
     CACHED,
     LIMIT_HEADERS,
+    SERVICE,
     STREAMS,
     SURFACES,
     ZERO,
@@ -262,3 +265,71 @@ def test_assembling_joins_pieces_of_tool_call_arguments():
         assembled.add({"id": "x", "model": "m", "choices": [{"index": 0, "delta": delta}]})
     [call] = assembled.body()["choices"][0]["message"]["tool_calls"]
     assert call == {"id": "c", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}
+
+
+class BadJsonFirst(CountingEcho):
+    """Answers a JSON service's first call with text that is not JSON, then as the echo provider does."""
+
+    async def chat(self, upstream, request):
+        result = await super().chat(upstream, request)
+        if self.calls == 1:
+            result.body["choices"][0]["message"]["content"] = "not json"
+        return result
+
+
+async def test_invokes_json_check_and_retry_are_one_call_for_the_steps():
+    log: list[tuple[str, str]] = []
+    step = RecordingStep("s1", log)
+    client = BadJsonFirst()
+    service = replace(SERVICE, output_mode="json", output_schema={"type": "object"})
+    _, invoker, sink = make([step], client, service=service)
+    response = await invoker.invoke(request({"text": "one two three"}), slug="svc")
+    assert response.status == 200
+    assert client.calls == 2
+    assert log == [("s1", "admit"), ("s1", "before_call"), ("s1", "after_call")]
+    [seen], [record] = step.seen, sink.records
+    assert seen.usage.prompt_tokens == record.prompt_tokens
+    assert record.attempts == 2  # both upstream calls, added up in the one the step saw
+    assert seen.cost == record.cost
+
+
+class ContextStep(RecordingStep):
+    async def admit(self, ctx):
+        await super().admit(ctx)
+        self.ctx = ctx
+
+
+SUBSCRIPTION = SubscriptionEntry(subscription_id=9, status="approved", expires_at=None, plan_id=3)
+
+
+async def test_the_context_names_the_caller_the_service_and_the_subscription():
+    step = ContextStep("s1", [])
+    shared = replace(SERVICE, visibility="public")
+    model_api = replace(shared, service_id=6, slug="their-model", kind="model")
+    other = {(7, 5): SUBSCRIPTION, (7, 6): SUBSCRIPTION}  # app 7 of tenant 2 subscribed to both
+    pipeline, invoker, _ = make([step], services=[shared, model_api], tenant=2, subscriptions=other)
+
+    await invoker.invoke(request({"text": "hi"}), slug="svc")
+    ctx = step.ctx
+    assert (ctx.tenant_id, ctx.key.app_id, ctx.service.slug, ctx.subscription) == (2, 7, "svc", SUBSCRIPTION)
+    assert (ctx.route.alias, ctx.stream, ctx.now) == ("smart", False, ctx.request.received_wall)
+    assert ctx.body["messages"] == [{"role": "user", "content": "hi"}]  # the rendered prompt is what goes upstream
+
+    await pipeline.chat(request(chat_body(stream=True) | {"model": "their-model"}))
+    ctx = step.ctx
+    assert (ctx.tenant_id, ctx.service.slug, ctx.subscription, ctx.stream) == (2, "their-model", SUBSCRIPTION, True)
+    assert ctx.route.tenant_id == 1  # the owner's route serves it
+
+
+async def test_a_run_from_the_portal_has_no_key_and_the_callers_tenant():
+    step = ContextStep("s1", [])
+    _, invoker, _ = make([step])
+    await SURFACES["run_version"](None, invoker)
+    assert (step.ctx.key, step.ctx.app_id, step.ctx.tenant_id, step.ctx.subscription) == (None, None, 1, None)
+
+
+@pytest.mark.parametrize("surface", ["chat", "chat stream", "embeddings", "invoke", "invoke stream"])
+async def test_the_steps_headers_go_onto_the_answer(surface):
+    pipeline, invoker, _ = make(steps([]))
+    ran = await SURFACES[surface](pipeline, invoker)
+    assert {ran.headers[f"X-Step-s{n}"] for n in (1, 2, 3)} == {"admitted"}
