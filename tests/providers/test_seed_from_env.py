@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from apps.providers.env_providers import ENV_PROVIDERS
 from apps.providers.models import Provider, ProviderModel, Route
 from tests.conftest import FAKE_KEY
 
@@ -14,8 +15,9 @@ pytestmark = pytest.mark.django_db
 
 
 def seed(monkeypatch, **env) -> tuple[str, str]:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
+    for spec in ENV_PROVIDERS:  # only the variables a test sets, whatever the machine's environment holds
+        for name in (spec.key_var, spec.url_var, *spec.option_vars.values()):
+            monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "demo-password-for-tests")

@@ -13,15 +13,9 @@ from apps.access.demo import demo_services_seed
 from apps.access.models import App
 from apps.access.services import app_create
 from apps.core.audit import AuditContext, audit_context
+from apps.providers.env_providers import env_providers_register
 from apps.providers.models import Provider, Route
-from apps.providers.services import (
-    ProviderUnavailable,
-    deployment_add,
-    model_create,
-    provider_create,
-    provider_sync_models,
-    route_create,
-)
+from apps.providers.services import deployment_add, model_create, provider_create, route_create
 from apps.tenants.models import Membership, Role, Tenant
 from apps.tenants.services import tenant_create
 
@@ -122,34 +116,18 @@ class Command(BaseCommand):
         deployment_add(route=route, model=model, actor_membership=None)
 
     def _env_providers(self, tenant: Tenant) -> None:
-        """A provider for each standard credential variable that is set, with its models published as routes."""
-        found = [
-            (
-                "openai",
-                "OpenAI",
-                "openai",
-                os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
-                os.environ.get("OPENAI_API_KEY"),
-            ),
-        ]
-        for slug, name, kind, base_url, api_key in found:
-            if not api_key or Provider.objects.filter(tenant=tenant, slug=slug).exists():
-                continue
-            with audit_context(AuditContext(source="cli", actor_label="manage.py seed_demo")):
-                provider = provider_create(
-                    tenant=tenant,
-                    actor_membership=None,
-                    slug=slug,
-                    name=name,
-                    kind=kind,
-                    base_url=base_url,
-                    api_key=api_key,
-                    trusted=True,  # the operator's own setting: its URL may be a local Ollama or vLLM
+        """A provider for each kind whose standard credential variables are set, kept up to date with them."""
+        with audit_context(AuditContext(source="cli", actor_label="manage.py seed_demo")):
+            outcomes = env_providers_register(tenant=tenant, environ=os.environ)
+        for outcome in outcomes:
+            if outcome.action == "skipped":
+                self.stderr.write(f"  {outcome.name}: {outcome.problem}")
+            elif outcome.problem:
+                self.stderr.write(f"  {outcome.name} ({outcome.action}): {outcome.problem}; sync it later")
+            elif outcome.action == "unchanged":
+                self.stdout.write(f"  {outcome.name}: unchanged since the last start")
+            else:
+                self.stdout.write(
+                    f"  {outcome.name} ({outcome.action}): imported {outcome.imported} model(s), "
+                    f"published {outcome.routes} route(s)"
                 )
-                try:
-                    models = provider_sync_models(provider=provider, actor_membership=None)
-                except ProviderUnavailable as exc:
-                    self.stderr.write(f"  {name}: {exc.message}; sync it later")
-                    continue
-            routes = Route.objects.filter(tenant=tenant, deployments__model__in=models).count()
-            self.stdout.write(f"  {name}: imported {len(models)} model(s), published {routes} route(s)")
