@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from apps.access.services import personal_token_issue
 from apps.catalog.models import Plan, Service
+from apps.core.models import AuditEvent
 from apps.gitops.services import definitions_export, definitions_schema
 from apps.gitops.services.archive import files_to_tar_gz
 from apps.tenants.models import Role
@@ -72,6 +73,8 @@ def test_plan_and_apply_with_json_files(member, rich_tenant):
     assert applied.status_code == 200
     assert applied.json()["has_changes"] is True
     assert Plan.objects.get(slug="free").requests_per_day == 7
+    event = AuditEvent.objects.get(action="plan.update")
+    assert (event.source, event.actor.username) == ("api", "rich-owner")  # audited as the token's person
 
     again = admin.post("/api/v1/gitops/plan", {"files": files}, format="json")
     assert again.json()["has_changes"] is False
