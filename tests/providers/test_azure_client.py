@@ -199,3 +199,14 @@ async def test_the_outbound_guard_applies(fake):
     await assert_the_guard_refuses(
         guarded, upstream_for(fake), {"model": "a", "messages": HI}, label="azure", fake=fake
     )
+
+
+async def test_an_api_version_azure_does_not_serve_is_the_deployments_failure_not_the_callers(fake, client):
+    upstream = upstream_for(fake, api_version="2031-01-01")
+    with pytest.raises(ProviderError) as refused:
+        await client.chat(upstream, {"model": "a", "messages": HI})
+    _, streamed = await chunks_before_failure(client.chat_stream(upstream, {"model": "a", "messages": HI}))
+
+    for error in (refused.value, streamed):
+        assert (error.kind, error.retryable, error.status) == ("not_found", False, 400)
+        assert "API version not supported" in error.message

@@ -110,15 +110,18 @@ class AzureOpenAIClient(ProviderClient):
         await self._http.aclose()
 
     async def _json(self, method: str, url: str, upstream: Upstream, body: Mapping[str, Any] | None) -> dict[str, Any]:
-        return await self._http.json(
-            method,
-            url,
-            body=body,
-            headers=_headers(upstream, json_body=body is not None),
-            seconds=upstream.timeout,
-            read_error=read_azure_error,
-            secret=upstream.api_key,
-        )
+        try:
+            return await self._http.json(
+                method,
+                url,
+                body=body,
+                headers=_headers(upstream, json_body=body is not None),
+                seconds=upstream.timeout,
+                read_error=read_azure_error,
+                secret=upstream.api_key,
+            )
+        except ProviderError as exc:
+            raise _refined(exc) from None
 
     async def _chunks(self, upstream: Upstream, body: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
         url = _deployment_url(upstream, "chat/completions")
@@ -135,8 +138,8 @@ class AzureOpenAIClient(ProviderClient):
         # before its first word is still a 400 rather than a stream that ends at once.
         held: list[dict[str, Any]] = []
         done = finished = started = False
-        async with contextlib.aclosing(events):
-            async for data in events:
+        async with contextlib.aclosing(_refining(events)) as refined:
+            async for data in refined:
                 if data == b"[DONE]":
                     done = True
                     continue
@@ -216,6 +219,24 @@ def read_azure_error(parsed: Any, raw: bytes) -> ErrorBody:
     inner = parsed["error"].get("innererror") or {}
     refused = filtered("prompt", inner.get("content_filter_result") if isinstance(inner, Mapping) else None)
     return ErrorBody(refused.message, refused.error_type, param=refused.param, code=CONTENT_FILTER)
+
+
+def _refined(exc: ProviderError) -> ProviderError:
+    """Azure answers an api-version it does not serve with a 400: the deployment's misconfiguration, not the
+    caller's request, so it moves on to the next deployment (as its 404 for a version lacking the operation does)."""
+    if exc.kind == "bad_request" and exc.code == "BadRequest" and "API version" in exc.message:
+        exc.kind, exc.retryable = "not_found", False
+    return exc
+
+
+async def _refining(events: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+    try:
+        async for data in events:
+            yield data
+    except ProviderError as exc:
+        raise _refined(exc) from None
+    finally:
+        await events.aclose()
 
 
 def _blank(choices: list[dict[str, Any]]) -> bool:
