@@ -77,3 +77,28 @@ def test_applied_changes_reach_the_data_plane(exported, rich_tenant):
     assert ConfigVersion.objects.get(name="gateway").version > version
     route = snapshot_build().routes[rich_tenant.pk, "team/smart"]
     assert route.deadline == 30.0
+
+
+def test_credential_headers_are_exported_as_references_and_kept_or_replaced(rich_tenant, tmp_path, monkeypatch):
+    local = Provider.objects.get(slug="local")
+    local.options = {"headers": {"X-Team": "ml", "Authorization": "Bearer secret-of-the-portal"}}
+    local.save()
+    assert gitops("export", str(tmp_path), "--tenant", "rich")[0] == 0
+    text = (tmp_path / "providers/local.yaml").read_text()
+    assert "Authorization: credential:local" in text
+    assert "secret-of-the-portal" not in "".join(p.read_text() for p in tmp_path.rglob("*.yaml"))
+
+    assert gitops("plan", str(tmp_path))[0] == 0
+    edit(tmp_path, "providers/local.yaml", "X-Team: ml", "X-Team: search")
+    assert gitops("apply", str(tmp_path))[0] == 0
+    assert Provider.objects.get(slug="local").options["headers"] == {
+        "X-Team": "search",
+        "Authorization": "Bearer secret-of-the-portal",
+    }
+
+    monkeypatch.setenv("GITOPS_TEST_HEADER", "Bearer from-the-environment")
+    edit(tmp_path, "providers/local.yaml", "Authorization: credential:local", "Authorization: env:GITOPS_TEST_HEADER")
+    assert gitops("plan", str(tmp_path))[0] == 2
+    assert gitops("apply", str(tmp_path))[0] == 0
+    assert Provider.objects.get(slug="local").options["headers"]["Authorization"] == "Bearer from-the-environment"
+    assert gitops("plan", str(tmp_path))[0] == 0

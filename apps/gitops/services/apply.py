@@ -4,7 +4,6 @@ rolls everything back and comes out as a DefinitionsInvalid naming the file and 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -19,6 +18,7 @@ from apps.core.errors import ApplicationError, NotPermitted
 from apps.core.services import audit_record, config_version_bump, model_diff
 from apps.gitops.services.apply_catalog import prompt_apply, prompt_tests_apply, prompt_version_apply, service_apply
 from apps.gitops.services.context import ApplyContext, at
+from apps.gitops.services.credentials import resolved_secrets
 from apps.gitops.services.documents import (
     LIMITS,
     PROMPT,
@@ -29,7 +29,6 @@ from apps.gitops.services.documents import (
     SERVICE,
     TENANT,
 )
-from apps.gitops.services.export import CREDENTIAL_PREFIX, ENV_PREFIX
 from apps.gitops.services.load import DefinitionError, Definitions, DefinitionsInvalid
 from apps.gitops.services.plan import CREATE, DELETE, Change, Plan, definitions_plan
 from apps.providers import services as providers
@@ -56,23 +55,6 @@ def _tenant(change: Change, ctx: ApplyContext) -> None:
         config_version_bump()
 
 
-def _credential(data: dict[str, Any], ctx: ApplyContext) -> str:
-    """The plaintext to store, or "" to keep the stored one."""
-    reference = data["api_key"] or ""
-    if reference.startswith(ENV_PREFIX):
-        variable = reference.removeprefix(ENV_PREFIX)
-        if not os.environ.get(variable):
-            raise ApplicationError(f"the environment variable {variable} is not set where this runs", field="api_key")
-        return os.environ[variable]
-    if reference.startswith(CREDENTIAL_PREFIX):
-        slug = reference.removeprefix(CREDENTIAL_PREFIX)
-        source = Provider.objects.for_tenant(ctx.tenant).filter(slug=slug).first()
-        if source is None or not source.has_credentials:
-            raise ApplicationError(f"no credential is stored in the portal for provider {slug!r}", field="api_key")
-        return "" if slug == data["slug"] else source.api_key()
-    return ""
-
-
 def _models_sync(provider: Provider, items: list[dict[str, Any]], ctx: ApplyContext) -> None:
     existing = {model.name: model for model in provider.models.all()}
     for index, item in enumerate(items):
@@ -94,9 +76,10 @@ def _provider(change: Change, ctx: ApplyContext) -> None:
         providers.provider_delete(provider=provider, actor_membership=ctx.membership)
         return
     data = change.desired.data
-    api_key = _credential(data, ctx)
-    fields = {"name": data["name"], "base_url": data["base_url"], "options": data["options"]}
-    if change.action == CREATE:
+    existing = Provider.objects.for_tenant(ctx.tenant).filter(slug=change.key).first()
+    api_key, options = resolved_secrets(data, existing, ctx.tenant)
+    fields = {"name": data["name"], "base_url": data["base_url"], "options": options}
+    if existing is None:
         provider = providers.provider_create(
             tenant=ctx.tenant,
             actor_membership=ctx.membership,
@@ -106,16 +89,13 @@ def _provider(change: Change, ctx: ApplyContext) -> None:
             **fields,
         )
     else:
-        provider = Provider.objects.for_tenant(ctx.tenant).get(slug=change.key)
+        provider = existing
         if provider.kind != data["type"]:
             raise ApplicationError(f"a provider's type cannot change ({provider.kind}): use a new slug", field="type")
         if data["api_key"] is None and provider.has_credentials:
             raise ApplicationError("the stored credential is removed in the portal, not by a file", field="api_key")
-    providers.provider_update(
-        provider=provider,
-        actor_membership=ctx.membership,
-        data={**fields, "enabled": data["enabled"], "api_key": api_key},
-    )
+    data_update = {**fields, "enabled": data["enabled"], "api_key": api_key}
+    providers.provider_update(provider=provider, actor_membership=ctx.membership, data=data_update)
     _models_sync(provider, data["models"], ctx)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from apps.access.models import LimitSet
 from apps.catalog.models import Service
+from apps.gitops.services.credentials import exported_secrets
 from apps.gitops.services.documents import (
     LIMIT_FIELDS,
     LIMITS,
@@ -23,19 +24,17 @@ from apps.prompts.models import PromptTemplate
 from apps.providers.models import Provider, Route
 from apps.tenants.models import Tenant
 
-CREDENTIAL_PREFIX, ENV_PREFIX = "credential:", "env:"
-
 
 def _provider_values(provider: Provider) -> dict[str, Any]:
+    api_key, options = exported_secrets(provider)  # secrets never leave the portal: a file names where they are
     return {
         "slug": provider.slug,
         "name": provider.name,
         "type": provider.kind,
         "base_url": provider.base_url,
-        # The secret never leaves the portal: a file names where it is kept.
-        "api_key": f"{CREDENTIAL_PREFIX}{provider.slug}" if provider.has_credentials else None,
+        "api_key": api_key,
         "enabled": provider.enabled,
-        "options": provider.options,
+        "options": options,
         "models": [
             {
                 "name": m.name,

@@ -4,14 +4,13 @@ file as the database would export it against the file given."""
 from __future__ import annotations
 
 import difflib
-import os
 from dataclasses import dataclass, field
 
+from apps.gitops.services.credentials import matching_references
 from apps.gitops.services.documents import KINDS, PROMPT_VERSION, PROVIDER, TENANT, Document
-from apps.gitops.services.export import ENV_PREFIX, tenant_documents
+from apps.gitops.services.export import tenant_documents
 from apps.gitops.services.load import DefinitionError, Definitions, DefinitionsInvalid
 from apps.gitops.services.yamltext import yaml_dump
-from apps.providers.models import Provider
 from apps.tenants.models import Tenant
 
 CREATE, UPDATE, DELETE = "create", "update", "delete"
@@ -63,18 +62,6 @@ def _diff(current: Document | None, desired: Document | None, path: str) -> str:
     return "".join(difflib.unified_diff(before, after, fromfile=f"a/{path}", tofile=f"b/{path}"))
 
 
-def _same_credential(current: Document, desired: Document, tenant: Tenant) -> Document:
-    """An `env:VAR` reference matches when the key stored is that variable's value: the export cannot know where a
-    stored key came from, so the plan asks the variable."""
-    reference = desired.data["api_key"] or ""
-    if not reference.startswith(ENV_PREFIX) or current.data["api_key"] is None:
-        return current
-    provider = Provider.objects.for_tenant(tenant).get(slug=current.key)
-    if provider.api_key() != os.environ.get(reference.removeprefix(ENV_PREFIX)):
-        return current
-    return Document(current.kind, current.key, current.path, {**current.data, "api_key": reference})
-
-
 def _current_documents(tenant_slug: str) -> tuple[Tenant | None, dict[tuple[str, str], Document]]:
     tenant = Tenant.objects.filter(slug=tenant_slug).first()
     if tenant is None:
@@ -93,7 +80,7 @@ def definitions_plan(*, tenant_slug: str, definitions: Definitions, prune: bool 
     for ident, desired in definitions.documents.items():
         existing = current.get(ident)
         if existing is not None and desired.kind == PROVIDER and tenant is not None:
-            existing = _same_credential(existing, desired, tenant)
+            existing = matching_references(existing, desired, tenant)
         if existing is None:
             changes.append(
                 Change(

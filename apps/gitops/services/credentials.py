@@ -1,0 +1,100 @@
+"""Secrets of providers in definition files: always references, never values.
+
+- `env:VARIABLE`: the variable's value where the apply runs (a CI job's masked variable, the portal's environment);
+- `credential:<provider slug>`: what the portal already stores for that provider of the tenant (encrypted).
+
+They stand for the provider's API key and for the values of its credential-carrying headers (options.headers whose
+name says authorization, key, token, secret, password or cookie). The export writes `credential:<its own slug>` for
+each stored secret; a plan compares an `env:` reference with the variable's current value, since the portal cannot
+know where a stored secret came from."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from apps.core.errors import ApplicationError
+from apps.gitops.services.documents import Document
+from apps.gitops.services.secrets import SECRET_HEADERS
+from apps.providers.models import Provider
+from apps.tenants.models import Tenant
+
+CREDENTIAL_PREFIX, ENV_PREFIX = "credential:", "env:"
+
+
+def _secret_headers(options: dict[str, Any]) -> dict[str, Any]:
+    headers = options.get("headers")
+    if not isinstance(headers, dict):
+        return {}
+    return {name: value for name, value in headers.items() if SECRET_HEADERS.search(str(name))}
+
+
+def exported_secrets(provider: Provider) -> tuple[str | None, dict[str, Any]]:
+    """The provider's api_key and options as a file holds them."""
+    reference = f"{CREDENTIAL_PREFIX}{provider.slug}"
+    options = dict(provider.options)
+    if hidden := _secret_headers(options):
+        options["headers"] = {**options["headers"], **dict.fromkeys(hidden, reference)}
+    return (reference if provider.has_credentials else None), options
+
+
+def _resolve(reference: str, *, field: str, stored: str | None, own_slug: str, tenant: Tenant) -> str:
+    """The value a reference stands for; `stored` is the provider's own stored value (None: nothing stored)."""
+    if reference.startswith(ENV_PREFIX):
+        variable = reference.removeprefix(ENV_PREFIX)
+        if not os.environ.get(variable):
+            raise ApplicationError(f"the environment variable {variable} is not set where this runs", field=field)
+        return os.environ[variable]
+    slug = reference.removeprefix(CREDENTIAL_PREFIX)
+    if slug == own_slug and stored:
+        return stored
+    source = Provider.objects.for_tenant(tenant).filter(slug=slug).first() if slug != own_slug else None
+    value = None
+    if source is not None:
+        value = source.api_key() if field == "api_key" else _secret_headers(source.options).get(field.split(".")[-1])
+    if not value:
+        raise ApplicationError(f"no credential is stored in the portal for provider {slug!r}", field=field)
+    return value
+
+
+def resolved_secrets(data: dict[str, Any], provider: Provider | None, tenant: Tenant) -> tuple[str, dict[str, Any]]:
+    """(api key to store, "" to keep the stored one; options with header values resolved) of a provider's file."""
+    stored_key = provider.api_key() if provider is not None and provider.has_credentials else None
+    stored_headers = _secret_headers(provider.options) if provider is not None else {}
+    api_key = ""
+    if data["api_key"]:
+        value = _resolve(data["api_key"], field="api_key", stored=stored_key, own_slug=data["slug"], tenant=tenant)
+        api_key = "" if value == stored_key else value
+    options = dict(data["options"])
+    if references := _secret_headers(options):
+        resolved = {
+            name: _resolve(
+                reference,
+                field=f"options.headers.{name}",
+                stored=stored_headers.get(name),
+                own_slug=data["slug"],
+                tenant=tenant,
+            )
+            for name, reference in references.items()
+        }
+        options["headers"] = {**options["headers"], **resolved}
+    return api_key, options
+
+
+def _is_env_value(reference: str, stored: str | None) -> bool:
+    return bool(stored) and reference.startswith(ENV_PREFIX) and stored == os.environ.get(reference[len(ENV_PREFIX) :])
+
+
+def matching_references(current: Document, desired: Document, tenant: Tenant) -> Document:
+    """The current document with each `env:` reference of the file in place of `credential:<slug>` when the stored
+    secret is that variable's value, so that an unchanged secret plans no change."""
+    provider = Provider.objects.for_tenant(tenant).get(slug=current.key)
+    data = {**current.data, "options": dict(current.data["options"])}
+    wanted = desired.data["api_key"] or ""
+    if _is_env_value(wanted, provider.api_key() if provider.has_credentials else None):
+        data["api_key"] = wanted
+    stored = _secret_headers(provider.options)
+    for name, reference in _secret_headers(desired.data["options"]).items():
+        if _is_env_value(str(reference), stored.get(name)):
+            data["options"]["headers"] = {**data["options"]["headers"], name: reference}
+    return Document(current.kind, current.key, current.path, data)
