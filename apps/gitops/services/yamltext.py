@@ -6,7 +6,6 @@ writes multi-line text as block scalars so that a prompt change reads as a line 
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +13,8 @@ import yaml
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a repeated value is written out again: &anchors and *aliases read badly in a diff
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
@@ -35,7 +35,6 @@ _Dumper.add_representer(Decimal, _decimal)
 
 def yaml_dump(document: dict[str, Any]) -> str:
     """The file text of a document: insertion order kept, no aliases, unicode as is, a trailing newline."""
-    _Dumper.ignore_aliases = lambda self, data: True  # type: ignore[method-assign]
     return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120, default_flow_style=False)
 
 
@@ -68,17 +67,4 @@ def sorted_tree(value: Any) -> Any:
         return {str(key): sorted_tree(value[key]) for key in sorted(value, key=str)}
     if isinstance(value, list):
         return [sorted_tree(item) for item in value]
-    return value
-
-
-def plain(value: Any) -> Any:
-    """A value as JSON would hold it (dates as ISO text, decimals as numbers), for the API's JSON answers."""
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
     return value
