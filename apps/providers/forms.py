@@ -40,10 +40,27 @@ class ProviderCreateForm(ServiceForm):
     name = model_field(Provider, "name", help_text="e.g. “OpenAI production”")
     slug = model_field(Provider, "slug", help_text="Lowercase letters, digits and hyphens; cannot change.")
     kind = forms.ChoiceField(choices=kind_choices(), help_text="The wire format the provider speaks.")
-    base_url = model_field(Provider, "base_url", assume_scheme="https", label="Base URL")
+    base_url = model_field(
+        Provider,
+        "base_url",
+        assume_scheme="https",
+        label="Base URL",
+        help_text="e.g. https://api.openai.com/v1; Azure OpenAI: the resource's endpoint, https://NAME.openai.azure.com",
+    )
     api_key = forms.CharField(
         required=False, widget=API_KEY_WIDGET, label="API key", help_text="Stored encrypted; never shown again."
     )
+    api_version = forms.CharField(
+        required=False, max_length=40, label="API version", help_text="Azure OpenAI: e.g. 2024-10-21 (the default)."
+    )
+
+    service_fields = {"options.api_version": "api_version"}
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        api_version = data.pop("api_version", "")
+        data["options"] = {"api_version": api_version} if api_version else {}
+        return data
 
 
 class ProviderUpdateForm(ChangesForm):

@@ -13,6 +13,7 @@ from apps.core.errors import ApplicationError, ConflictError, NotPermitted
 from apps.core.netguard import address_refusal, url_problem
 from apps.core.services import audit_record, config_version_bump, model_diff
 from apps.providers.catalog_prices import known_price
+from apps.providers.clients.azure_openai import API_VERSION_FORMAT, configured_deployments
 from apps.providers.clients.base import ModelInfo, ProviderError, Upstream
 from apps.providers.clients.registry import CLIENT_KINDS
 from apps.providers.models import Deployment, Modality, Provider, ProviderModel, Route
@@ -62,6 +63,20 @@ def _check_reachable(provider: Provider) -> None:
         )
 
 
+def _check_options(kind: str, options: dict[str, Any]) -> None:
+    """The options a kind reads, checked when saved rather than at its first call."""
+    if kind != "azure_openai":
+        return
+    if "api_version" in options and not API_VERSION_FORMAT.fullmatch(str(options["api_version"])):
+        message = "Azure OpenAI's api-version is a date, e.g. 2024-10-21 or 2025-04-01-preview."
+        raise ApplicationError(message, field="options.api_version")
+    if "deployments" in options:
+        try:
+            configured_deployments(options["deployments"])
+        except ProviderError as exc:
+            raise ApplicationError(exc.message, field="options.deployments") from None
+
+
 def _audited(action: str, obj, changes: dict[str, Any] | None = None) -> None:
     audit_record(action=action, obj=obj, tenant=obj.tenant, changes=changes or {})
     config_version_bump()
@@ -94,6 +109,7 @@ def provider_create(
     )
     provider.set_api_key(api_key)
     _check_reachable(provider)
+    _check_options(kind, provider.options)
     _save(provider, field="slug", message=f"A provider with slug {slug!r} already exists.")
     # The credential is never part of an audit entry: only whether one is set.
     changes = {"kind": kind, "base_url": base_url, "credentials": bool(api_key), "trusted": trusted}
@@ -116,6 +132,8 @@ def provider_update(*, provider: Provider, actor_membership: Membership | None, 
         setattr(provider, field, new)
     if "base_url" in changes:
         _check_reachable(provider)
+    if "options" in changes:
+        _check_options(provider.kind, provider.options)
     if data.get("api_key"):
         provider.set_api_key(data["api_key"])
         changes["credentials"] = ["(replaced)", "(replaced)"]

@@ -28,6 +28,7 @@ Azure's own additions:
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -48,6 +49,7 @@ from apps.providers.clients.pooled import ErrorBody, PooledHTTP
 from apps.providers.clients.tokens import count_input_tokens, counted
 
 API_VERSION = "2024-10-21"
+API_VERSION_FORMAT = re.compile(r"\d{4}-\d{2}-\d{2}(-preview)?")  # Azure's versions are dates, 2025-04-01-preview
 DEPLOYMENTS_API_VERSION = "2022-12-01"
 CONTENT_FILTER = "content_filter"
 # A listed deployment in another state (creating, failed, deleting) cannot be called.
