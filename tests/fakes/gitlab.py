@@ -24,13 +24,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
 from aiohttp import web
 
+from tests.fakes.gitlab_repo import Commit, Repository, blob_id, now
 from tests.fakes.server import FakeServer, RecordedRequest, read_json
 
 _MESSAGES = {
@@ -46,28 +45,7 @@ _MESSAGES = {
 }
 
 
-def blob_id(content: bytes) -> str:
-    """Git's object id of a file's content, which GitLab reports as a tree entry's `id`."""
-    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
-
-
-@dataclass
-class Commit:
-    id: str
-    message: str
-    parent_ids: list[str]
-    author_name: str
-    author_email: str
-    created_at: str
-    tree: dict[str, bytes]  # the whole repository at this commit
-    changes: dict[str, str] = field(default_factory=dict)  # path -> added / modified / removed
-
-    @property
-    def title(self) -> str:
-        return self.message.split("\n", 1)[0]
-
-
-class FakeGitLab(FakeServer):
+class FakeGitLab(FakeServer, Repository):
     thread_name = "fake-gitlab"
 
     def __init__(
@@ -96,39 +74,6 @@ class FakeGitLab(FakeServer):
     @property
     def web_url(self) -> str:
         return f"{self.origin}/{self.project_path}"
-
-    def seed(self, files: dict[str, str], *, branch: str = "main", message: str = "Initial commit") -> Commit:
-        """A commit made by a person on `branch` (created when missing), as if pushed."""
-        return self._commit(
-            branch=branch,
-            start=self.branches.get(branch),
-            message=message,
-            author=("Ada Dev", "ada@example.com"),
-            actions=[
-                {"action": "update" if self._has(branch, p) else "create", "file_path": p, "content": c}
-                for p, c in files.items()
-            ],
-        )
-
-    def delete(self, paths: list[str], *, branch: str = "main", message: str = "Remove files") -> Commit:
-        return self._commit(
-            branch=branch,
-            start=self.branches[branch],
-            message=message,
-            author=("Ada Dev", "ada@example.com"),
-            actions=[{"action": "delete", "file_path": p} for p in paths],
-        )
-
-    def files(self, ref: str = "main") -> dict[str, str]:
-        commit = self._resolve(ref)
-        return {} if commit is None else {path: data.decode() for path, data in sorted(commit.tree.items())}
-
-    def commits_on(self, branch: str = "main") -> list[Commit]:
-        out, sha = [], self.branches.get(branch)
-        while sha:
-            out.append(self.commits[sha])
-            sha = self.commits[sha].parent_ids[0] if self.commits[sha].parent_ids else None
-        return out
 
     def push_event(self, before: str | None, after: str, *, branch: str = "main") -> dict[str, Any]:
         """GitLab's push-event payload for the commits between `before` (exclusive) and `after`."""
@@ -275,7 +220,7 @@ class FakeGitLab(FakeServer):
         for rel, number in (("next", page + 1 if page < total_pages else None), ("first", 1), ("last", total_pages)):
             if number is not None:
                 query = urlencode({**q, "page": number, "per_page": per_page})
-                links.append(f'<{self.origin}{request.path}?{query}>; rel="{rel}"')
+                links.append(f'<{self.origin}{request.raw_path.split("?", 1)[0]}?{query}>; rel="{rel}"')
         headers["Link"] = ", ".join(links)
         return web.json_response(items[(page - 1) * per_page : page * per_page], headers=headers)
 
@@ -343,7 +288,7 @@ class FakeGitLab(FakeServer):
             "sha": self.branches[body["source_branch"]],
             "merge_status": "can_be_merged",
             "draft": False,
-            "created_at": _now(),
+            "created_at": now(),
             "web_url": f"{self.web_url}/-/merge_requests/{iid}",
         }
         self.merge_requests.append(mr)
@@ -384,61 +329,6 @@ class FakeGitLab(FakeServer):
                 "web_url": f"{self.web_url}/-/compare/{a.id[:8]}...{b.id[:8]}",
             }
         )
-
-    # ---- the in-memory repository --------------------------------------------------------------------------------
-
-    def _has(self, branch: str, path: str) -> bool:
-        return branch in self.branches and path in self.commits[self.branches[branch]].tree
-
-    def _resolve(self, ref: str) -> Commit | None:
-        if ref in self.branches:
-            return self.commits[self.branches[ref]]
-        return self.commits.get(ref)
-
-    def _commit(
-        self, *, branch: str, start: str | None, message: str, author: tuple[str, str], actions: list[dict[str, Any]]
-    ) -> Commit:
-        tree = dict(self.commits[start].tree) if start else {}
-        changes: dict[str, str] = {}
-        for action in actions:
-            kind, path = action.get("action"), action.get("file_path", "")
-            content = str(action.get("content", "")).encode()
-            if kind == "create":
-                if path in tree:
-                    raise ValueError("A file with this name already exists")
-                tree[path], changes[path] = content, "added"
-            elif kind == "update":
-                if path not in tree:
-                    raise ValueError("A file with this name doesn't exist")
-                tree[path], changes[path] = content, "modified"
-            elif kind == "delete":
-                if path not in tree:
-                    raise ValueError("A file with this name doesn't exist")
-                del tree[path]
-                changes[path] = "removed"
-            elif kind == "move":
-                previous = action.get("previous_path", "")
-                if previous not in tree:
-                    raise ValueError("A file with this name doesn't exist")
-                tree[path] = content if "content" in action else tree[previous]
-                del tree[previous]
-                changes[previous], changes[path] = "removed", "added"
-            else:
-                raise ValueError("actions[0][action] does not have a valid value")
-        digest = hashlib.sha1(f"{start}\n{message}\n{len(self.commits)}".encode(), usedforsecurity=False)
-        commit = Commit(
-            id=digest.hexdigest(),
-            message=message,
-            parent_ids=[start] if start else [],
-            author_name=author[0],
-            author_email=author[1],
-            created_at=_now(),
-            tree=tree,
-            changes=changes,
-        )
-        self.commits[commit.id] = commit
-        self.branches[branch] = commit.id
-        return commit
 
     # ---- GitLab's JSON shapes ------------------------------------------------------------------------------------
 
@@ -511,7 +401,3 @@ class FakeGitLab(FakeServer):
         # GitLab answers {"message": ...} for most errors and {"error": ...} when a required parameter is missing.
         body = {"error": error} if error else {"message": message if message is not None else _MESSAGES[status]}
         return web.json_response(body, status=status, headers=headers)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
