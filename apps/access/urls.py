@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from apps.access import views, views_usage
+from apps.access import views, views_limits, views_usage
 
 app_name = "access"
 urlpatterns = [
@@ -18,6 +18,9 @@ urlpatterns = [
         views_usage.app_subscription_usage,
         name="app-subscription-usage",
     ),
+    path("apps/<slug:slug>/limits/", views_limits.app_limits, name="app-limits"),
+    path("apps/<slug:slug>/keys/<int:pk>/limits/", views_limits.key_limits, name="key-limits"),
+    path("limits/", views_limits.tenant_limits, name="tenant-limits"),
     path("apps/<slug:slug>/keys/", views.api_key_create, name="api-key-create"),
     path("apps/<slug:slug>/keys/<int:pk>/revoke/", views.api_key_revoke, name="api-key-revoke"),
     path("account/tokens/", views.personal_token_list, name="personal-token-list"),

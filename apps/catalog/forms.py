@@ -12,7 +12,7 @@ from django import forms
 from django.db import models
 from django.forms.models import model_to_dict
 
-from apps.catalog.models import ApprovalMode, OutputMode, Plan, Service, ServiceKind, Visibility
+from apps.catalog.models import ApprovalMode, BudgetCurrency, OutputMode, Plan, Service, ServiceKind, Visibility
 from apps.catalog.selectors import route_list_for, share_target_list
 from apps.core.forms import ServiceForm
 from apps.tenants.models import Tenant
@@ -144,6 +144,26 @@ class ServiceEditForm(ServiceFields):
     output_schema = JSONTextField(required=False, label="Output schema")
     expected_tokens_per_call = formfield(Service, "expected_tokens_per_call")
     capture_bodies_days = formfield(Service, "capture_bodies_days", label="Keep call bodies (days)")
+    cache_ttl_seconds = formfield(
+        Service,
+        "cache_ttl_seconds",
+        label="Cache answers for (s)",
+        help_text="Identical calls within this many seconds get the stored answer (1 to 604800, wins over the "
+        "route's). Empty: no cache.",
+    )
+    semantic_cache = formfield(Service, "semantic_cache", label="Also reuse the answers of similar prompts")
+    semantic_cache_route = forms.ChoiceField(
+        required=False,
+        label="Embedding route",
+        help_text="The route that embeds prompts to compare them; it must serve an embedding model.",
+    )
+    semantic_cache_threshold = formfield(
+        Service,
+        "semantic_cache_threshold",
+        label="Similarity threshold",
+        required=False,
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
+    )
 
     LISTS = ("tags", "shared_with", "route")  # shown as names, not primary keys
 
@@ -155,8 +175,14 @@ class ServiceEditForm(ServiceFields):
             "route": service.route.alias,
         }
         super().__init__(data, tenant=service.tenant, initial=initial)
+        aliases = route_list_for(tenant=service.tenant).values_list("alias", flat=True)
+        self.fields["semantic_cache_route"].choices = [("", "None"), *((alias, alias) for alias in aliases)]
         if service.kind != ServiceKind.PROMPT:  # a model API answers with chat completions: no output settings
             del self.fields["output_mode"], self.fields["output_schema"]
+
+    def clean_semantic_cache_threshold(self) -> float:
+        value = self.cleaned_data["semantic_cache_threshold"]
+        return self.initial["semantic_cache_threshold"] if value is None else value  # not sent: unchanged
 
     def service_kwargs(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
@@ -183,7 +209,15 @@ class PlanFields(ServiceForm):
     requests_per_day = formfield(Plan, "requests_per_day", help_text="Empty: unlimited.")
     requests_per_month = formfield(Plan, "requests_per_month", help_text="Empty: unlimited.")
     tokens_per_minute = formfield(Plan, "tokens_per_minute", help_text="Empty: unlimited.")
-    monthly_budget = formfield(Plan, "monthly_budget", label="Monthly budget (USD)", help_text="Empty: unlimited.")
+    daily_budget = formfield(Plan, "daily_budget", label="Daily budget", help_text="Per UTC day. Empty: none.")
+    monthly_budget = formfield(Plan, "monthly_budget", label="Monthly budget", help_text="Per UTC month. Empty: none.")
+    budget_currency = formfield(Plan, "budget_currency", label="Currency", required=False)
+    budget_alert_percent = formfield(
+        Plan,
+        "budget_alert_percent",
+        label="Alert at (% of a budget)",
+        help_text="The service's owners are alerted when a subscription spends this share. Empty: no alert.",
+    )
     allowed_models = forms.MultipleChoiceField(
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -197,6 +231,9 @@ class PlanFields(ServiceForm):
         super().__init__(data, **kwargs)
         aliases = route_list_for(tenant=service.tenant).values_list("alias", flat=True)
         self.fields["allowed_models"].choices = [(alias, alias) for alias in aliases]
+
+    def clean_budget_currency(self) -> str:
+        return self.cleaned_data["budget_currency"] or BudgetCurrency.USD  # not sent: the only currency
 
 
 class PlanCreateForm(PlanFields):

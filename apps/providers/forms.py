@@ -107,6 +107,12 @@ class RouteSettingsFields(forms.Form):
     description = model_field(Route, "description")
     deadline_seconds = model_field(Route, "deadline_seconds", label="Deadline (s)", widget=ANY_STEP)
     retries = model_field(Route, "retries")
+    cache_ttl_seconds = model_field(
+        Route,
+        "cache_ttl_seconds",
+        label="Cache answers for (s)",
+        help_text="Identical calls within this many seconds get the stored answer (1 to 604800). Empty: no cache.",
+    )
 
 
 class RouteCreateForm(RouteSettingsFields, ServiceForm):

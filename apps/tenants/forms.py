@@ -26,6 +26,12 @@ class TenantSettingsForm(ServiceForm):
         help_text="Off: your apps call your own services without a subscription (plans and their limits do not "
         "apply to them). On: they request and are approved like any other tenant's app.",
     )
+    limits_fail_open = forms.BooleanField(
+        required=False,
+        label="Serve calls without limits while the limit store (Redis) is unreachable",
+        help_text="On: calls go on, unlimited, and the outage is logged and counted. Off: calls are refused with "
+        "503 until it is back (no call can overspend a budget).",
+    )
 
 
 class MemberRoleForm(ServiceForm):

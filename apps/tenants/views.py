@@ -44,9 +44,14 @@ def no_tenant(request: HttpRequest) -> HttpResponse:
 @tenant_required(Role.OWNER)
 @require_http_methods(["GET", "POST"])
 def tenant_settings(request: HttpRequest) -> HttpResponse:
-    """The tenant's settings, for its owners: its name and whether its apps need subscriptions to its own services."""
+    """The tenant's settings, for its owners: its name, whether its apps need subscriptions to its own services,
+    whether calls go on unlimited while limits cannot be counted; the page loads its limits section (access)."""
     tenant = request.tenant
-    initial = {"name": tenant.name, "require_internal_subscriptions": tenant.require_internal_subscriptions}
+    initial = {
+        "name": tenant.name,
+        "require_internal_subscriptions": tenant.require_internal_subscriptions,
+        "limits_fail_open": tenant.limits_fail_open,
+    }
     form = TenantSettingsForm(request.POST if request.method == "POST" else None, initial=initial)
     if form.is_bound and form.submit(services.tenant_update, tenant=tenant, actor_membership=request.membership):
         messages.success(request, f"The settings of {form.result} are saved.")

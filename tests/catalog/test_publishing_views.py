@@ -15,7 +15,14 @@ from apps.catalog.models import Lifecycle, Plan, Service
 from apps.core.models import AuditEvent
 from apps.prompts.models import PromptTemplate
 from apps.tenants.models import Role
-from tests.factories import PlanFactory, RouteFactory, ServiceFactory, SubscriptionFactory
+from tests.factories import (
+    DeploymentFactory,
+    PlanFactory,
+    ProviderModelFactory,
+    RouteFactory,
+    ServiceFactory,
+    SubscriptionFactory,
+)
 from tests.helpers import tenant_state
 
 pytestmark = pytest.mark.django_db
@@ -194,6 +201,12 @@ def test_an_admin_adds_and_edits_a_plan_with_limits_budget_and_models(admin_web,
         ({"allowed_models": ["globex-smart"]}, "allowed_models"),
         ({"slug": "Gold Plan"}, "slug"),
         ({"position": "101"}, "position"),
+        ({"requests_per_minute": "0"}, "requests_per_minute"),
+        ({"tokens_per_minute": "0"}, "tokens_per_minute"),
+        ({"daily_budget": "-1"}, "daily_budget"),
+        ({"budget_currency": "EUR"}, "budget_currency"),
+        ({"budget_alert_percent": "0"}, "budget_alert_percent"),
+        ({"budget_alert_percent": "101"}, "budget_alert_percent"),
     ],
 )
 def test_a_plan_with_a_negative_limit_or_unknown_model_is_refused_at_its_field(
@@ -289,6 +302,64 @@ def test_an_unknown_service_or_plan_is_404(admin_web, sentiment):
     assert admin_web.get("/catalog/nothing/manage/").status_code == 404
     assert admin_web.post("/catalog/nothing/retire/").status_code == 404
     assert admin_web.get("/catalog/sentiment/plans/nothing/").status_code == 404
+
+
+def test_a_plan_keeps_its_daily_budget_currency_and_alert(admin_web, sentiment, tenant):
+    budgets = {"daily_budget": "12.00", "budget_currency": "USD", "budget_alert_percent": "90"}
+    response = admin_web.post("/catalog/sentiment/plans/", {**PLAN, "allowed_models": ["smart"], **budgets})
+    assert response.status_code == 302, response.context["form"].errors
+    plan = Plan.objects.get(slug="gold")
+    assert (plan.daily_budget, plan.budget_currency, plan.budget_alert_percent) == (Decimal("12.00"), "USD", 90)
+    page = admin_web.get("/catalog/sentiment/plans/gold/").content.decode()
+    assert 'name="daily_budget" value="12.00"' in page
+
+
+def _edit_data(web, slug: str) -> dict:
+    """What the edit page's form posts unchanged (JSON fields as their text, unticked boxes left out)."""
+    form = web.get(f"/catalog/{slug}/edit/").context["form"]
+    data = {name: value for name, value in form.initial.items() if value is not None and value is not False}
+    return {name: json.dumps(value) if isinstance(value, dict) else value for name, value in data.items()}
+
+
+@pytest.fixture
+def embed(tenant):
+    """Route `embed`, served by a model with the embedding modality."""
+    model = ProviderModelFactory(provider__tenant=tenant, modalities=["embedding"])
+    return DeploymentFactory(route=RouteFactory(tenant=tenant, alias="embed"), model=model).route
+
+
+def test_a_service_caches_by_ttl_and_semantically_from_its_edit_page(admin_web, sentiment, embed):
+    cache = {"cache_ttl_seconds": "600", "semantic_cache": "on", "semantic_cache_route": embed.alias}
+    response = admin_web.post("/catalog/sentiment/edit/", {**_edit_data(admin_web, "sentiment"), **cache})
+    assert response.status_code == 302, response.context["form"].errors
+    sentiment.refresh_from_db()
+    assert (sentiment.cache_ttl_seconds, sentiment.semantic_cache, sentiment.semantic_cache_route) == (
+        600,
+        True,
+        "embed",
+    )
+    assert sentiment.semantic_cache_threshold == 0.95
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"cache_ttl_seconds": "0"}, "cache_ttl_seconds"),
+        ({"cache_ttl_seconds": "604801"}, "cache_ttl_seconds"),
+        ({"cache_ttl_seconds": "60", "semantic_cache": "on"}, "semantic_cache_route"),
+        ({"cache_ttl_seconds": "60", "semantic_cache": "on", "semantic_cache_route": "smart"}, "semantic_cache_route"),
+        ({"semantic_cache": "on", "semantic_cache_route": "embed"}, "cache_ttl_seconds"),
+        ({"semantic_cache_threshold": "0.5"}, "semantic_cache_threshold"),
+    ],
+)
+def test_bad_cache_settings_are_refused_at_their_field(admin_web, sentiment, embed, tenant, change, field):
+    before = tenant_state(tenant)
+    response = admin_web.post("/catalog/sentiment/edit/", {**_edit_data(admin_web, "sentiment"), **change})
+    assert response.status_code == 400
+    assert list(response.context["form"].errors) == [field]
+    assert tenant_state(tenant) == before
+    sentiment.refresh_from_db()
+    assert (sentiment.cache_ttl_seconds, sentiment.semantic_cache) == (None, False)
 
 
 def test_a_model_apis_edit_page_has_no_output_settings_and_saves(admin_web, tenant, route):

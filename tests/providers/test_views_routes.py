@@ -148,6 +148,30 @@ def test_route_settings_are_saved_and_checked(admin_web, route):
     assert Route.objects.get(pk=route.pk).enabled is False
 
 
+@pytest.mark.parametrize(("ttl", "expected"), [("3600", 3600), ("604800", 604800), ("", None)])
+def test_a_route_caches_answers_for_the_ttl_set_on_its_page(admin_web, route, ttl, expected):
+    form = {"description": "", "deadline_seconds": "45", "retries": "1", "enabled": "on", "cache_ttl_seconds": ttl}
+    assert admin_web.post("/routes/smart/", form).status_code == 302
+    route.refresh_from_db()
+    assert route.cache_ttl_seconds == expected
+    created = admin_web.post("/routes/", {**form, "alias": "cached"})
+    assert created.status_code == 302
+    assert Route.objects.get(alias="cached").cache_ttl_seconds == expected
+
+
+@pytest.mark.parametrize("ttl", ["0", "-1", "604801", "soon"])
+@pytest.mark.parametrize("where", ["/routes/smart/", "/routes/"])
+def test_a_bad_cache_ttl_is_refused_at_its_field(admin_web, route, tenant, where, ttl):
+    before = tenant_state(tenant)
+    form = {"alias": "cached", "deadline_seconds": "45", "retries": "1", "cache_ttl_seconds": ttl}
+    response = admin_web.post(where, form)
+    assert response.status_code == 400
+    assert list(response.context["form"].errors) == ["cache_ttl_seconds"]
+    assert 'id="id_cache_ttl_seconds_error"' in response.content.decode()
+    assert tenant_state(tenant) == before
+    assert Route.objects.get(pk=route.pk).cache_ttl_seconds is None
+
+
 def test_deleting_a_route_goes_back_to_the_list(admin_web, route):
     response = admin_web.post("/routes/smart/delete/", headers=HTMX)
     assert response["HX-Redirect"] == "/routes/"

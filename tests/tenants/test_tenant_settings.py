@@ -25,7 +25,9 @@ def test_an_owner_requires_internal_subscriptions_and_the_change_is_audited(clie
     assert page.status_code == 200
     assert "need an approved subscription to its own services too" in page.content.decode()
     before = _version()
-    response = client_for(owner).post(SETTINGS, {"name": "Acme", "require_internal_subscriptions": "on"})
+    response = client_for(owner).post(
+        SETTINGS, {"name": "Acme", "require_internal_subscriptions": "on", "limits_fail_open": "on"}
+    )
     assert response.status_code == 302
     tenant.refresh_from_db()
     assert tenant.require_internal_subscriptions is True
