@@ -189,3 +189,13 @@ def test_a_plan_without_limits_has_none_to_show(api_client_for, mallory, make_su
     subscription = make_subscription(SubscriptionStatus.APPROVED, plan=open_plan)
     body = _usage(api_client_for(mallory), subscription.pk).json()
     assert (body["plan"]["limits"], body["plan"]["alert_percent"], body["also_applies"]) == ([], None, [])
+
+
+def test_times_are_utc_whatever_the_portals_time_zone(api_client_for, mallory, subscribed, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    body = _usage(api_client_for(mallory), subscribed.pk).json()
+    day = _limits(body["plan"])["requests_per_day"]
+    assert day["resets_at"] == (NOW.replace(hour=0, minute=0, second=0) + timedelta(days=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    assert body["as_of"] == NOW.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -3,6 +3,8 @@ limit sets of its app, keys and tenant (apps/access/selectors/subscription_usage
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -24,7 +26,9 @@ class LimitReadingOut(serializers.Serializer):
     used = serializers.FloatField()
     remaining = serializers.FloatField()
     percent = serializers.FloatField(help_text="used / limit * 100 (may pass 100 when calls were in flight)")
-    resets_at = serializers.DateTimeField(help_text="when the period ends and the count starts again (UTC)")
+    resets_at = serializers.DateTimeField(
+        default_timezone=UTC, help_text="when the period ends and the count starts again (UTC)"
+    )
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -48,7 +52,7 @@ class SubscriptionUsageOut(serializers.Serializer):
     app = serializers.CharField(source="subscription.app.slug")
     service = serializers.CharField(source="subscription.service.slug")
     status = serializers.CharField(source="subscription.state")
-    as_of = serializers.DateTimeField()
+    as_of = serializers.DateTimeField(default_timezone=UTC)
     source = serializers.CharField(help_text="gateway: the live counters the gateway enforces; call_log: the record")
     plan = LimitScopeUsageOut()
     also_applies = LimitScopeUsageOut(many=True, source="others")

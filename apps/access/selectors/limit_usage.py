@@ -95,6 +95,10 @@ class LimitUsageReader(Protocol):
     ) -> dict[tuple[str, int], dict[str, Reading]]: ...
 
 
+class LimitUsageUnavailable(Exception):
+    """A reader cannot count right now (the live counters' store is unreachable): the next reader is asked."""
+
+
 _readers: dict[str, LimitUsageReader] = {}
 
 
@@ -103,11 +107,20 @@ def limit_usage_reader_register(reader: LimitUsageReader, *, live: bool) -> None
     _readers["live" if live else "record"] = reader
 
 
-def limit_usage_reader() -> LimitUsageReader:
-    reader = _readers.get("live") or _readers.get("record")
-    if reader is None:
-        raise ImproperlyConfigured("No limit usage reader: apps.analytics or apps.gateway registers one.")
-    return reader
+def limit_usage_read(
+    *, scopes: Mapping[UsageScope, Mapping[str, Decimal]], now: datetime
+) -> tuple[str, dict[tuple[str, int], dict[str, Reading]]]:
+    """(the source that counted, its readings): the live counters, else (none registered, or unreachable) the
+    call log."""
+    for name in ("live", "record"):
+        reader = _readers.get(name)
+        if reader is None:
+            continue
+        try:
+            return reader.source, reader(scopes=scopes, now=now)
+        except LimitUsageUnavailable:
+            continue
+    raise ImproperlyConfigured("No limit usage reader answered: apps.analytics registers the call log's.")
 
 
 def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:

@@ -20,7 +20,7 @@ from apps.access.selectors.limit_usage import (
     METRIC_ORDER,
     Reading,
     UsageScope,
-    limit_usage_reader,
+    limit_usage_read,
     readings_complete,
 )
 from apps.access.selectors.subscriptions import RELATED
@@ -137,8 +137,7 @@ def subscription_usage_list(
         ]
         wanted[plan_scope] = plan_scopes[subscription.pk][1]
         wanted.update({scope: limits for _, scope, _, limits in other_scopes[subscription.pk]})
-    reader = limit_usage_reader()
-    counted = reader(scopes={scope: limits for scope, limits in wanted.items() if limits}, now=now)
+    source, counted = limit_usage_read(scopes={scope: limits for scope, limits in wanted.items() if limits}, now=now)
 
     def readings(scope: UsageScope, limits: dict[str, Decimal]) -> list[Reading]:
         return list(readings_complete(limits, counted.get((scope.kind, scope.scope_id), {}), now).values())
@@ -150,7 +149,7 @@ def subscription_usage_list(
         usages[subscription.pk] = SubscriptionUsage(
             subscription=subscription,
             as_of=now,
-            source=reader.source,
+            source=source,
             plan=ScopeUsage("plan", plan.pk, plan.name, readings(plan_scope, plan_limits), plan.budget_alert_percent),
             others=[
                 ScopeUsage(scope.kind, scope.scope_id, name, readings(scope, limits), limit_set.budget_alert_percent)
