@@ -168,3 +168,13 @@ def test_anonymous_callers_get_401_but_the_schema_is_public(rich_tenant):
         "PromptVersion",
         "PromptTests",
     }
+
+
+def test_oversized_archives_are_refused_before_they_are_unpacked(member):
+    admin = member(Role.ADMIN)
+    many = files_to_tar_gz({f"notes/{n}.txt": "" for n in range(5001)})
+
+    answer = admin.post("/api/v1/gitops/plan", data=many, content_type="application/gzip")
+
+    assert answer.status_code == 400
+    assert answer.json()["message"] == "The archive is too large for a tenant's definitions."

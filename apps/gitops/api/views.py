@@ -31,7 +31,7 @@ from apps.gitops.services import (
     definitions_plan,
     definitions_schema,
 )
-from apps.gitops.services.archive import files_from_tar_gz, files_to_tar_gz
+from apps.gitops.services.archive import MAX_ARCHIVE_BYTES, files_from_tar_gz, files_to_tar_gz
 from apps.tenants.models import Membership, Role, Tenant
 from apps.tenants.selectors import tenant_get_for_user
 
@@ -49,7 +49,8 @@ class TarGzParser(BaseParser):
     media_type = GZIP
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> bytes:
-        return stream.read() if stream is not None else b""
+        # One byte past the limit is enough to refuse an oversized upload without reading it all.
+        return stream.read(MAX_ARCHIVE_BYTES + 1) if stream is not None else b""
 
 
 def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
@@ -72,7 +73,8 @@ def _definitions(request: Request) -> tuple[Definitions, bool, Membership]:
     if isinstance(request.data, bytes):
         files, prune = files_from_tar_gz(request.data), query.get("prune", False)
     elif "archive" in request.FILES:
-        files, prune = files_from_tar_gz(request.FILES["archive"].read()), query.get("prune", False)
+        upload = request.FILES["archive"]
+        files, prune = files_from_tar_gz(upload.read(MAX_ARCHIVE_BYTES + 1)), query.get("prune", False)
     else:
         body = _valid(DefinitionsIn, request.data)
         files, prune = body["files"], body["prune"]

@@ -10,8 +10,9 @@ from pathlib import PurePosixPath
 
 from apps.core.errors import ApplicationError
 
-MAX_FILES = 5000
+MAX_FILES = 5000  # entries of any type
 MAX_BYTES = 20 * 1024 * 1024  # unpacked: a tenant's definitions are text, far below this
+MAX_ARCHIVE_BYTES = 5 * 1024 * 1024
 
 
 def files_to_tar_gz(files: Mapping[str, str]) -> bytes:
@@ -35,13 +36,18 @@ def _member_path(name: str) -> str:
 
 def files_from_tar_gz(data: bytes) -> dict[str, str]:
     """The text files of a tar.gz (relative path → text), rooted at the folder that holds tenant.yaml."""
+    if len(data) > MAX_ARCHIVE_BYTES:
+        raise ApplicationError("The archive is too large for a tenant's definitions.", field="archive")
+    files, unpacked = {}, 0
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            members = [m for m in tar.getmembers() if m.isfile()]
-            if len(members) > MAX_FILES or sum(m.size for m in members) > MAX_BYTES:
-                raise ApplicationError("The archive is too large for a tenant's definitions.", field="archive")
-            files = {}
-            for member in members:
+            # Member by member: a crafted archive of countless entries stops at the limit, not at memory's end.
+            for count, member in enumerate(tar, start=1):
+                unpacked += member.size
+                if count > MAX_FILES or unpacked > MAX_BYTES:
+                    raise ApplicationError("The archive is too large for a tenant's definitions.", field="archive")
+                if not member.isfile():
+                    continue
                 extracted = tar.extractfile(member)
                 try:
                     files[_member_path(member.name)] = extracted.read().decode("utf-8") if extracted else ""
