@@ -2,7 +2,7 @@
 enforces, in Redis or in this process (the embedded default), read in their current windows.
 
 `GatewayLimitUsage` is the access app's LimitUsageReader (apps/access/selectors/limit_usage.py) over them, for
-registration in apps/gateway/apps.py; while the store is unreachable it answers from the call log instead."""
+registration in apps/gateway/apps.py; while the store is unreachable it says so, and the port reads the call log."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from apps.access.selectors.limit_usage import Reading, UsageScope, readings_complete
-from apps.analytics.selectors.limit_usage import call_log_limit_usage
+from apps.access.selectors.limit_usage import LimitUsageUnavailable, Reading, UsageScope, readings_complete
 from apps.gateway.pipeline.policies.counters import Counters, CounterStoreDown, counter_key, window_bounds
 from apps.gateway.pipeline.snapshot import Limits
 
@@ -95,8 +94,9 @@ class GatewayLimitUsage:
         entries = [(scope.kind, scope.scope_id, limits) for scope, limits in scopes.items()]
         try:
             found = _read_many(entries, now.timestamp(), self._counters or _counters())
-        except CounterStoreDown:
-            return call_log_limit_usage(scopes=scopes, now=now)  # the record of calls, while Redis is away
+        except CounterStoreDown as exc:
+            # The port then asks the call log, the record of calls, and says that it counted.
+            raise LimitUsageUnavailable(str(exc)) from exc
         readings = {}
         for (scope, limits), metrics in zip(scopes.items(), found, strict=True):
             read = {

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from apps.access.selectors.limit_usage import UsageScope
+from apps.access.selectors import limit_usage
+from apps.access.selectors.limit_usage import LimitUsageUnavailable, UsageScope
 from apps.gateway.adapters.limit_usage import GatewayLimitUsage, limit_usage_read
 from apps.gateway.adapters.redis_counters import RedisCounters
 from apps.gateway.pipeline.policies.budgets import BudgetStep
@@ -29,6 +30,7 @@ async def test_a_subscriptions_usage_is_read_in_its_current_windows(counters, re
         await budget.admit(ctx)
         ctx.cost = Decimal("0.125")
         await budget.after_call(ctx)
+        await budget.settled()
 
     usage = limit_usage_read(scope="subscription", scope_id=SUB, limits=PLAN_LIMITS, now=NOW, counters=counters)
     assert usage == {
@@ -64,8 +66,12 @@ async def test_the_access_apps_reader_gets_readings_for_every_scope_asked(counte
 
 
 @pytest.mark.django_db
-def test_while_the_store_is_unreachable_the_reader_answers_from_the_call_log():
+def test_while_the_store_is_unreachable_the_port_answers_from_the_call_log(monkeypatch):
     scope = UsageScope(kind="app", scope_id=7, tenant_id=1, app_id=7)
     reader = GatewayLimitUsage(RedisCounters(url=f"redis://127.0.0.1:{closed_port()}/0"))
-    readings = reader(scopes={scope: {"requests_per_day": Decimal(5)}}, now=datetime.fromtimestamp(NOW, tz=UTC))
-    assert readings[("app", 7)]["requests_per_day"].used == 0  # no calls logged
+    asked, now = {scope: {"requests_per_day": Decimal(5)}}, datetime.fromtimestamp(NOW, tz=UTC)
+    with pytest.raises(LimitUsageUnavailable):
+        reader(scopes=asked, now=now)
+    monkeypatch.setattr(limit_usage, "_readers", {**limit_usage._readers, "live": reader})
+    source, readings = limit_usage.limit_usage_read(scopes=asked, now=now)
+    assert (source, readings[("app", 7)]["requests_per_day"].used) == ("call_log", 0)  # no calls logged
