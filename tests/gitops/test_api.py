@@ -178,3 +178,15 @@ def test_oversized_archives_are_refused_before_they_are_unpacked(member):
 
     assert answer.status_code == 400
     assert answer.json()["message"] == "The archive is too large for a tenant's definitions."
+
+
+def test_files_of_another_tenant_are_refused_even_with_this_tenants_name_in_the_query(member, rich_tenant):
+    admin = member(Role.ADMIN)
+    victim = TenantFactory(slug="victim", name="Victim")
+    files = definitions_export(tenant=victim)
+
+    for endpoint in ("plan", "apply"):
+        answer = admin.post(f"/api/v1/gitops/{endpoint}?tenant=rich", {"files": files}, format="json")
+        assert answer.status_code in (400, 403), endpoint
+        assert "Victim" not in answer.content.decode()
+    assert admin.post("/api/v1/gitops/plan", {"files": files}, format="json").status_code == 404

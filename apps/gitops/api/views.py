@@ -122,8 +122,9 @@ class DefinitionsPlanApi(APIView):
         summary="What applying the files would change",
     )
     def post(self, request: Request) -> Response:
-        definitions, prune, _ = _definitions(request)
-        plan = definitions_plan(tenant_slug=definitions.tenant_slug, definitions=definitions, prune=prune)
+        definitions, prune, membership = _definitions(request)
+        # The tenant checked, not the one the files name: files of another tenant are refused, never planned.
+        plan = definitions_plan(tenant_slug=membership.tenant.slug, definitions=definitions, prune=prune)
         return Response(DefinitionsPlanOut(plan).data)
 
 
