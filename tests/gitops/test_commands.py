@@ -8,6 +8,8 @@ from apps.catalog.models import Service
 from apps.core.models import AuditEvent
 from apps.prompts.models import PromptTemplate
 from apps.providers.models import Route
+from apps.tenants.models import Membership, Tenant
+from tests.factories import UserFactory
 from tests.gitops.helpers import counts, edit, gitops
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +146,28 @@ def test_export_of_an_unknown_tenant_is_refused(db, tmp_path):
 
     with pytest.raises(CommandError, match="No tenant 'nope'"):
         gitops("export", str(tmp_path), "--tenant", "nope")
+
+
+def test_apply_creates_a_missing_tenant_with_its_owner(exported):
+    owner = UserFactory(username="olivia")
+    for path in [*exported.glob("services/*.yaml"), *exported.glob("prompts/*/*.yaml")]:
+        path.unlink()
+    edit(exported, "tenant.yaml", "slug: rich", "slug: rich-copy")
+
+    code, out, err = gitops("apply", str(exported), "--owner", "olivia")
+
+    assert (code, err) == (0, ""), out
+    copy = Tenant.objects.get(slug="rich-copy")
+    assert Membership.objects.get(tenant=copy).user == owner
+    assert Route.objects.for_tenant(copy).count() == 2
+    assert gitops("plan", str(exported))[0] == 0
+
+
+def test_a_refused_apply_does_not_leave_the_tenant_it_created(exported):
+    edit(exported, "tenant.yaml", "slug: rich", "slug: rich-copy")  # service slugs are global: rich-chat is taken
+
+    code, _, err = gitops("apply", str(exported))
+
+    assert code == 1
+    assert "services/rich-chat.yaml: slug: A service with slug 'rich-chat' already exists." in err
+    assert not Tenant.objects.filter(slug="rich-copy").exists()

@@ -198,7 +198,12 @@ def definitions_apply(
         actor_label=current.actor_label or (None if actor_user else f"gitops apply ({source})"),
     )
     with audit_context(context), transaction.atomic():
-        tenant = _target_tenant(definitions, actor_membership, actor_user)
+        try:
+            tenant = _target_tenant(definitions, actor_membership, actor_user)
+        except NotPermitted:
+            raise
+        except ApplicationError as exc:  # e.g. the same tenant created by a concurrent apply
+            raise DefinitionsInvalid([DefinitionError("tenant.yaml", exc.field or "", exc.message)]) from None
         plan = definitions_plan(tenant_slug=tenant.slug, definitions=definitions, prune=prune)
         ctx = ApplyContext(tenant=tenant, membership=actor_membership, definitions=definitions)
         for change in plan.changes:
