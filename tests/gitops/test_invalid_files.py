@@ -28,6 +28,13 @@ def _move_version(d):
     edit(d, "prompts/rich-summary/v5.yaml", "version: 3", "version: 5")
 
 
+def _move_model(d):
+    local = (d / "providers/local.yaml").read_text()
+    model = local[local.index("- name: llama3.1:8b") :]
+    (d / "providers/local.yaml").write_text(local.replace(model, "").replace("models:\n", "models: []\n"))
+    (d / "providers/echo.yaml").write_text((d / "providers/echo.yaml").read_text() + model)
+
+
 FILE_PROBLEMS = {
     "malformed YAML": (_write(SERVICE, "slug: [rich-chat\n"), f"{SERVICE}: (document): not valid YAML: line 2"),
     "duplicate key": (
@@ -115,6 +122,10 @@ APPLY_PROBLEMS = {
     "impossible lifecycle": (
         _replace(SERVICE, "lifecycle: deprecated", "lifecycle: draft"),
         f"{SERVICE}: lifecycle: a deprecated service cannot become draft",
+    ),
+    "model moved to another provider": (
+        _move_model,
+        "providers/echo.yaml: models[1].name: the model belongs to provider local: a model's provider cannot change",
     ),
     "a service's own rule": (
         _replace(SERVICE, "output_mode: text", "output_mode: json"),

@@ -62,6 +62,10 @@ def _models_sync(provider: Provider, items: list[dict[str, Any]], ctx: ApplyCont
         with at(f"models[{index}]"):
             if item["name"] in existing:
                 providers.model_update(model=existing[item["name"]], actor_membership=ctx.membership, data=fields)
+            elif elsewhere := ProviderModel.objects.for_tenant(ctx.tenant).filter(name=item["name"]).first():
+                # Deleting and recreating it would drop the deployments of routes whose files did not change.
+                message = f"the model belongs to provider {elsewhere.provider.slug}: a model's provider cannot change"
+                raise ApplicationError(message, field="name")
             else:
                 providers.model_create(provider=provider, actor_membership=ctx.membership, name=item["name"], **fields)
     wanted = {item["name"] for item in items}
