@@ -32,4 +32,5 @@ urlpatterns = [
     path("", include("apps.catalog.urls")),
     path("prompts/", include("apps.prompts.urls")),
     path("analytics/", include("apps.analytics.urls")),
+    path("", include("apps.gitops.urls")),
 ]

@@ -36,6 +36,10 @@ def sync_run_list(*, tenant: Tenant, limit: int = 50) -> list[SyncRun]:
     return list(SyncRun.objects.for_tenant(tenant)[:limit])
 
 
+def sync_run_get(*, tenant: Tenant, pk: int) -> SyncRun | None:
+    return SyncRun.objects.for_tenant(tenant).filter(pk=pk).first()
+
+
 def _normalized_directory(directory: str) -> str:
     directory = directory.strip().strip("/")
     if any(part in ("", ".", "..") for part in directory.split("/")) and directory:
