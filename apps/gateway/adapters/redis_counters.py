@@ -1,10 +1,10 @@
 """The limit and budget counters in Redis, shared by every gateway process and replica: each admission is ONE
 round trip (a Lua script by EVALSHA, which Redis runs atomically), so N processes admit exactly what one would.
 
-Short socket timeouts: an unreachable Redis costs a call at most ~1 s (waiting for one of the pooled connections,
-then its 0.25 s timeout), and for a second after a failure the
-store is not tried at all (each call then fails fast), so the steps answer by the tenant's fail-open setting
-instead of piling up behind the timeout."""
+Timeouts short next to an LLM call, long enough for a loaded machine (a timeout answers by the tenant's
+fail-open setting, and failing open under load would let a burst through): 1 s to connect or to answer, 2 s to
+get one of the pooled connections. After a refused or broken connection (Redis down) the store is not tried
+for a second, so calls answer at once instead of each trying again."""
 
 from __future__ import annotations
 
@@ -65,7 +65,9 @@ class _Scripts(NamedTuple):
 
 
 class RedisCounters:
-    def __init__(self, *, url: str, timeout: float = 0.25, connections: int = 16, pause_seconds: float = 1.0) -> None:
+    remote = True
+
+    def __init__(self, *, url: str, timeout: float = 1.0, connections: int = 32, pause_seconds: float = 1.0) -> None:
         self._url = url
         self._timeout = timeout
         self._connections = connections
@@ -84,7 +86,7 @@ class RedisCounters:
             pool = aioredis.BlockingConnectionPool.from_url(
                 self._url,
                 max_connections=self._connections,
-                timeout=self._timeout * 4,
+                timeout=self._timeout * 2,
                 socket_timeout=self._timeout,
                 socket_connect_timeout=self._timeout,
             )
@@ -104,7 +106,8 @@ class RedisCounters:
         try:
             return await script(keys=[c.key for c in charges], args=args)  # type: ignore[no-any-return]
         except ERRORS as exc:
-            self._down_until = time.monotonic() + self._pause_seconds
+            if not isinstance(exc, TimeoutError | redis.TimeoutError):  # refused or broken: down, not slow
+                self._down_until = time.monotonic() + self._pause_seconds
             raise CounterStoreDown(f"the limit store is unreachable: {exc}") from exc
 
     async def admit(self, charges: Sequence[Charge], now: float) -> Admission:

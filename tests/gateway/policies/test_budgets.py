@@ -33,6 +33,7 @@ async def test_the_maximum_cost_is_reserved_then_settled_to_the_real_cost(counte
 
     ctx.cost = Decimal("0.0000421")  # 42.1 micro-dollars: counted as 43, never less than spent
     await step.after_call(ctx)
+    await step.settled()
     assert counters.read([day_key("app", APP), month], NOW) == [43, 43]
 
 
@@ -43,6 +44,7 @@ async def test_a_failed_call_releases_its_reservation(counters, reports):
     await step.admit(ctx)
     assert counters.read([day_key("key", KEY_ID)], NOW) == [await ctx.prompt_tokens() + DEFAULT_MAX_OUTPUT_TOKENS * 2]
     await step.on_failure(ctx, RuntimeError("upstream broke"))
+    await step.settled()
     assert counters.read([day_key("key", KEY_ID)], NOW) == [0]
 
 
@@ -53,6 +55,7 @@ async def test_a_call_that_could_overspend_is_refused_with_budget_exceeded(count
     await step.admit(first)
     first.cost = Decimal("0.0003")
     await step.after_call(first)
+    await step.settled()
     with pytest.raises(BudgetExceeded) as refused:  # 300 spent + about 203 reserved > 500
         await step.admit(context(snap, body=dict(CHAT), subscribed=True))
     error = refused.value

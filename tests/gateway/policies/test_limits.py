@@ -111,12 +111,14 @@ async def test_tokens_per_minute_admit_the_estimate_and_settle_on_the_real_usage
     assert counters.read([key], NOW) == [estimate]
     served.usage = Usage(prompt_tokens=40, completion_tokens=560)
     await step.after_call(served)
+    await step.settled()
     assert counters.read([key], NOW) == [600]
 
     failed = context(snap)
     await step.admit(failed)
     assert counters.read([key], NOW) == [600 + estimate]
     await step.on_failure(failed, RuntimeError("upstream broke"))
+    await step.settled()
     assert counters.read([key], NOW) == [600]
 
     big = context(snap, body={"model": "smart", "messages": [{"role": "user", "content": "word " * 500}]})

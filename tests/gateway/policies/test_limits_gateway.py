@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from apps.access.services.limits import limit_set_create
 from apps.gateway import wiring
@@ -29,11 +30,16 @@ def chat(live_gateway: str, secret: str, **body) -> httpx.Response:
     return httpx.post(f"{live_gateway}/v1/chat/completions", json=body, headers=headers, timeout=10)
 
 
-def counter(scope: str, scope_id: int, metric: str, window: str) -> int:
-    now = time.time()
-    return wiring.get_limit_counters().read([counter_key(scope, scope_id, metric, window_bounds(window, now)[0])], now)[
-        0
-    ]
+def counter(scope: str, scope_id: int, metric: str, window: str, *, settles_to: int) -> int:
+    """The counter once the gateway's background settlements have landed (within a few seconds), else as it is."""
+    deadline = time.monotonic() + 5
+    while True:
+        now = time.time()
+        key = counter_key(scope, scope_id, metric, window_bounds(window, now)[0])
+        value = wiring.get_limit_counters().read([key], now)[0]
+        if value == settles_to or time.monotonic() > deadline:
+            return value
+        time.sleep(0.02)
 
 
 def test_a_rate_limit_answers_429_in_openais_envelope_with_its_headers(gateway_setup, live_gateway):
@@ -67,7 +73,7 @@ def test_tokens_per_minute_count_the_providers_tokens_not_the_estimate(gateway_s
     answers = [chat(live_gateway, gateway_setup.secret) for _ in range(3)]
     usages = [a.json()["usage"] for a in answers]
     assert [(u["prompt_tokens"], u["completion_tokens"]) for u in usages] == [(2, 6)] * 3
-    assert counter("app", gateway_setup.app.pk, "tokens_per_minute", "minute") == 24
+    assert counter("app", gateway_setup.app.pk, "tokens_per_minute", "minute", settles_to=24) == 24
     # The headers of the third call: the two settled calls plus the third's estimate (more than its real 8).
     remaining = int(answers[2].headers["x-ratelimit-remaining-tokens"])
     assert 10_000 - 16 - remaining > 8
@@ -119,7 +125,11 @@ def test_concurrent_calls_never_overspend_a_nearly_spent_budget(gateway_setup, l
         async with httpx.AsyncClient(base_url=live_gateway, headers=headers, limits=limits, timeout=30) as client:
             return await asyncio.gather(*(client.post("/v1/chat/completions", json=body) for _ in range(200)))
 
+    unchecked = {"tenant": "acme", "mode": "open"}
+    before = REGISTRY.get_sample_value("gateway_limit_store_errors_total", unchecked)
     answers = asyncio.run(burst())
+    # The store answered every call: none was served unchecked (fail open) under the load.
+    assert REGISTRY.get_sample_value("gateway_limit_store_errors_total", unchecked) == before
     served = [a for a in answers if a.status_code == 200]
     refused = [a for a in answers if a.status_code != 200]
     assert all(a.json()["usage"]["total_tokens"] == 7 for a in served)
@@ -127,19 +137,23 @@ def test_concurrent_calls_never_overspend_a_nearly_spent_budget(gateway_setup, l
     assert 1 <= len(served) <= 5
     spent = (20 + len(served)) * PER_CALL
     assert spent <= Decimal("0.30")
-    assert counter("app", app.pk, "budget_per_day", "day") == spent * 1_000_000
+    micro = int(spent * 1_000_000)
+    assert counter("app", app.pk, "budget_per_day", "day", settles_to=micro) == micro
 
 
 def test_a_reached_budget_sends_calls_to_the_over_budget_route(gateway_setup, live_gateway, fake_upstream):
-    tenant = gateway_setup.tenant
+    tenant, app = gateway_setup.tenant, gateway_setup.app
     _priced_route(tenant, fake_upstream.base_url, "dear", "gpt-dear", "1000", "2000")
-    cheap = _priced_route(tenant, fake_upstream.base_url, "cheap", "gpt-cheap", "0", "0")
-    limit_set_create(
-        tenant=tenant, actor_membership=None, budget_per_day=Decimal("0.01"), over_budget_route=cheap
-    )  # less than one call's reservation
+    cheap = _priced_route(tenant, fake_upstream.base_url, "cheap", "gpt-cheap", "1", "1")
+    # The tenant's day: less than one call's reservation on `dear`; the app's month: plenty.
+    limit_set_create(tenant=tenant, actor_membership=None, budget_per_day=Decimal("0.01"), over_budget_route=cheap)
+    limit_set_create(tenant=tenant, actor_membership=None, app=app, budget_per_month=Decimal("5"))
     refresh_snapshot()
+    fake_upstream.reply = "one two three four five"
     answer = chat(live_gateway, gateway_setup.secret, model="dear", max_tokens=10)
     assert answer.status_code == 200
-    assert [r.body["model"] for r in fake_upstream.requests if r.path.endswith("/chat/completions")] == ["gpt-cheap"]
-    assert counter("tenant", tenant.pk, "budget_per_day", "day") == 0
     assert answer.json()["model"] == "gpt-cheap"
+    assert [r.body["model"] for r in fake_upstream.requests if r.path.endswith("/chat/completions")] == ["gpt-cheap"]
+    # 2 + 5 tokens at $1 per million: 7 micro-dollars on the app's month, nothing on the tenant's reached day.
+    assert counter("app", app.pk, "budget_per_month", "month", settles_to=7) == 7
+    assert counter("tenant", tenant.pk, "budget_per_day", "day", settles_to=0) == 0

@@ -27,7 +27,7 @@ from apps.gateway.pipeline.policies.counters import (
     window_bounds,
 )
 from apps.gateway.pipeline.policies.limits import duration
-from apps.gateway.pipeline.policies.scopes import Scope, StoreErrorReport, call_scopes, scope_label, store_down
+from apps.gateway.pipeline.policies.scopes import Scope, Settler, StoreErrorReport, call_scopes, scope_label, store_down
 from apps.gateway.pipeline.snapshot import RouteEntry
 
 DEFAULT_MAX_OUTPUT_TOKENS = 4096  # a chat call that sets no output limit is reserved at this many output tokens
@@ -81,6 +81,7 @@ class BudgetStep(PolicyStep):
     def __init__(self, counters: Counters, *, on_store_error: StoreErrorReport) -> None:
         self._counters = counters
         self._on_store_error = on_store_error
+        self._settler = Settler(counters, on_store_error)
 
     async def admit(self, ctx: CallContext) -> None:
         budgets = [
@@ -128,10 +129,7 @@ class BudgetStep(PolicyStep):
         if reserved is None or amount == 0 or not reserved.charges:
             return
         settle = [Charge(key=c.key, limit=c.limit, amount=amount, resets_at=c.resets_at) for c in reserved.charges]
-        try:
-            await self._counters.add(settle, ctx.now)
-        except CounterStoreDown as exc:
-            store_down(ctx, self._on_store_error, exc, admitting=False)
+        await self._settler.add(ctx, settle)
 
     async def after_call(self, ctx: CallContext) -> None:
         reserved: _Reserved | None = ctx.state.get(self.name)
@@ -142,3 +140,7 @@ class BudgetStep(PolicyStep):
         reserved: _Reserved | None = ctx.state.get(self.name)
         if reserved is not None:
             await self._add(ctx, -reserved.amount)
+
+    async def settled(self) -> None:
+        """Wait for the settlements still running in the background (Settler)."""
+        await self._settler.settled()

@@ -64,6 +64,8 @@ class CounterStoreDown(Exception):
 
 
 class Counters(Protocol):
+    remote: bool  # a round trip away: settling is then left to a background task (policies/scopes.py: Settler)
+
     async def admit(self, charges: Sequence[Charge], now: float) -> Admission:
         """Only if every charge fits (counter + amount <= limit), add them all; one atomic step."""
         ...
@@ -81,6 +83,7 @@ class LocalCounters:
     """The counters of one process (the embedded default without Redis). A lock, not the event loop, makes each
     admission atomic: the control plane reads them from its own threads."""
 
+    remote = False
     sweep_every = 60.0  # seconds of the callers' clock between two sweeps of expired counters
 
     def __init__(self) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from apps.gateway.pipeline.errors import LimitExceeded, ModelNotAllowed
 from apps.gateway.pipeline.policies.base import CallContext, PolicyStep
 from apps.gateway.pipeline.policies.counters import Charge, Counters, CounterStoreDown, counter_key, window_bounds
-from apps.gateway.pipeline.policies.scopes import Scope, StoreErrorReport, call_scopes, scope_label, store_down
+from apps.gateway.pipeline.policies.scopes import Scope, Settler, StoreErrorReport, call_scopes, scope_label, store_down
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,7 @@ class LimitStep(PolicyStep):
     def __init__(self, counters: Counters, *, on_store_error: StoreErrorReport) -> None:
         self._counters = counters
         self._on_store_error = on_store_error
+        self._settler = Settler(counters, on_store_error)
 
     async def admit(self, ctx: CallContext) -> None:
         scopes = call_scopes(ctx)
@@ -137,10 +138,7 @@ class LimitStep(PolicyStep):
         if admitted is None or amount == 0:
             return
         settle = [Charge(key=c.key, limit=c.limit, amount=amount, resets_at=c.resets_at) for c in admitted.tokens]
-        try:
-            await self._counters.add(settle, ctx.now)
-        except CounterStoreDown as exc:
-            store_down(ctx, self._on_store_error, exc, admitting=False)
+        await self._settler.add(ctx, settle)
 
     async def after_call(self, ctx: CallContext) -> None:
         admitted: _Admitted | None = ctx.state.get(self.name)
@@ -151,3 +149,7 @@ class LimitStep(PolicyStep):
         admitted: _Admitted | None = ctx.state.get(self.name)
         if admitted is not None:
             await self._add(ctx, -admitted.prompt_tokens)
+
+    async def settled(self) -> None:
+        """Wait for the settlements still running in the background (Settler)."""
+        await self._settler.settled()

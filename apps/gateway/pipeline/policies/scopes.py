@@ -3,12 +3,13 @@ per subscription with its plan's limits) — shared by the limit and budget step
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from apps.gateway.pipeline.errors import LimitsUnavailable
 from apps.gateway.pipeline.policies.base import CallContext
-from apps.gateway.pipeline.policies.counters import CounterStoreDown
+from apps.gateway.pipeline.policies.counters import Charge, Counters, CounterStoreDown
 from apps.gateway.pipeline.snapshot import Limits
 
 # (tenant slug, "open" | "closed", the error): counted and logged by the adapters
@@ -63,3 +64,35 @@ def store_down(ctx: CallContext, report: StoreErrorReport, error: CounterStoreDo
         raise LimitsUnavailable(
             "The gateway cannot check this call's limits right now; try again shortly.", retry_after=1
         ) from error
+
+
+class Settler:
+    """Settling and giving back, off the answer's path: with a store a round trip away (Redis), the amounts are
+    added by a background task, so the caller does not wait for them; until it runs, a call's reservation simply
+    stands a moment longer. A task still pending when the process ends is lost with it (its reservation expires
+    with its window). In-process counters are added at once: a task would cost more than the addition."""
+
+    def __init__(self, counters: Counters, report: StoreErrorReport) -> None:
+        self._counters = counters
+        self._report = report
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def add(self, ctx: CallContext, charges: Sequence[Charge]) -> None:
+        if not self._counters.remote:
+            await self._add(ctx, charges)
+            return
+        task = asyncio.get_running_loop().create_task(self._add(ctx, charges))
+        self._pending.add(task)  # a strong reference until it ends
+        task.add_done_callback(self._pending.discard)
+
+    async def _add(self, ctx: CallContext, charges: Sequence[Charge]) -> None:
+        try:
+            await self._counters.add(charges, ctx.now)
+        except CounterStoreDown as exc:
+            store_down(ctx, self._report, exc, admitting=False)
+
+    async def settled(self) -> None:
+        """Wait for this loop's pending additions (tests, and a clean shutdown)."""
+        loop = asyncio.get_running_loop()
+        while pending := [task for task in self._pending if task.get_loop() is loop]:
+            await asyncio.gather(*pending)
