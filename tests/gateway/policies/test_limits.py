@@ -3,9 +3,12 @@ plan's allowed models, X-RateLimit-* headers; on Redis and on the in-process cou
 
 from __future__ import annotations
 
-import pytest
+import logging
 
-from apps.gateway.adapters.redis_counters import RedisCounters
+import pytest
+from prometheus_client import REGISTRY
+
+from apps.gateway.adapters.redis_counters import RedisCounters, StoreErrorReport
 from apps.gateway.pipeline.errors import LimitExceeded, LimitsUnavailable, ModelNotAllowed
 from apps.gateway.pipeline.policies.counters import counter_key, window_bounds
 from apps.gateway.pipeline.policies.limits import LimitStep, duration
@@ -170,3 +173,16 @@ async def test_an_unreachable_store_serves_or_refuses_by_the_tenants_setting(rep
 )
 def test_reset_durations_are_written_as_openai_writes_them(seconds, text):
     assert duration(seconds) == text
+
+
+def test_store_errors_are_counted_each_time_and_logged_at_most_once_per_ten_seconds(caplog):
+    report = StoreErrorReport()
+    sample = {"tenant": "report-test", "mode": "closed"}
+    before = REGISTRY.get_sample_value("gateway_limit_store_errors_total", sample) or 0
+    with caplog.at_level(logging.WARNING, logger="apps.gateway.adapters.redis_counters"):
+        for _ in range(3):
+            report("report-test", "closed", ConnectionError("refused"))
+    assert REGISTRY.get_sample_value("gateway_limit_store_errors_total", sample) == before + 3
+    assert [r.getMessage() for r in caplog.records] == [
+        "limit store unreachable (refused): refusing with 503 (tenant 'report-test' fails closed)"
+    ]
