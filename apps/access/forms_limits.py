@@ -39,7 +39,7 @@ class LimitSetForm(ServiceForm):
         queryset=None,
         required=False,
         to_field_name="alias",
-        empty_label="None: refuse calls (429 budget_exceeded)",
+        empty_label="None: refuse them (429)",
         label="Once a budget is reached, send calls to",
         help_text="A cheaper route of this tenant that takes the calls instead of refusing them.",
     )

@@ -248,6 +248,22 @@ class LimitSet(TenantOwnedModel):
             return self.api_key.prefix
         return self.app.slug if self.app_id is not None else self.tenant.slug
 
+    @property
+    def summary(self) -> list[str]:
+        """The limits that are set, in words (for lists: "60 req/min", "$5.00/day", "then cheap")."""
+        counts = [
+            (self.requests_per_minute, "req/min"),
+            (self.tokens_per_minute, "tokens/min"),
+            (self.requests_per_day, "req/day"),
+            (self.requests_per_month, "req/month"),
+        ]
+        parts = [f"{value} {unit}" for value, unit in counts if value is not None]
+        budgets = [(self.budget_per_day, "day"), (self.budget_per_month, "month")]
+        parts += [f"${value}/{period}" for value, period in budgets if value is not None]
+        if self.over_budget_route_id is not None:
+            parts.append(f"then {self.over_budget_route.alias}")
+        return parts
+
     def clean(self) -> None:
         if self.app_id is not None and self.api_key_id is not None:
             raise ValidationError({"api_key": "Limits apply to an app or to one key, not both."})

@@ -97,7 +97,7 @@ def test_the_app_page_sets_the_apps_limits_and_lists_its_keys_limits(admin_web, 
     assert response.status_code == 302
     assert LimitSet.objects.get(api_key=key).requests_per_minute == 5
     fragment = admin_web.get(f"/apps/{app.slug}/limits/", **HTMX).content.decode()
-    assert "5 req/min" in fragment
+    assert "5 req/min · 1000 req/day · $2.50/day · then cheap" in fragment
 
 
 BAD = [

@@ -15,7 +15,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from apps.access.models import Subscription, SubscriptionStatus
+from apps.access.models import LimitSet, Subscription, SubscriptionStatus
 from apps.analytics.models import Granularity
 from apps.catalog.models import Lifecycle, Visibility
 from apps.core.services import notification_send
@@ -78,7 +78,11 @@ def portal(tenant, other_tenant, members, mallory, route, app, other_app, issued
     )  # fmt: skip
     membership_set_role(membership=members[Role.VIEWER], role=Role.DEVELOPER, actor_membership=owner)
     MembershipFactory(user=owner.user, tenant=other_tenant, role=Role.VIEWER)
-    return {"owner": owner.user, "app": app, "approved": approved, "pending": pending, "summarize": summarize}
+    key = issued_key[0]
+    LimitSet.objects.create(tenant=tenant, api_key=key, requests_per_minute=60, budget_per_day=Decimal("5.00"))
+    return {
+        "owner": owner.user, "app": app, "approved": approved, "pending": pending, "summarize": summarize, "key": key,
+    }  # fmt: skip
 
 
 def _log_in(page: Page, live_server, username: str) -> None:
@@ -107,6 +111,8 @@ MAIN_PAGES = [
     ("analytics", "/analytics/"),
     ("alerts", "/analytics/alerts/"),
     ("tenant-settings", "/tenant/settings/"),
+    ("tenant-limits", "/limits/"),
+    ("app-limits", "/apps/billing-bot/limits/"),
     ("notifications", "/notifications/"),
     ("tokens", "/account/tokens/"),
 ]
@@ -118,7 +124,8 @@ def test_every_main_page_fits_the_screen_and_passes_axe(page: Page, live_server,
     page.goto(f"{live_server.url}/accounts/login/")
     problems = check_page(page, "layout-login", width)
     _log_in(page, live_server, "owner-user")
-    for name, url in MAIN_PAGES:
+    key_limits = ("key-limits", f"/apps/billing-bot/keys/{portal['key'].pk}/limits/")
+    for name, url in [*MAIN_PAGES, key_limits]:
         response = page.goto(f"{live_server.url}{url}")
         assert response.status == 200, f"{url} answered {response.status}"
         problems += check_page(page, f"layout-{name}", width)

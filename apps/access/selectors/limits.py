@@ -36,7 +36,8 @@ def limit_set_for_scope(*, tenant: Tenant, app: App | None = None, api_key: ApiK
 
 def limit_sets_by_key(*, app: App) -> dict[int, LimitSet]:
     """The sets of the app's keys, by key id (one query for the app page)."""
-    return {row.api_key_id: row for row in LimitSet.objects.filter(tenant=app.tenant_id, api_key__app=app)}
+    rows = LimitSet.objects.filter(tenant=app.tenant_id, api_key__app=app).select_related("over_budget_route")
+    return {row.api_key_id: row for row in rows}
 
 
 @dataclass(frozen=True)
