@@ -206,7 +206,7 @@ def subscription_list(request: HttpRequest) -> HttpResponse:
 def _approval_card(subscription: Subscription, usage: SubscriptionUsage | None = None) -> dict:
     """`usage`: the subscription's current usage, shown next to the plan's limits (approved and suspended ones)."""
     if usage is None and subscription.status in USAGE_SHOWN:
-        usage = selectors.subscription_usage_get(subscription=subscription)
+        usage = selectors.subscription_usage_get(subscription=subscription, app_side=False)
     cost = selectors.subscription_cost_projection(subscription=subscription)
     return {"subscription": subscription, "cost": cost, "usage": usage}
 
@@ -220,7 +220,8 @@ def approval_list(request: HttpRequest) -> HttpResponse:
     filters = {"status": status} if status in SubscriptionStatus.values else {}
     subscriptions = selectors.subscription_list_for_approver(tenant=request.tenant, filters=filters)
     page = Paginator(subscriptions, PAGE_SIZE).get_page(request.GET.get("page"))
-    usages = selectors.subscription_usage_list(subscriptions=[s for s in page if s.status in USAGE_SHOWN])
+    counting = [s for s in page if s.status in USAGE_SHOWN]
+    usages = selectors.subscription_usage_list(subscriptions=counting, app_side=False)
     context = {
         "page": page,
         "cards": [_approval_card(subscription, usages.get(subscription.pk)) for subscription in page],

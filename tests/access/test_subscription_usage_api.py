@@ -199,3 +199,20 @@ def test_times_are_utc_whatever_the_portals_time_zone(api_client_for, mallory, s
         "%Y-%m-%dT%H:%M:%SZ"
     )
     assert body["as_of"] == NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_the_services_approvers_see_the_plan_and_not_the_subscribing_tenants_own_limits(
+    api_client_for, owner, subscribed
+):
+    app = subscribed.app
+    key, _ = api_key_issue(app=app, name="ci", actor_membership=None)
+    LimitSet.objects.create(tenant=app.tenant, app=app, requests_per_day=50)
+    LimitSet.objects.create(tenant=app.tenant, api_key=key, requests_per_minute=5)
+    LimitSet.objects.create(tenant=app.tenant, budget_per_month=Decimal("100"))
+    record_calls(
+        2, at=NOW - timedelta(minutes=5), tenant_id=app.tenant_id, app_id=app.pk, service_id=subscribed.service_id
+    )
+    body = _usage(api_client_for(owner), subscribed.pk, tenant="acme").json()
+    assert _limits(body["plan"])["requests_per_day"]["used"] == 2
+    assert body["also_applies"] == []  # Globex's own limits, key prefixes included, stay Globex's
+    assert key.prefix not in str(body)

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from apps.access.selectors.subscription_usage import subscription_get_for_usage, subscription_usage_get
+from apps.access.selectors.subscription_usage import subscription_usage_for_member
 from apps.tenants.api.base import TenantScopedViewSet
 
 
@@ -55,7 +55,9 @@ class SubscriptionUsageOut(serializers.Serializer):
     as_of = serializers.DateTimeField(default_timezone=UTC)
     source = serializers.CharField(help_text="gateway: the live counters the gateway enforces; call_log: the record")
     plan = LimitScopeUsageOut()
-    also_applies = LimitScopeUsageOut(many=True, source="others")
+    also_applies = LimitScopeUsageOut(
+        many=True, source="others", help_text="the limits of the app, its keys and its tenant (for the app's side)"
+    )
 
 
 class SubscriptionUsageViewSet(TenantScopedViewSet):
@@ -65,5 +67,4 @@ class SubscriptionUsageViewSet(TenantScopedViewSet):
 
     @extend_schema(responses=SubscriptionUsageOut)
     def retrieve(self, request, tenant_slug: str, pk: str):
-        subscription = subscription_get_for_usage(membership=request.membership, pk=pk)
-        return Response(SubscriptionUsageOut(subscription_usage_get(subscription=subscription)).data)
+        return Response(SubscriptionUsageOut(subscription_usage_for_member(membership=request.membership, pk=pk)).data)

@@ -115,13 +115,16 @@ def _scopes_of(subscription: Subscription, limit_sets: Iterable[LimitSet]) -> li
 
 
 def subscription_usage_list(
-    *, subscriptions: Sequence[Subscription], now: datetime | None = None
+    *, subscriptions: Sequence[Subscription], app_side: bool = True, now: datetime | None = None
 ) -> dict[int, SubscriptionUsage]:
-    """{subscription id: its usage}, read for all of them at once: one query for the limit sets, one reader call."""
+    """{subscription id: its usage}, read for all of them at once: one query for the limit sets, one reader call.
+
+    app_side=False (the service's approvers): the plan's limits only; the limit sets of the app, its keys and its
+    tenant are the subscribing tenant's own configuration."""
     now = now or timezone.now()
     if not subscriptions:
         return {}
-    limit_sets = _limit_sets(subscriptions)
+    limit_sets = _limit_sets(subscriptions) if app_side else []
     plan_scopes: dict[int, tuple[UsageScope, dict[str, Decimal]]] = {}
     other_scopes: dict[int, list[tuple[str, UsageScope, LimitSet, dict[str, Decimal]]]] = {}
     wanted: dict[UsageScope, dict[str, Decimal]] = {}
@@ -160,5 +163,16 @@ def subscription_usage_list(
     return usages
 
 
-def subscription_usage_get(*, subscription: Subscription, now: datetime | None = None) -> SubscriptionUsage:
-    return subscription_usage_list(subscriptions=[subscription], now=now)[subscription.pk]
+def subscription_usage_get(
+    *, subscription: Subscription, app_side: bool = True, now: datetime | None = None
+) -> SubscriptionUsage:
+    return subscription_usage_list(subscriptions=[subscription], app_side=app_side, now=now)[subscription.pk]
+
+
+def subscription_usage_for_member(*, membership: Membership, pk: int | str) -> SubscriptionUsage:
+    """The usage a member may read (subscription_get_for_usage): the app's side sees every limit that applies,
+    the service's approvers the plan's."""
+    subscription = subscription_get_for_usage(membership=membership, pk=pk)
+    return subscription_usage_get(
+        subscription=subscription, app_side=subscription.app.tenant_id == membership.tenant_id
+    )
