@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from guardian.admin import GuardedModelAdminMixin
 
-from apps.access.models import ApiKey, App, PersonalAccessToken, Subscription
+from apps.access.models import ApiKey, App, LimitSet, PersonalAccessToken, Subscription
 from apps.access.services import token_revoke
 from apps.core.admin_mixins import AuditedAdmin, ReadOnlyAdmin
 
@@ -63,3 +63,20 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
     search_fields = ["app__slug", "service__slug", "app__tenant__slug", "purpose"]
     list_select_related = ["app", "service", "plan", "requested_by", "decided_by"]
+
+
+@admin.register(LimitSet)
+class LimitSetAdmin(ReadOnlyAdmin):
+    """Read-only: limits change through the portal or the API, whose services audit the change and tell the gateway."""
+
+    list_display = [
+        "__str__",
+        "tenant",
+        "requests_per_minute",
+        "tokens_per_minute",
+        "budget_per_day",
+        "budget_per_month",
+    ]
+    list_filter = ["tenant"]
+    search_fields = ["tenant__slug", "app__slug", "api_key__lookup_id"]
+    list_select_related = ["tenant", "app", "api_key", "over_budget_route"]

@@ -155,3 +155,15 @@ def test_a_key_of_another_app_of_the_tenant_is_not_found_under_this_one(admin_we
     key, _ = issued_key
     elsewhere = AppFactory(tenant=tenant, slug="elsewhere")
     assert admin_web.get(f"/apps/{elsewhere.slug}/keys/{key.pk}/limits/").status_code == 404
+
+
+def test_the_admin_lists_limit_sets_read_only(superuser_client, app, cheap):
+    limit_set = LimitSet.objects.create(tenant=app.tenant, app=app, requests_per_minute=9, over_budget_route=cheap)
+    page = superuser_client.get("/admin/access/limitset/")
+    assert page.status_code == 200
+    assert "limits of app billing-bot" in page.content.decode()
+    assert superuser_client.get("/admin/access/limitset/add/").status_code == 403
+    response = superuser_client.post(f"/admin/access/limitset/{limit_set.pk}/change/", {"requests_per_minute": "1"})
+    assert response.status_code == 403
+    limit_set.refresh_from_db()
+    assert limit_set.requests_per_minute == 9
