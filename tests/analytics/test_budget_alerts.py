@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from apps.access.models import LimitSet, SubscriptionStatus
 from apps.analytics.models import Alert, AlertDelivery, AlertMetric, AlertRule
@@ -22,6 +23,7 @@ from apps.core.models import Notification
 from tests.access.usage_fixtures import NOW, record_calls
 from tests.factories import AlertRuleFactory, AppFactory, PlanFactory, ServiceFactory, SubscriptionFactory
 from tests.fakes.webhook_receiver import WebhookReceiver, signature_valid
+from tests.gateway.policies.conftest import wait_for_room
 
 pytestmark = pytest.mark.django_db
 
@@ -213,5 +215,12 @@ def test_the_evaluation_reads_with_a_constant_number_of_queries(other_tenant, te
     assert Alert.objects.count() == 12  # each app's and each plan's daily budget (75 %), once; monthly: 8 %
 
 
-def test_the_beat_task_runs_the_evaluation(subscribed, budget_rule):
-    assert budget_alerts_evaluate_task.apply().get()["budgets"] == 1
+def test_the_beat_task_raises_the_alert_once_at_the_current_time(
+    subscribed, budget_rule, receiver, django_capture_on_commit_callbacks
+):
+    wait_for_room("day", 10)  # the spend and the evaluations in one UTC day
+    spend(subscribed, "9.00", at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert budget_alerts_evaluate_task.apply().get() == {"budgets": 1, "fired": 1, "resolved": 0}
+        assert budget_alerts_evaluate_task.apply().get() == {"budgets": 1, "resolved": 0}
+    assert [json.loads(r.body)["event"] for r in receiver.requests] == ["fired"]
