@@ -312,6 +312,7 @@ def test_a_plan_keeps_its_daily_budget_currency_and_alert(admin_web, sentiment, 
     assert (plan.daily_budget, plan.budget_currency, plan.budget_alert_percent) == (Decimal("12.00"), "USD", 90)
     page = admin_web.get("/catalog/sentiment/plans/gold/").content.decode()
     assert 'name="daily_budget" value="12.00"' in page
+    assert "<td>$12.00</td>" in admin_web.get("/catalog/sentiment/manage/").content.decode()
 
 
 def _edit_data(web, slug: str) -> dict:
