@@ -57,9 +57,6 @@ class Definitions:
     tenant_slug: str
     documents: dict[tuple[str, str], Document] = field(default_factory=dict)
 
-    def of_kind(self, kind: str) -> list[Document]:
-        return [doc for (doc_kind, _), doc in self.documents.items() if doc_kind == kind]
-
 
 @cache
 def definitions_schema() -> dict[str, Any]:

@@ -24,8 +24,7 @@ class Change:
     key: str
     path: str
     diff: str
-    current: Document | None = None
-    desired: Document | None = None
+    desired: Document | None = None  # None for a deletion
 
 
 @dataclass(frozen=True)
@@ -83,16 +82,14 @@ def definitions_plan(*, tenant_slug: str, definitions: Definitions, prune: bool 
             existing = matching_references(existing, desired, tenant)
         if existing is None:
             changes.append(
-                Change(
-                    CREATE, desired.kind, desired.key, desired.path, _diff(None, desired, desired.path), None, desired
-                )
+                Change(CREATE, desired.kind, desired.key, desired.path, _diff(None, desired, desired.path), desired)
             )
         elif existing.data != desired.data:
             diff = _diff(existing, desired, desired.path)
-            changes.append(Change(UPDATE, desired.kind, desired.key, desired.path, diff, existing, desired))
+            changes.append(Change(UPDATE, desired.kind, desired.key, desired.path, diff, desired))
     if prune:
         gone = [doc for ident, doc in current.items() if ident not in definitions.documents]
         for doc in sorted(gone, key=lambda d: (-KINDS.index(d.kind), d.key)):
             if doc.kind not in (TENANT, PROMPT_VERSION):
-                changes.append(Change(DELETE, doc.kind, doc.key, doc.path, _diff(doc, None, doc.path), doc, None))
+                changes.append(Change(DELETE, doc.kind, doc.key, doc.path, _diff(doc, None, doc.path)))
     return Plan(tenant_slug=tenant_slug, changes=changes)
