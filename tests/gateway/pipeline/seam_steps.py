@@ -212,6 +212,11 @@ async def run_invoke_stream(pipeline, invoker) -> Ran:
     return await _response(await invoker.invoke(request({"text": "one two three"}), slug="svc", stream=True))
 
 
+async def run_try_it(pipeline, invoker) -> Ran:
+    caller = key(KEY)  # the app the person acts for; no key is verified
+    return await _response(await invoker.invoke_as_app(request({"text": "one two three"}), caller=caller, slug="svc"))
+
+
 async def _run_version(invoker, stream: bool) -> Ran:
     deltas: list[str] = []
     outcome: RunOutcome | None = None
@@ -241,6 +246,7 @@ SURFACES: dict[str, Callable] = {
     "embeddings": run_embeddings,
     "invoke": run_invoke,
     "invoke stream": run_invoke_stream,
+    "try-it": run_try_it,
     "run_version": run_version,
     "run_version stream": run_version_stream,
 }
