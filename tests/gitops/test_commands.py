@@ -25,6 +25,7 @@ def exported(rich_tenant, tmp_path):
 def test_export_writes_one_file_per_object_and_a_backstage_entity_per_service(exported):
     names = sorted(p.relative_to(exported).as_posix() for p in exported.rglob("*.yaml"))
     assert names == [
+        "catalog-info/_location.yaml",
         "catalog-info/rich-chat.yaml",
         "catalog-info/rich-summary.yaml",
         "limits.yaml",
@@ -47,6 +48,9 @@ def test_export_writes_one_file_per_object_and_a_backstage_entity_per_service(ex
     assert "kind: API" in backstage
     assert "lifecycle: deprecated" in backstage
     assert '"openapi": "3.1.0"' in backstage
+    location = (exported / "catalog-info/_location.yaml").read_text()
+    assert "kind: Location" in location
+    assert "  targets:\n  - ./rich-chat.yaml\n  - ./rich-summary.yaml\n" in location
 
 
 def test_plan_on_unchanged_files_reports_no_changes_and_exits_0(exported):

@@ -1,7 +1,8 @@
 """Each service as a Backstage `kind: API` entity (catalog-info/<slug>.yaml), for teams whose developer portal is
 Backstage: owner, lifecycle, tags and the service's generated OpenAPI document as its definition.
 
-Written by the export only; loading skips the folder (Backstage reads it, the portal does not)."""
+Register catalog-info/_location.yaml (a `kind: Location` listing them all) in Backstage once: new services join
+through it. Written by the export only; loading skips the folder (Backstage reads it, the portal does not)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from apps.gitops.services.yamltext import yaml_dump
 
 FOLDER = "catalog-info"
 # Backstage's customary lifecycle values for ours.
+# Service slugs never start with "_": this name cannot clash with an entity's file.
+LOCATION = f"{FOLDER}/_location.yaml"
 LIFECYCLES = {"draft": "experimental", "published": "production", "deprecated": "deprecated", "retired": "deprecated"}
 
 
@@ -41,4 +44,12 @@ def backstage_files(*, services: list[Service]) -> dict[str, str]:
             },
         }
         files[f"{FOLDER}/{service.slug}.yaml"] = yaml_dump(entity)
+    if services:
+        location = {
+            "apiVersion": "backstage.io/v1alpha1",
+            "kind": "Location",
+            "metadata": {"name": f"{services[0].tenant.slug}-apis", "description": "The APIs of the gateway portal"},
+            "spec": {"targets": [f"./{service.slug}.yaml" for service in sorted(services, key=lambda s: s.slug)]},
+        }
+        files[LOCATION] = yaml_dump(location)
     return files
