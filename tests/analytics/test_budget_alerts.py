@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from apps.access.models import LimitSet, SubscriptionStatus
 from apps.analytics.models import Alert, AlertDelivery, AlertMetric, AlertRule
-from apps.analytics.services.alerts import alerts_evaluate
+from apps.analytics.services.alerts import alert_rule_update, alerts_evaluate
 from apps.analytics.services.budget_alerts import budget_alerts_evaluate
 from apps.analytics.tasks import budget_alerts_evaluate_task
 from apps.core.models import Notification
@@ -224,3 +224,15 @@ def test_the_beat_task_raises_the_alert_once_at_the_current_time(
         assert budget_alerts_evaluate_task.apply().get() == {"budgets": 1, "fired": 1, "resolved": 0}
         assert budget_alerts_evaluate_task.apply().get() == {"budgets": 1, "resolved": 0}
     assert [json.loads(r.body)["event"] for r in receiver.requests] == ["fired"]
+
+
+def test_disabling_the_budget_rule_resolves_every_alert_it_has_open(
+    subscribed, budget_rule, other_tenant, other_app, evaluate
+):
+    LimitSet.objects.create(tenant=other_tenant, app=other_app, budget_per_day=Decimal(5), budget_alert_percent=50)
+    spend(subscribed, "9.00", at=NOW - timedelta(minutes=5))
+    evaluate()
+    assert Alert.objects.filter(rule=budget_rule, resolved_at__isnull=True).count() == 2  # the plan's and the app's
+    alert_rule_update(rule=budget_rule, actor_membership=None, data={"enabled": False})
+    assert not Alert.objects.filter(resolved_at__isnull=True).exists()
+    assert set(Alert.objects.values_list("resolution", flat=True)) == {"the rule was disabled"}
