@@ -48,6 +48,24 @@ class GitLabConnection(TenantOwnedModel):
         return bool(self.webhook_secret_encrypted)
 
 
+class GitRemote(TenantOwnedModel):
+    """A plain git remote that mirrors a tenant's definitions, for teams on another forge: pushed with the git CLI
+    (SSH, HTTPS or a path), with the credentials of the portal's environment (SSH keys, a credential helper). Set by
+    the operator on the command line only: a remote may be a path on the portal's own machine."""
+
+    url = models.CharField(max_length=500, help_text="ssh://…, git@host:group/repo.git, https://… or a path")
+    branch = models.CharField(max_length=255, default="main")
+    directory = models.CharField(max_length=255, default="definitions", blank=True)
+    last_synced_commit = models.CharField(max_length=64, blank=True)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="git_remote_one_per_tenant")]
+
+    def __str__(self) -> str:
+        return f"{self.url}@{self.branch}"
+
+
 class SyncRun(TenantOwnedModel):
     """One sync between a tenant and its GitLab project, in either direction: what started it, how it ended,
     the commit it made or applied, and the error (never a secret) when it failed."""

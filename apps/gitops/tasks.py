@@ -7,7 +7,7 @@ from typing import Any
 from celery import shared_task
 from django.core.cache import cache
 
-from apps.gitops.models import GitLabConnection, SyncRun
+from apps.gitops.models import GitLabConnection, GitRemote, SyncRun
 from apps.gitops.services.sync_inbound import sync_in
 from apps.gitops.services.sync_outbound import SyncFailed, sync_out
 from apps.gitops.services.sync_trigger import pending_key
@@ -41,8 +41,12 @@ def sync_out_task(self: Any, tenant_id: int, trigger: str) -> dict[str, Any]:
 
 @shared_task(name="gitops.sync_scheduled")
 def sync_scheduled() -> int:
-    """Beat: one sync per enabled connection, so changes made around the portal's services still reach GitLab."""
-    tenant_ids = list(GitLabConnection.objects.filter(enabled=True).values_list("tenant_id", flat=True))
+    """Beat: one sync per tenant with an enabled connection or remote, so changes made around the portal's services
+    still reach the repository."""
+    tenant_ids = sorted(
+        set(GitLabConnection.objects.filter(enabled=True).values_list("tenant_id", flat=True))
+        | set(GitRemote.objects.filter(enabled=True).values_list("tenant_id", flat=True))
+    )
     for tenant_id in tenant_ids:
         sync_out_task.delay(tenant_id, SyncRun.Trigger.SCHEDULE)
     return len(tenant_ids)

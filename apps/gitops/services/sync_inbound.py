@@ -16,8 +16,8 @@ from apps.gitops.models import GitLabConnection, SyncRun
 from apps.gitops.services.apply import definitions_apply
 from apps.gitops.services.load import DefinitionsInvalid, definitions_load
 from apps.gitops.services.plan import definitions_plan
+from apps.gitops.services.sync_common import owned_by_portal, sync_run_finish
 from apps.gitops.services.sync_connection import gitlab_client
-from apps.gitops.services.sync_outbound import owned_by_portal, sync_run_finish
 from apps.gitops.services.sync_trigger import applying_inbound
 
 

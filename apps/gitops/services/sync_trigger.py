@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
-from apps.gitops.models import GitLabConnection, SyncRun
+from apps.gitops.models import GitLabConnection, GitRemote, SyncRun
 
 # The audit object types (app label, or app.model) whose changes the definition files hold.
 DEFINITION_TYPES = ("catalog.", "prompts.", "providers.", "tenants.tenant")
@@ -52,7 +52,10 @@ def sync_request(*, tenant_id: int) -> bool:
     the mark when it starts, so a later edit queues the next). False when nothing was queued."""
     from apps.gitops.tasks import sync_out_task  # tasks import services: import the task when first needed
 
-    if not GitLabConnection.objects.filter(tenant_id=tenant_id, enabled=True).exists():
+    if not (
+        GitLabConnection.objects.filter(tenant_id=tenant_id, enabled=True).exists()
+        or GitRemote.objects.filter(tenant_id=tenant_id, enabled=True).exists()
+    ):
         return False
     delay = settings.GITOPS_SYNC_DEBOUNCE_SECONDS
     if not cache.add(pending_key(tenant_id), 1, timeout=max(delay * 6, 60)):

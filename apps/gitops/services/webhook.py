@@ -13,7 +13,7 @@ from django.db.models import Q
 from apps.core.crypto import DecryptionError
 from apps.core.errors import ApplicationError
 from apps.gitops.models import GitLabConnection, SyncRun
-from apps.gitops.services.sync_outbound import TRAILER
+from apps.gitops.services.sync_common import TRAILER
 
 _TRAILER = re.compile(rf"^{TRAILER}: (\d+)\s*$", re.MULTILINE)
 _NO_COMMIT = "0" * 40
