@@ -175,3 +175,18 @@ def test_a_refused_apply_does_not_leave_the_tenant_it_created(exported):
     assert code == 1
     assert "services/rich-chat.yaml: slug: A service with slug 'rich-chat' already exists." in err
     assert not Tenant.objects.filter(slug="rich-copy").exists()
+
+
+def test_test_cases_follow_their_file(exported):
+    edit(exported, "prompts/rich-summary/tests.yaml", "value: hello", "value: hi")
+    with (exported / "prompts/rich-summary/tests.yaml").open("a") as tests:
+        tests.write("- name: empty\n  variables:\n    text: ''\n  checks: []\n")
+
+    assert gitops("apply", str(exported))[0] == 0
+
+    template = PromptTemplate.objects.get(service__slug="rich-summary")
+    cases = {case.name: case.checks for case in template.test_cases.all()}
+    assert cases == {"empty": [], "short": [{"type": "contains", "value": "hi"}]}
+    (exported / "prompts/rich-summary/tests.yaml").unlink()
+    assert gitops("apply", str(exported), "--prune")[0] == 0
+    assert not template.test_cases.exists()
