@@ -135,7 +135,8 @@ class NoOpStep(PolicyStep):
 
 
 class AssemblingStep(NoOpStep):
-    wants_stream_answer = True
+    def wants_stream_answer(self, ctx: CallContext) -> bool:
+        return True
 
 
 def snapshot() -> Snapshot:

@@ -285,7 +285,7 @@ class Seam:
         ctx, outcome, stream = opened.ctx, opened.outcome, opened.stream
         record = ctx.record
         record.status = 499  # until the stream completes: a client that goes away is recorded as such
-        wants_answer = opened.admitted and any(step.wants_stream_answer for step in opened.admitted)
+        wants_answer = opened.admitted and any(step.wants_stream_answer(opened.ctx) for step in opened.admitted)
         assembled = StreamAnswer() if wants_answer else None
         error: BaseException | None = None
         since = self._clock()

@@ -42,8 +42,11 @@ class RecordingStep(PolicyStep):
         wants_stream_answer: bool = False,
     ) -> None:
         self.name, self.log, self.refuse, self.answer = name, log, refuse, answer
-        self.wants_stream_answer = wants_stream_answer
+        self.wants_answer = wants_stream_answer
         self.seen: list[Seen] = []
+
+    def wants_stream_answer(self, ctx: CallContext) -> bool:
+        return self.wants_answer
 
     async def admit(self, ctx: CallContext) -> None:
         self.log.append((self.name, "admit"))

@@ -89,9 +89,12 @@ class PolicyStep:
     """One policy: subclass and override the moments it acts at; the others do nothing."""
 
     name = "step"
-    # A step that reads ctx.answer of a streamed call (the cache stores it) sets this: the relay then assembles
-    # the streamed completion, which costs time on every chunk otherwise spared.
-    wants_stream_answer = False
+
+    def wants_stream_answer(self, ctx: CallContext) -> bool:
+        """Whether after_call needs ctx.answer of this streamed call (the cache, to store it): asked once the
+        stream is open, so that the relay assembles the completion — a cost on every chunk — only for calls
+        that need it."""
+        return False
 
     async def admit(self, ctx: CallContext) -> None:
         return None

@@ -145,7 +145,6 @@ class _Pending:
 
 class CacheStep(PolicyStep):
     name = "cache"
-    wants_stream_answer = True  # after_call gets a streamed answer assembled, so streams are cached too
 
     def __init__(
         self, store: CacheStore, *, semantic: SemanticLookup | None = None, max_entry_bytes: int = MAX_ENTRY_BYTES
@@ -184,6 +183,11 @@ class CacheStep(PolicyStep):
             if answer_key is not None:
                 raw = await self._store.get(answer_key)
         return decode_entry(raw) if raw is not None else None
+
+    def wants_stream_answer(self, ctx: CallContext) -> bool:
+        # Streams are cached too, assembled — but only those of a call with a cache policy that may store.
+        pending: _Pending | None = ctx.state.get(self.name)
+        return pending is not None and pending.store and not pending.hit
 
     async def after_call(self, ctx: CallContext) -> None:
         pending: _Pending | None = ctx.state.get(self.name)
