@@ -190,3 +190,22 @@ def test_files_of_another_tenant_are_refused_even_with_this_tenants_name_in_the_
         assert answer.status_code in (400, 403), endpoint
         assert "Victim" not in answer.content.decode()
     assert admin.post("/api/v1/gitops/plan", {"files": files}, format="json").status_code == 404
+
+
+def test_the_management_api_schema_documents_the_gitops_endpoints(db):
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+
+    assert set(paths["/api/v1/gitops/export"]) == {"get"}
+    assert set(paths["/api/v1/gitops/schema"]) == {"get"}
+    for endpoint in ("plan", "apply"):
+        operation = paths[f"/api/v1/gitops/{endpoint}"]["post"]
+        assert set(operation["requestBody"]["content"]) == {
+            "application/json",
+            "multipart/form-data",
+            "application/gzip",
+        }
+        assert operation["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith(
+            "/DefinitionsInvalidOut"
+        )

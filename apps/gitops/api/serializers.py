@@ -13,6 +13,10 @@ class DefinitionsIn(serializers.Serializer):
     prune = serializers.BooleanField(default=False, help_text="also delete what the files no longer have")
 
 
+class DefinitionsArchiveIn(serializers.Serializer):
+    archive = serializers.FileField(help_text="the definition files as a tar.gz (one top folder allowed)")
+
+
 class DefinitionsExportQueryIn(serializers.Serializer):
     tenant = serializers.SlugField(help_text="the tenant's slug")
     # Not `format`: DRF reads that query parameter as the renderer to use.

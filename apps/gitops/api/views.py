@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from apps.core.errors import NotPermitted
 from apps.gitops.api.serializers import (
+    DefinitionsArchiveIn,
     DefinitionsExportOut,
     DefinitionsExportQueryIn,
     DefinitionsIn,
@@ -36,6 +37,7 @@ from apps.tenants.models import Membership, Role, Tenant
 from apps.tenants.selectors import tenant_get_for_user
 
 GZIP = "application/gzip"
+UPLOADS = {"application/json": DefinitionsIn, "multipart/form-data": DefinitionsArchiveIn, GZIP: OpenApiTypes.BINARY}
 REFUSALS = {
     400: DefinitionsInvalidOut,
     403: OpenApiResponse(description="not an owner or admin of the tenant"),
@@ -116,7 +118,7 @@ class DefinitionsPlanApi(APIView):
 
     @extend_schema(
         parameters=[DefinitionsTargetQueryIn],
-        request={"application/json": DefinitionsIn, GZIP: OpenApiTypes.BINARY},
+        request=UPLOADS,
         responses={200: DefinitionsPlanOut, **REFUSALS},
         tags=["gitops"],
         summary="What applying the files would change",
@@ -133,7 +135,7 @@ class DefinitionsApplyApi(APIView):
 
     @extend_schema(
         parameters=[DefinitionsTargetQueryIn],
-        request={"application/json": DefinitionsIn, GZIP: OpenApiTypes.BINARY},
+        request=UPLOADS,
         responses={200: DefinitionsPlanOut, **REFUSALS},
         tags=["gitops"],
         summary="Make the tenant match the files, in one transaction",
