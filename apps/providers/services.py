@@ -309,8 +309,8 @@ def route_create(
     description: str = "",
     deadline_seconds: float = 120.0,
     retries: int = 1,
-) -> Route:
     cache_ttl_seconds: int | None = None,
+) -> Route:
     _require_admin(actor_membership)
     route = Route(
         tenant=tenant,
