@@ -128,3 +128,13 @@ def test_a_remote_that_does_not_answer_is_refused_and_a_vanished_one_fails_the_r
         sync_out(tenant=connected, trigger=SyncRun.Trigger.MANUAL)
 
     assert SyncRun.objects.get().status == SyncRun.Status.FAILED
+
+
+def test_gitops_sync_wait_prints_the_pushed_commit(connected, bare):
+    out = io.StringIO()
+
+    call_command("gitops", "sync", "--tenant", "rich", "--wait", stdout=out)
+
+    run = SyncRun.objects.get()
+    assert out.getvalue() == f"Committed {run.commit_sha} ({len(run.files_changed)} files)\n"
+    assert run.commit_sha == git("rev-parse", "main", cwd=bare).strip()

@@ -41,5 +41,6 @@ def run(command: Any, *, tenant: str, wait: bool, **options: Any) -> int:
             f"Committed {run.commit_sha} ({len(run.files_changed)} files) for review: {run.merge_request_url}"
         )
     else:
-        command.stdout.write(f"Committed {run.commit_sha} ({len(run.files_changed)} files): {run.commit_url}")
+        where = f": {run.commit_url}" if run.commit_url else ""
+        command.stdout.write(f"Committed {run.commit_sha} ({len(run.files_changed)} files){where}")
     return 0
