@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.errors import ApplicationError
 from apps.gitops.forms import GitLabConnectionForm
@@ -19,6 +19,7 @@ from apps.gitops.services.sync_connection import (
     sync_run_list,
 )
 from apps.gitops.services.sync_inbound import sync_review_apply
+from apps.gitops.services.sync_outbound import SyncFailed, sync_drift
 from apps.gitops.tasks import sync_out_task
 from apps.tenants.models import Role
 from apps.tenants.web import tenant_required
@@ -27,6 +28,21 @@ from apps.tenants.web import tenant_required
 @tenant_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
 def gitlab_page(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+@tenant_required(Role.ADMIN)
+@require_GET
+def gitlab_drift(request: HttpRequest) -> HttpResponse:
+    """The page with what differs between the database and the connected branch (asked of GitLab on demand)."""
+    try:
+        drift, problem = sync_drift(tenant=request.tenant), ""
+    except SyncFailed as exc:
+        drift, problem = None, exc.message
+    return _page(request, drift=drift, drift_problem=problem)
+
+
+def _page(request: HttpRequest, **extra: object) -> HttpResponse:
     connection = gitlab_connection_get(tenant=request.tenant)
     initial = {"branch": "main", "directory": "definitions", "enabled": True}
     if connection is not None:
@@ -43,6 +59,7 @@ def gitlab_page(request: HttpRequest) -> HttpResponse:
         "connection": connection,
         "runs": sync_run_list(tenant=request.tenant),
         "webhook_url": request.build_absolute_uri(reverse("gitops-gitlab-webhook")),
+        **extra,
     }
     return render(request, "gitops/gitlab.html", context, status=form.status_code)
 

@@ -146,3 +146,33 @@ def test_an_admin_applies_a_commit_waiting_for_review(
     assert response.status_code == 302
     assert Route.objects.get(tenant=synced_tenant, alias="cheap").retries == 3
     assert SyncRun.objects.get(pk=run.pk).status == SyncRun.Status.SUCCEEDED
+
+
+def test_the_comparison_lists_what_differs_between_the_portal_and_the_branch(fake_gitlab, synced_tenant, rich_admin):
+    sync_out(tenant=synced_tenant, trigger=SyncRun.Trigger.MANUAL)
+    cheap = "definitions/routes/cheap.yaml"
+    fake_gitlab.seed(
+        {cheap: fake_gitlab.files()[cheap] + "# edited in GitLab\n", "definitions/routes/x.yaml": "a: 1\n"}
+    )
+    Route.objects.filter(tenant=synced_tenant, alias="cheap").update(description="edited here")
+    head, commits = fake_gitlab.branches["main"], len(fake_gitlab.commits)
+
+    html = rich_admin.get(f"{PAGE}drift/").content.decode()
+
+    assert "The portal and <code>main</code> differ" in html
+    assert "2 files differ." in html
+    assert "<code>definitions/routes/cheap.yaml</code>: different" in html
+    assert "<code>definitions/routes/x.yaml</code>: only in GitLab" in html
+    assert (fake_gitlab.branches["main"], len(fake_gitlab.commits)) == (head, commits)  # nothing written
+
+    rich_admin.post(f"{PAGE}sync/")
+
+    assert "hold the same definitions" in rich_admin.get(f"{PAGE}drift/").content.decode()
+
+
+def test_a_comparison_gitlab_refuses_says_why(fake_gitlab, synced_tenant, rich_admin):
+    fake_gitlab.script("status:401")
+
+    html = rich_admin.get(f"{PAGE}drift/").content.decode()
+
+    assert "The comparison failed: GitLab refused the access token (401 Unauthorized)" in html

@@ -7,6 +7,8 @@ applied back (services/webhook.py). The portal owns the definition files under t
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -18,6 +20,7 @@ from apps.gitops.services import definitions_export
 from apps.gitops.services.sync_common import (
     AUTHOR_EMAIL,
     AUTHOR_NAME,
+    Change,
     changes_between,
     commit_message,
     owned_by_portal,
@@ -77,7 +80,11 @@ def sync_out(*, tenant: Tenant, trigger: str) -> SyncRun:
     return run
 
 
-def _push(client: GitLabClient, connection: GitLabConnection, tenant: Tenant, run: SyncRun) -> SyncRun:
+def _differences(
+    client: GitLabClient, connection: GitLabConnection, tenant: Tenant
+) -> tuple[dict[str, Any] | None, dict[str, str], list[Change]]:
+    """The branch (None: it does not exist yet), the files the portal wants there, and the changes that would
+    make the branch hold them: compared by blob id, so no file is downloaded."""
     prefix = f"{connection.directory}/" if connection.directory else ""
     wanted = {prefix + path: text for path, text in definitions_export(tenant=tenant).items()}
     branch = client.get_branch(connection.branch)
@@ -85,7 +92,26 @@ def _push(client: GitLabClient, connection: GitLabConnection, tenant: Tenant, ru
     if branch is not None:
         blobs = client.list_blobs(ref=connection.branch, path=connection.directory)
         current = {path: blob for path, blob in blobs.items() if owned_by_portal(path, connection.directory)}
-    changes = changes_between(current, wanted)
+    return branch, wanted, changes_between(current, wanted)
+
+
+def sync_drift(*, tenant: Tenant) -> list[Change]:
+    """How the connected branch differs from the database, file by file (create: only in the portal, delete: only
+    in GitLab, update: both, different), without changing anything."""
+    connection = gitlab_connection_get(tenant=tenant)
+    if connection is None:
+        raise SyncFailed(f"Tenant {tenant.slug} has no GitLab connection.", run=None)
+    try:
+        with gitlab_client(connection) as client:
+            return _differences(client, connection, tenant)[2]
+    except GitLabError as exc:
+        raise SyncFailed(str(exc), run=None, retryable=exc.retryable) from None
+    except DecryptionError as exc:
+        raise SyncFailed(f"The access token cannot be read: {exc}", run=None) from None
+
+
+def _push(client: GitLabClient, connection: GitLabConnection, tenant: Tenant, run: SyncRun) -> SyncRun:
+    branch, wanted, changes = _differences(client, connection, tenant)
     if not changes:
         head = branch["commit"]["id"] if branch else ""
         return sync_run_finish(run, SyncRun.Status.UNCHANGED, commit_sha=head)
