@@ -177,3 +177,21 @@ def test_review_mode_keeps_the_plan_for_an_admin(
 
     assert applied.status == SyncRun.Status.SUCCEEDED
     assert Route.objects.get(tenant=synced_tenant, alias="cheap").retries == 5
+
+
+def test_files_naming_another_tenant_are_refused(
+    fake_gitlab, synced_tenant, other_tenant, pushed, django_capture_on_commit_callbacks
+):
+    before, _ = pushed
+    tenant_file = fake_gitlab.files()["definitions/tenant.yaml"]
+    hijack = fake_gitlab.seed({"definitions/tenant.yaml": tenant_file.replace("slug: rich", "slug: globex")})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _post(fake_gitlab.push_event(before, hijack.id))
+
+    run = SyncRun.objects.get(direction=SyncRun.Direction.IN)
+    assert run.status == SyncRun.Status.FAILED
+    assert "the files define tenant 'globex', not 'rich'" in run.error
+    assert Route.objects.filter(tenant=other_tenant).count() == 0
+    other_tenant.refresh_from_db()
+    assert other_tenant.name == "Globex"
