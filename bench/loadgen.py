@@ -48,8 +48,14 @@ class LoadResult:
         return {k: v for k, v in asdict(self).items() if k != "latencies"}
 
 
-def chat_body(model: str, stream: bool) -> bytes:
-    body: dict = {"model": model, "messages": [{"role": "user", "content": "Say hello to the benchmark."}]}
+# In a body sent with `unique`, each request replaces this with its own number: no two prompts are equal, so a
+# response cache misses every time (bench/policies.py measures the policies' cost, not the cache's savings).
+UNIQUE_MARK = "BENCH_N"
+
+
+def chat_body(model: str, stream: bool, unique: bool = False) -> bytes:
+    content = f"Say hello to the benchmark. {UNIQUE_MARK}" if unique else "Say hello to the benchmark."
+    body: dict = {"model": model, "messages": [{"role": "user", "content": content}]}
     if stream:
         body |= {"stream": True, "stream_options": {"include_usage": True}}
     return orjson.dumps(body)
@@ -65,6 +71,7 @@ async def run_load(
     key: str | None = None,
     stream: bool = False,
     timeout: float = 10.0,  # noqa: ASYNC109 - per request, given to the aiohttp session
+    unique: bool = False,
 ) -> LoadResult:
     """Send for `duration` seconds, or until `total` requests were sent; the clock stops at the last answer,
     so a fixed total measures the rate without cutting off answers in flight."""
@@ -73,6 +80,7 @@ async def run_load(
         headers["Authorization"] = f"Bearer {key}"
     result = LoadResult()
     remaining = [total if total is not None else -1]
+    sent_count = [0]
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     client_timeout = aiohttp.ClientTimeout(total=timeout)
     async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as session:
@@ -82,9 +90,13 @@ async def run_load(
         async def worker() -> None:
             while time.perf_counter() < stop_at and remaining[0] != 0:
                 remaining[0] -= 1
+                data = body
+                if unique:
+                    sent_count[0] += 1
+                    data = body.replace(UNIQUE_MARK.encode(), str(sent_count[0]).encode())
                 sent = time.perf_counter()
                 try:
-                    async with session.post(url, data=body, headers=headers) as response:
+                    async with session.post(url, data=data, headers=headers) as response:
                         raw = await response.read()
                 except TimeoutError:
                     result.timeouts += 1
@@ -116,18 +128,20 @@ def main() -> None:
     parser.add_argument("--key", default=None)
     parser.add_argument("--model", default="bench-model")
     parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--unique", action="store_true", help="a different prompt in every request")
     args = parser.parse_args()
     duration = args.duration if args.duration is not None or args.total is not None else 5.0
     result = uvloop.run(
         run_load(
             args.url,
-            chat_body(args.model, args.stream),
+            chat_body(args.model, args.stream, args.unique),
             concurrency=args.concurrency,
             duration=duration,
             total=args.total,
             key=args.key,
             stream=args.stream,
             timeout=args.timeout,
+            unique=args.unique,
         )
     )
     print(orjson.dumps(result.summary()).decode(), flush=True)

@@ -36,19 +36,21 @@ class Load:
         total: int | None = None,
         key: str | None = None,
         stream: bool = False,
+        unique: bool = False,
     ) -> LoadResult:
         """`clients` connections for `seconds`, or until `total` answers (then `seconds` only bounds the run)."""
-        body = chat_body(model, stream)
+        body = chat_body(model, stream, unique)
         if self.wrk:
             return run_wrk(
                 self.wrk, url, body, concurrency=clients, duration=seconds, total=total, key=key, stream=stream,
-                timeout=TIMEOUT, cpus=LOAD_CPU,
+                timeout=TIMEOUT, cpus=LOAD_CPU, unique=unique,
             )  # fmt: skip
         command = [sys.executable, str(BENCH / "loadgen.py"), url, "--concurrency", str(clients)]
         command += ["--model", model, "--timeout", str(TIMEOUT)]
         command += ["--total", str(total)] if total else ["--duration", str(seconds)]
         command += ["--key", key] if key else []
         command += ["--stream"] if stream else []
+        command += ["--unique"] if unique else []
         out = subprocess.run(pinned(LOAD_CPU, command), capture_output=True, text=True, check=True).stdout
         return LoadResult(**orjson.loads(out.strip().splitlines()[-1]))
 

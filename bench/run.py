@@ -1,12 +1,13 @@
 """The data-plane benchmark, one command: `make bench` (= `python bench/run.py`; `--quick` for a ~1 s-per-row
 smoke run, `--profile` to add a py-spy profile of the gateway under load, `--no-choices` to skip the second
-table).
+table, `--no-policies` to skip the third).
 
 On a throwaway SQLite portal (migrated and seeded through the portal's services) it starts the fast and the
 1-second fake upstreams and the load generator on core 1, the gateway (one uvicorn worker, authentication
 and call logging on) on core 0, and prints markdown tables: direct vs through the gateway at 1/16/64/256
 clients, plain and streaming; 1,000 clients on the slow upstream; the gateway's memory; the call logs that
-reached the database; and (bench/choices.py) the measured reasons for each technical choice. Timing never
+reached the database; (bench/choices.py) the measured reasons for each technical choice; and (bench/policies.py)
+what limits, budgets and the response cache cost, in-process and on Redis. Timing never
 goes into the test suite: this is the place."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import choices
+import policies
 import pyspy
 from harness import (
     BENCH,
@@ -106,6 +108,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="seconds per row (default 6, quick 1)")
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway during one more 64-client row")
     parser.add_argument("--no-choices", action="store_true", help="skip the second table")
+    parser.add_argument("--no-policies", action="store_true", help="skip the third table (limits, budget, cache)")
     args = parser.parse_args()
     started = time.monotonic()
     limit = raise_fd_limit()
@@ -144,6 +147,13 @@ def main() -> None:
             second = choices.measure(run, portal, direct, through, fast_port, out, measure_gateway)
             print(second, flush=True)
             report += "\n" + second
+        if not args.no_policies:
+            paced_port = free_port()
+            stack.enter_context(_stopping(start_upstream(paced_port, delay=policies.PACED_DELAY)))
+            fast_url, paced_url = f"http://127.0.0.1:{fast_port}/v1", f"http://127.0.0.1:{paced_port}/v1"
+            third = policies.policies_table(load, portal, fast_url, paced_url, run.seconds, out)
+            print(third, flush=True)
+            report += "\n" + third
     (out / "tables.md").write_text(report)
     print(f"\nbench: done in {time.monotonic() - started:.0f} s ({machine()}); tables in {out / 'tables.md'}")
 

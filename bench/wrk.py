@@ -28,6 +28,14 @@ wrk.body = os.getenv("BENCH_BODY")
 wrk.headers["Content-Type"] = "application/json"
 if os.getenv("BENCH_KEY") ~= "" then wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_KEY") end
 local stream = os.getenv("BENCH_STREAM") == "1"
+if os.getenv("BENCH_UNIQUE") == "1" then
+  -- A different prompt in every request (loadgen.UNIQUE_MARK replaced by a counter): a cache always misses.
+  local sent = 0
+  function request()
+    sent = sent + 1
+    return wrk.format(nil, nil, nil, (wrk.body:gsub("BENCH_N", tostring(sent))))
+  end
+end
 local total = tonumber(os.getenv("BENCH_TOTAL") or "0")
 
 local threads = {}
@@ -87,6 +95,7 @@ def run_wrk(
     stream: bool = False,
     timeout: float = 10.0,
     cpus: str | None = None,
+    unique: bool = False,
 ) -> LoadResult:
     """wrk for `duration` seconds, or until `total` answers (then `duration` is only the upper bound)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
@@ -97,6 +106,7 @@ def run_wrk(
         "BENCH_KEY": key or "",
         "BENCH_STREAM": "1" if stream else "0",
         "BENCH_TOTAL": str(total or 0),
+        "BENCH_UNIQUE": "1" if unique else "0",
     }
     command = [wrk, "-t1", f"-c{concurrency}", f"-d{max(1, round(duration))}s", f"--timeout={timeout:g}s"]
     command += ["-s", script.name, url]
