@@ -4,8 +4,9 @@ per subscription with its plan's limits) — shared by the limit and budget step
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from apps.gateway.pipeline.errors import LimitsUnavailable
 from apps.gateway.pipeline.policies.base import CallContext
@@ -66,33 +67,90 @@ def store_down(ctx: CallContext, report: StoreErrorReport, error: CounterStoreDo
         ) from error
 
 
+@dataclass(slots=True)
+class _Queue:
+    """The settlements of one counter store waiting on one event loop, and the flushes under way."""
+
+    counters: Counters
+    entries: list[tuple[CallContext, Sequence[Charge], StoreErrorReport]] = field(default_factory=list)
+    timer: asyncio.TimerHandle | None = None
+    flushing: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+# Per loop (tests run several) and per counter store: the limit and budget steps share one queue, so one flush
+# carries both. Weak: a closed loop's queue goes with it.
+_QUEUES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, _Queue]] = weakref.WeakKeyDictionary()
+
+
 class Settler:
     """Settling and giving back, off the answer's path: with a store a round trip away (Redis), the amounts are
-    added by a background task, so the caller does not wait for them; until it runs, a call's reservation simply
-    stands a moment longer. A task still pending when the process ends is lost with it (its reservation expires
-    with its window). In-process counters are added at once: a task would cost more than the addition."""
+    queued and flushed together every `delay` seconds (or at once when `batch` settlements wait) as ONE addition,
+    amounts summed per counter, so a call costs the store no round trip of its own; until then, a reservation
+    simply stands a few milliseconds longer. Settlements still queued when the process ends are lost with it
+    (their reservations expire with their windows). In-process counters are added at once: queueing would cost
+    more than the addition."""
 
-    def __init__(self, counters: Counters, report: StoreErrorReport) -> None:
+    def __init__(self, counters: Counters, report: StoreErrorReport, *, delay: float = 0.005, batch: int = 256) -> None:
         self._counters = counters
         self._report = report
-        self._pending: set[asyncio.Task[None]] = set()
+        self._delay = delay
+        self._batch = batch
 
     async def add(self, ctx: CallContext, charges: Sequence[Charge]) -> None:
         if not self._counters.remote:
-            await self._add(ctx, charges)
+            try:
+                await self._counters.add(charges, ctx.now)
+            except CounterStoreDown as exc:
+                store_down(ctx, self._report, exc, admitting=False)
             return
-        task = asyncio.get_running_loop().create_task(self._add(ctx, charges))
-        self._pending.add(task)  # a strong reference until it ends
-        task.add_done_callback(self._pending.discard)
+        if not charges:
+            return
+        loop = asyncio.get_running_loop()
+        queue = self._queue(loop)
+        queue.entries.append((ctx, charges, self._report))
+        if len(queue.entries) >= self._batch:
+            _flush(loop, queue)
+        elif queue.timer is None:
+            queue.timer = loop.call_later(self._delay, _flush, loop, queue)
 
-    async def _add(self, ctx: CallContext, charges: Sequence[Charge]) -> None:
-        try:
-            await self._counters.add(charges, ctx.now)
-        except CounterStoreDown as exc:
-            store_down(ctx, self._report, exc, admitting=False)
+    def _queue(self, loop: asyncio.AbstractEventLoop) -> _Queue:
+        queues = _QUEUES.setdefault(loop, {})
+        queue = queues.get(id(self._counters))
+        if queue is None or queue.counters is not self._counters:
+            queue = queues[id(self._counters)] = _Queue(self._counters)
+        return queue
 
     async def settled(self) -> None:
-        """Wait for this loop's pending additions (tests, and a clean shutdown)."""
+        """Flush this loop's queue now and wait for every flush under way (tests, and a clean shutdown)."""
         loop = asyncio.get_running_loop()
-        while pending := [task for task in self._pending if task.get_loop() is loop]:
-            await asyncio.gather(*pending)
+        queue = _QUEUES.get(loop, {}).get(id(self._counters))
+        while queue is not None and (queue.entries or queue.flushing):
+            _flush(loop, queue)
+            await asyncio.gather(*queue.flushing)
+
+
+def _flush(loop: asyncio.AbstractEventLoop, queue: _Queue) -> None:
+    if queue.timer is not None:
+        queue.timer.cancel()
+        queue.timer = None
+    entries, queue.entries = queue.entries, []
+    if entries:
+        task = loop.create_task(_send(queue.counters, entries))
+        queue.flushing.add(task)  # a strong reference until it ends
+        task.add_done_callback(queue.flushing.discard)
+
+
+async def _send(counters: Counters, entries: list[tuple[CallContext, Sequence[Charge], StoreErrorReport]]) -> None:
+    totals: dict[str, Charge] = {}
+    for _, charges, _ in entries:
+        for charge in charges:
+            total = totals.get(charge.key)
+            totals[charge.key] = charge if total is None else replace(total, amount=total.amount + charge.amount)
+    charges = [charge for charge in totals.values() if charge.amount]
+    if not charges:
+        return
+    try:
+        await counters.add(charges, max(ctx.now for ctx, _, _ in entries))
+    except CounterStoreDown as exc:
+        for ctx, _, report in entries:  # counted per settlement, as if each had been sent alone
+            store_down(ctx, report, exc, admitting=False)
