@@ -24,6 +24,7 @@ from tests.factories import (
     ProviderModelFactory,
     RouteFactory,
     ServiceFactory,
+    SubscriptionFactory,
     TenantFactory,
 )
 
@@ -148,3 +149,12 @@ def test_each_configuration_write_moves_the_version_the_data_plane_polls():
     tenant_update(tenant=tenant, actor_membership=owner, limits_fail_open=False)
     assert config_version_read() == version + 2
     assert snapshot_build().limits_fail_open[tenant.pk] is False
+
+
+def test_a_subscription_entry_names_its_plan_for_the_refusals():
+    plan = PlanFactory(slug="free", service=ServiceFactory(lifecycle=Lifecycle.PUBLISHED), requests_per_day=5)
+    subscription = SubscriptionFactory(service=plan.service, plan=plan)
+
+    entry = snapshot_build().subscriptions[(subscription.app_id, plan.service_id)]
+
+    assert (entry.plan_id, entry.plan_slug) == (plan.pk, "free")

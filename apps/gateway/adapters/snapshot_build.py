@@ -213,12 +213,15 @@ def _service_entries() -> list[ServiceEntry]:
 def _subscription_entries() -> dict[tuple[int, int], SubscriptionEntry]:
     """The open subscription of each (app, service), else the latest closed one (to say why access ends)."""
     entries: dict[tuple[int, int], SubscriptionEntry] = {}
-    for sub in Subscription.objects.order_by("created_at", "id"):
-        pair = (sub.app_id, sub.service_id)
+    rows = Subscription.objects.order_by("created_at", "id").values_list(
+        "pk", "app_id", "service_id", "status", "expires_at", "plan_id", "plan__slug"
+    )
+    for pk, app_id, service_id, status, expires_at, plan_id, plan_slug in rows:
+        pair = (app_id, service_id)
         if pair in entries and entries[pair].status in OPEN_SUBSCRIPTION_STATES:
             continue
         entries[pair] = SubscriptionEntry(
-            subscription_id=sub.pk, status=sub.status, expires_at=sub.expires_at, plan_id=sub.plan_id
+            subscription_id=pk, status=status, expires_at=expires_at, plan_id=plan_id, plan_slug=plan_slug
         )
     return entries
 
