@@ -52,9 +52,9 @@ def test_sections_are_grouped_and_each_role_sees_what_it_may_open(members):
         "Discover": ["Catalog"],
         "Build": build,
         "Operate": operate,
-        "Govern": ["Approvals", "Members", "Audit", "Settings"],
+        "Govern": ["Approvals", "Members", "Audit", "GitLab", "Settings"],
     }
-    assert _labels(members[Role.ADMIN])["Govern"] == ["Approvals", "Members", "Audit"]
+    assert _labels(members[Role.ADMIN])["Govern"] == ["Approvals", "Members", "Audit", "GitLab"]
     for role in (Role.DEVELOPER, Role.VIEWER):
         assert _labels(members[role]) == {"Discover": ["Catalog"], "Build": build, "Operate": operate}
 
@@ -79,7 +79,13 @@ def test_a_link_takes_the_first_of_its_pages_that_exists():
 
 @pytest.mark.parametrize(
     ("url", "current"),
-    [("/routes/", "Routes"), ("/catalog/", "Catalog"), ("/apps/billing-bot/", "Apps"), ("/", "Home")],
+    [
+        ("/routes/", "Routes"),
+        ("/catalog/", "Catalog"),
+        ("/apps/billing-bot/", "Apps"),
+        ("/tenant/gitlab/", "GitLab"),
+        ("/", "Home"),
+    ],
 )
 def test_the_current_section_is_marked(client_for, owner, app, url, current):
     html = client_for(owner).get(url).content.decode()

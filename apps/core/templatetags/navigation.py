@@ -75,6 +75,7 @@ GROUPS = (
             Link("Approvals", ("access:approval-list",), "approvals", ("access:approval-",), "admin"),
             Link("Members", ("tenants:member-list",), "members", ("tenants:member-",), "admin"),
             Link("Audit", ("tenants:audit-list",), "audit", ("tenants:audit-list",), "admin"),
+            Link("GitLab", ("gitops:gitlab",), "settings", ("gitops:",), "admin"),
             Link("Settings", ("tenants:settings",), "settings", ("tenants:settings",), "owner"),
         ),
     ),
