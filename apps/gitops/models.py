@@ -115,3 +115,25 @@ class SyncRun(TenantOwnedModel):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class SecretReference(TenantOwnedModel):
+    """The `env:` reference a definition file gave for one secret of a provider (its api_key, or the value of a
+    credential-carrying header), so that the next export writes the same reference back instead of
+    `credential:<slug>`. Never the value: a keyed fingerprint of it tells whether the stored secret is still the
+    one the reference was applied with (changed in the portal since, the reference no longer holds)."""
+
+    provider = models.ForeignKey(
+        "providers.Provider", on_delete=models.CASCADE, related_name="gitops_secret_references"
+    )
+    field = models.CharField(max_length=200, help_text="api_key or options.headers.<name>")
+    reference = models.CharField(max_length=200, help_text="env:VARIABLE")
+    fingerprint = models.CharField(max_length=64, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "field"], name="secret_reference_one_per_field"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field} = {self.reference}"

@@ -38,7 +38,7 @@ def test_an_env_reference_stores_the_variable_and_plans_no_change_while_it_holds
 
     gitops("export", str(exported), "--tenant", "rich")
     text = (exported / "providers/local.yaml").read_text()
-    assert "api_key: credential:local" in text  # the export names where the key is kept, never the key
+    assert "api_key: env:GITOPS_TEST_KEY" in text  # the file's own reference is kept, never the key
     assert "sk-" not in text
 
 

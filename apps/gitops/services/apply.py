@@ -18,7 +18,7 @@ from apps.core.errors import ApplicationError, NotPermitted
 from apps.core.services import audit_record, config_version_bump, model_diff
 from apps.gitops.services.apply_catalog import prompt_apply, prompt_tests_apply, prompt_version_apply, service_apply
 from apps.gitops.services.context import ApplyContext, at
-from apps.gitops.services.credentials import resolved_secrets
+from apps.gitops.services.credentials import applied_references_keep, resolved_secrets
 from apps.gitops.services.documents import (
     LIMITS,
     PROMPT,
@@ -100,6 +100,7 @@ def _provider(change: Change, ctx: ApplyContext) -> None:
             raise ApplicationError("the stored credential is removed in the portal, not by a file", field="api_key")
     data_update = {**fields, "enabled": data["enabled"], "api_key": api_key}
     providers.provider_update(provider=provider, actor_membership=ctx.membership, data=data_update)
+    applied_references_keep(provider=provider, data=data)
     _models_sync(provider, data["models"], ctx)
 
 

@@ -173,7 +173,7 @@ def tenant_documents(*, tenant: Tenant) -> list[Document]:
     limits = LimitSet.objects.filter(tenant=tenant, app=None, api_key=None).select_related("over_budget_route").first()
     if limits is not None:
         docs.append(document(LIMITS, _limits_values(limits)))
-    providers = Provider.objects.for_tenant(tenant).prefetch_related("models")
+    providers = Provider.objects.for_tenant(tenant).prefetch_related("models", "gitops_secret_references")
     docs += [document(PROVIDER, _provider_values(p)) for p in providers]
     routes = Route.objects.for_tenant(tenant).prefetch_related("deployments__model")
     docs += [document(ROUTE, _route_values(r)) for r in routes]
