@@ -1,34 +1,32 @@
 """The limit and budget counters in Redis, shared by every gateway process and replica: each admission is ONE
 round trip (a Lua script by EVALSHA, which Redis runs atomically), so N processes admit exactly what one would.
+Commands go through the hot path's own client (adapters/resp.py: one pipelined connection per event loop).
 
 Timeouts short next to an LLM call, long enough for a loaded machine (a timeout answers by the tenant's
-fail-open setting, and failing open under load would let a burst through): 1 s to connect or to answer, 2 s to
-get one of the pooled connections. After a refused or broken connection (Redis down) the store is not tried
-for a second, so calls answer at once instead of each trying again."""
+fail-open setting, and failing open under load would let a burst through): 1 s to connect or to answer. After a
+refused or broken connection (Redis down) the store is not tried for a second, so calls answer at once instead
+of each trying again."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import cast
 
 import redis
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.commands.core import AsyncScript
 from redis.retry import Retry as SyncRetry
 
 from apps.analytics.metrics import LIMIT_STORE_ERRORS
+from apps.gateway.adapters.resp import Reply, RespClient, RespConnectionError, RespError, RespTimeout, Script
 from apps.gateway.pipeline.policies.counters import Admission, Charge, CounterStoreDown
 
 logger = logging.getLogger(__name__)
 
 # KEYS: the counters; ARGV: for each, its limit, amount and time to live in ms. Returns {refused (1-based, 0 when
 # all were added), value of each counter after}.
-ADMIT = """
+ADMIT = Script("""
 local used = redis.call('MGET', unpack(KEYS))
 for i = 1, #KEYS do
   used[i] = tonumber(used[i] or '0')
@@ -43,83 +41,53 @@ for i = 1, #KEYS do
   redis.call('PEXPIRE', KEYS[i], ARGV[3 * i])
 end
 return {0, unpack(used)}
-"""
+""")
 # Settling or giving back only touches live counters: an expired window is not brought back without its expiry.
-ADD = """
+ADD = Script("""
 for i = 1, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('INCRBY', KEYS[i], ARGV[i]) end
 end
 return 0
-"""
-ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError)
+""")
 
 
 def _ttl_ms(charge: Charge, now: float) -> int:
     return max(1, int((charge.resets_at - now) * 1000))
 
 
-class _Scripts(NamedTuple):
-    connection: aioredis.Redis
-    admit: AsyncScript
-    add: AsyncScript
-
-
 class RedisCounters:
     remote = True
 
-    def __init__(self, *, url: str, timeout: float = 1.0, connections: int = 32, pause_seconds: float = 1.0) -> None:
+    def __init__(self, *, url: str, timeout: float = 1.0, pause_seconds: float = 1.0) -> None:
         self._url = url
-        self._timeout = timeout
-        self._connections = connections
         self._pause_seconds = pause_seconds
         self._down_until = 0.0  # monotonic: no attempt before then
-        self._clients: dict[int, _Scripts] = {}
+        self._client = RespClient(url, timeout=timeout)
         self._sync: redis.Redis | None = None
 
-    def _client(self) -> _Scripts:
-        # A redis.asyncio connection belongs to the loop that opened it (tests run several loops).
-        key = id(asyncio.get_running_loop())
-        client = self._clients.get(key)
-        if client is None:
-            # A few connections, shared: a burst of calls waits for one (a script takes microseconds) instead of
-            # opening a connection each, which under load would hit the connect timeout and fail open.
-            pool = aioredis.BlockingConnectionPool.from_url(
-                self._url,
-                max_connections=self._connections,
-                timeout=self._timeout * 2,
-                socket_timeout=self._timeout,
-                socket_connect_timeout=self._timeout,
-            )
-            # No retries: a failure is reported at once, and the call answered by the tenant's setting.
-            connection = aioredis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
-            client = self._clients[key] = _Scripts(
-                connection,
-                connection.register_script(ADMIT),
-                connection.register_script(ADD),
-            )
-        return client
-
-    async def _run(self, which: str, charges: Sequence[Charge], args: list[int]) -> list[int]:
+    async def _run(self, script: Script, charges: Sequence[Charge], args: list[int]) -> Reply:
         if time.monotonic() < self._down_until:
             raise CounterStoreDown("the limit store was unreachable less than a second ago")
-        script: AsyncScript = getattr(self._client(), which)
         try:
-            return await script(keys=[c.key for c in charges], args=args)  # type: ignore[no-any-return]
-        except ERRORS as exc:
-            if not isinstance(exc, TimeoutError | redis.TimeoutError):  # refused or broken: down, not slow
-                self._down_until = time.monotonic() + self._pause_seconds
+            reply = await self._client.evalsha(script, [c.key for c in charges], args)
+        except RespTimeout as exc:  # slow, not down: the next call tries again
             raise CounterStoreDown(f"the limit store is unreachable: {exc}") from exc
+        except (RespConnectionError, RespError) as exc:
+            self._down_until = time.monotonic() + self._pause_seconds
+            raise CounterStoreDown(f"the limit store is unreachable: {exc}") from exc
+        return reply
 
     async def admit(self, charges: Sequence[Charge], now: float) -> Admission:
         if not charges:
             return Admission(refused=None, used=())
         args = [v for c in charges for v in (c.limit, c.amount, _ttl_ms(c, now))]
-        refused, *used = await self._run("admit", charges, args)
-        return Admission(refused=refused - 1 if refused else None, used=tuple(int(v) for v in used))
+        reply = await self._run(ADMIT, charges, args)
+        refused, *used = cast(list[int], reply)  # the script returns an array of integers
+        return Admission(refused=refused - 1 if refused else None, used=tuple(used))
 
     async def add(self, charges: Sequence[Charge], now: float) -> None:
         if charges:
-            await self._run("add", charges, [c.amount for c in charges])
+            await self._run(ADD, charges, [c.amount for c in charges])
 
     def read(self, keys: Sequence[str], now: float) -> list[int]:
         if self._sync is None:
@@ -133,9 +101,7 @@ class RedisCounters:
         return [int(v) if v is not None else 0 for v in values]
 
     async def aclose(self) -> None:
-        entry = self._clients.pop(id(asyncio.get_running_loop()), None)
-        if entry is not None:
-            await entry.connection.aclose()
+        await self._client.aclose()
 
 
 class StoreErrorReport:

@@ -1,0 +1,278 @@
+"""A minimal pipelined Redis client (RESP2) for the data plane's hot path: the limit and budget counters and the
+response cache. redis-py's asyncio client costs ~60-100 µs of CPU per command (a pool checkout under an asyncio
+timeout, a connection's lock, its parser); here a command is one write and one future.
+
+One connection per event loop, shared by every caller on it: commands are written as they come and replies
+matched to them in order (Redis answers a connection's commands in the order it got them). No asyncio timeout per
+command: one timer per connection, running only while replies are awaited, fails every waiting command once the
+oldest has waited longer than `timeout` and drops the connection (a late reply could no longer be matched). A
+broken or refused connection fails its commands at once; the next command opens a new one. No retries: the
+callers decide what a failure means (a cache miss, the tenant's fail-open setting).
+
+Not for anything else: no pub/sub, no transactions, no cluster; the control plane uses redis-py."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ssl
+from collections import deque
+from collections.abc import Sequence
+from typing import cast
+from urllib.parse import unquote, urlsplit
+
+Arg = str | bytes | int
+Reply = str | bytes | int | None | list["Reply"]
+
+
+class RespError(Exception):
+    """An error reply of Redis (`-ERR …`, `-NOSCRIPT …`): the command reached Redis, which refused it."""
+
+
+class RespConnectionError(ConnectionError):
+    """Redis cannot be reached: the connection was refused, broken or closed."""
+
+
+class RespTimeout(TimeoutError):
+    """Redis did not connect or answer within the client's timeout: slow, not necessarily down."""
+
+
+class Script:
+    """A Lua script run by EVALSHA: loaded into Redis the first time it is missing there (NOSCRIPT)."""
+
+    __slots__ = ("sha", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+
+def encode(args: Sequence[Arg]) -> bytes:
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+_INCOMPLETE = object()  # a reply not yet whole in the buffer
+
+
+def parse(buffer: bytearray, pos: int) -> tuple[object, int]:
+    """The reply starting at `pos` and the position after it, or (_INCOMPLETE, pos) when more bytes are needed. An
+    error reply is returned as a RespError (inside an array too); the caller raises it."""
+    end = buffer.find(b"\r\n", pos)
+    if end < 0:
+        return _INCOMPLETE, pos
+    kind, line = buffer[pos], buffer[pos + 1 : end]
+    if kind == 0x24:  # $ bulk string
+        size = int(line)
+        if size < 0:
+            return None, end + 2
+        stop = end + 2 + size
+        if len(buffer) < stop + 2:
+            return _INCOMPLETE, pos
+        return bytes(buffer[end + 2 : stop]), stop + 2
+    if kind == 0x3A:  # : integer
+        return int(line), end + 2
+    if kind == 0x2A:  # * array
+        count = int(line)
+        if count < 0:
+            return None, end + 2
+        items: list[object] = []
+        at = end + 2
+        for _ in range(count):
+            item, at = parse(buffer, at)
+            if item is _INCOMPLETE:
+                return _INCOMPLETE, pos
+            items.append(item)
+        return items, at
+    if kind == 0x2B:  # + simple string
+        return line.decode(), end + 2
+    if kind == 0x2D:  # - error
+        return RespError(line.decode(errors="replace")), end + 2
+    raise RespConnectionError(f"not a RESP reply from Redis: {bytes(buffer[pos : end + 2])!r}")
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self.loop = loop
+        self.open = False
+        self._timeout = timeout
+        self._tick = max(timeout / 4, 0.001)  # a command fails between timeout and 1.25 timeouts
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._waiting: deque[tuple[asyncio.Future[Reply], float]] = deque()  # (reply, sent at), in sent order
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's transports are not its subclasses
+        self.open = True
+
+    def send(self, payload: bytes, count: int = 1) -> list[asyncio.Future[Reply]]:
+        """Write `count` commands (encoded in `payload`); their replies, in order."""
+        if not self.open or self._transport is None:
+            raise RespConnectionError("the connection to Redis is closed")
+        now = self.loop.time()
+        futures: list[asyncio.Future[Reply]] = []
+        for _ in range(count):
+            future: asyncio.Future[Reply] = self.loop.create_future()
+            self._waiting.append((future, now))
+            futures.append(future)
+        self._transport.write(payload)
+        if self._timer is None:
+            self._timer = self.loop.call_later(self._tick, self._check_deadline)
+        return futures
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        pos = 0
+        try:
+            while pos < len(buffer):
+                reply, pos = parse(buffer, pos)
+                if reply is _INCOMPLETE:
+                    break
+                if not self._waiting:
+                    raise RespConnectionError("Redis sent a reply no command was waiting for")
+                future, _ = self._waiting.popleft()
+                if future.done():  # its caller was cancelled; the reply still had to be read past
+                    continue
+                if isinstance(reply, RespError):
+                    future.set_exception(reply)
+                else:
+                    future.set_result(reply)  # type: ignore[arg-type]  # parse returns only Reply values here
+        except (RespConnectionError, ValueError) as exc:
+            self.close(RespConnectionError(f"unreadable reply from Redis: {exc}"))
+            return
+        del buffer[:pos]
+
+    def _check_deadline(self) -> None:
+        self._timer = None
+        if not self._waiting:
+            return  # idle: the next command starts the timer again
+        if self.loop.time() - self._waiting[0][1] > self._timeout:
+            self.close(RespTimeout(f"Redis did not answer within {self._timeout:g} s"))
+            return
+        self._timer = self.loop.call_later(self._tick, self._check_deadline)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.close(RespConnectionError(f"the connection to Redis was lost: {exc or 'closed by Redis'}"))
+
+    def close(self, error: Exception) -> None:
+        """Fail every waiting command with `error` and drop the connection."""
+        self.open = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self._waiting:
+            future, _ = self._waiting.popleft()
+            if not future.done():
+                future.set_exception(error)
+        if self._transport is not None:
+            self._transport.abort()
+            self._transport = None
+
+
+class RespClient:
+    """Commands to one Redis (`redis://[[user]:password@]host[:port][/db]`, `rediss://…` for TLS,
+    `unix:///path.sock[?db=N]`). Raises RespConnectionError, RespTimeout, or RespError for an error reply."""
+
+    def __init__(self, url: str, *, timeout: float = 1.0, connect_timeout: float | None = None) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"not a Redis URL: {url!r}")
+        self._host = parts.hostname or "localhost"
+        self._port = parts.port or 6379
+        self._path = unquote(parts.path) if parts.scheme == "unix" else None
+        self._ssl = ssl.create_default_context() if parts.scheme == "rediss" else None
+        self._user = unquote(parts.username) if parts.username else None
+        self._password = unquote(parts.password) if parts.password else None
+        query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
+        db = query.get("db") or (parts.path.strip("/") if parts.scheme != "unix" else "")
+        self._db = int(db or 0)
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout if connect_timeout is not None else timeout
+        # Per event loop (tests run several), keyed by id: the entry's own loop is checked on use.
+        self._connections: dict[int, _Connection] = {}
+        self._connecting: dict[int, asyncio.Task[_Connection]] = {}
+
+    async def execute(self, *args: Arg) -> Reply:
+        loop = asyncio.get_running_loop()
+        connection = self._connections.get(id(loop))
+        if connection is None or not connection.open or connection.loop is not loop:
+            connection = await self._connection(loop)
+        return await connection.send(encode(args))[0]
+
+    async def pipeline(self, *commands: Sequence[Arg]) -> list[Reply]:
+        """Several commands in one write; their replies, or the first error once every reply is in."""
+        loop = asyncio.get_running_loop()
+        connection = self._connections.get(id(loop))
+        if connection is None or not connection.open or connection.loop is not loop:
+            connection = await self._connection(loop)
+        futures = connection.send(b"".join(encode(c) for c in commands), len(commands))
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results  # type: ignore[return-value]  # no exception left among them
+
+    async def evalsha(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Reply:
+        try:
+            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        except RespError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+        # Not in this Redis yet (a restart or SCRIPT FLUSH empties its cache): load it, then run it.
+        await self.execute("SCRIPT", "LOAD", script.source)
+        return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+
+    async def _connection(self, loop: asyncio.AbstractEventLoop) -> _Connection:
+        # Callers arriving while a connection opens wait for that one; shielded, so a cancelled caller does not
+        # cancel the others' connection.
+        opening = self._connecting.get(id(loop))
+        if opening is None or opening.get_loop() is not loop:
+            opening = self._connecting[id(loop)] = loop.create_task(self._connect(loop))
+            opening.add_done_callback(self._connected)
+        return await asyncio.shield(opening)
+
+    def _connected(self, task: asyncio.Task[_Connection]) -> None:
+        loop = task.get_loop()
+        if self._connecting.get(id(loop)) is task:
+            del self._connecting[id(loop)]
+        if not task.cancelled() and task.exception() is None:  # exception(): retrieved even with no one waiting
+            self._connections[id(loop)] = task.result()
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Connection:
+        connection = _Connection(loop, self._timeout)
+        where = self._path or f"{self._host}:{self._port}"
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                if self._path is not None:
+                    await loop.create_unix_connection(lambda: connection, self._path)
+                else:
+                    await loop.create_connection(lambda: connection, self._host, self._port, ssl=self._ssl)
+                setup: list[list[Arg]] = []
+                if self._password is not None:
+                    auth: list[Arg] = ["AUTH", self._password]
+                    setup.append(auth if self._user is None else ["AUTH", self._user, self._password])
+                if self._db:
+                    setup.append(["SELECT", self._db])
+                if setup:
+                    await asyncio.gather(*connection.send(b"".join(encode(c) for c in setup), len(setup)))
+        except TimeoutError as exc:
+            connection.close(RespTimeout("closed"))
+            raise RespTimeout(f"connecting to Redis at {where} took more than {self._connect_timeout:g} s") from exc
+        except OSError as exc:
+            connection.close(RespConnectionError("closed"))
+            raise RespConnectionError(f"cannot connect to Redis at {where}: {exc}") from exc
+        except BaseException:
+            connection.close(RespConnectionError("closed"))
+            raise
+        return connection
+
+    async def aclose(self) -> None:
+        """Close this event loop's connection (its waiting commands fail)."""
+        connection = self._connections.pop(id(asyncio.get_running_loop()), None)
+        if connection is not None:
+            connection.close(RespConnectionError("the client was closed"))
