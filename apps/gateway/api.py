@@ -13,9 +13,18 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Router
 from ninja.errors import HttpError
 
-from apps.gateway.http import checked_request, error_response, gateway_request, server_error, to_http_response
+from apps.gateway.http import (
+    anthropic_api_key_from,
+    checked_request,
+    error_response,
+    gateway_request,
+    parse_json_body,
+    server_error,
+    to_http_response,
+)
 from apps.gateway.pipeline.errors import GatewayError, InvalidRequest, MethodNotAllowed, UnknownURL
 from apps.gateway.schemas import ChatCompletionIn, EmbeddingIn
+from apps.gateway.surfaces import anthropic_serve
 from apps.gateway.wiring import get_pipeline
 
 router = Router(tags=["OpenAI-compatible"])
@@ -85,7 +94,37 @@ async def model(request: HttpRequest, model_id: str) -> HttpResponse:
     return to_http_response(await get_pipeline().models(gateway_request(request), model_id))
 
 
+async def _anthropic(request: HttpRequest, serve) -> HttpResponse:
+    """Anthropic's Messages API: key in x-api-key (or Authorization), errors in Anthropic's shape
+    (apps/gateway/surfaces/)."""
+    req = gateway_request(request)
+    req.api_key = anthropic_api_key_from(request)
+    try:
+        body = parse_json_body(request)
+    except GatewayError as refusal:
+        refused = await get_pipeline().refuse(req, refusal, endpoint=anthropic_serve.ENDPOINT)
+        return to_http_response(anthropic_serve.in_anthropic_shape(refused))
+    version = request.META.get("HTTP_ANTHROPIC_VERSION")
+    return to_http_response(await serve(get_pipeline(), req, body, version=version))
+
+
+@router.post("/messages", summary="Create a message (Anthropic Messages API)", tags=["Anthropic-compatible"])
+async def messages(request: HttpRequest) -> HttpResponse:
+    return await _anthropic(request, anthropic_serve.messages)
+
+
+@router.post(
+    "/messages/count_tokens",
+    summary="Count a message's input tokens (the gateway's estimate)",
+    tags=["Anthropic-compatible"],
+)
+async def count_tokens(request: HttpRequest) -> HttpResponse:
+    return await _anthropic(request, anthropic_serve.count)
+
+
 _only("/chat/completions", "POST")
+_only("/messages", "POST")
+_only("/messages/count_tokens", "POST")
 _only("/embeddings", "POST")
 _only("/models", "GET")
 _only("/models/{path:model_id}", "GET")

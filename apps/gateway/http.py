@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from apps.gateway.pipeline.errors import GatewayError, InvalidRequest, PayloadTooLarge, ServerError
 from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
 from apps.gateway.schemas import invalid_body
+from apps.gateway.surfaces.anthropic_messages import gateway_error_body
 
 _log = logging.getLogger(__name__)
 
@@ -36,6 +37,16 @@ def api_key_from(request: HttpRequest) -> str | None:
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
     return request.META.get("HTTP_API_KEY") or None
+
+
+def anthropic_api_key_from(request: HttpRequest) -> str | None:
+    """`x-api-key: <key>` as Anthropic's clients send it, else what `api_key_from` finds (/v1/messages)."""
+    return request.META.get("HTTP_X_API_KEY") or api_key_from(request)
+
+
+def is_anthropic_path(path: str) -> bool:
+    """/v1/messages and what lies under it answer errors in Anthropic's shape."""
+    return path == "/v1/messages" or path.startswith("/v1/messages/")
 
 
 def parse_json_body(request: HttpRequest) -> Any:
@@ -106,14 +117,15 @@ def error_response(
     started: float | None = None,
 ) -> HttpResponse:
     """The error envelope, with the request's id and the gateway's time since the request arrived."""
+    body = exc.envelope()
     if request is not None:
         request_id, started, _ = request_started(request)
+        if is_anthropic_path(request.path):
+            body = gateway_error_body(exc)
     headers = {"X-Request-Id": request_id or new_request_id(), **exc.headers()}
     if started is not None:
         headers["X-Gateway-Overhead-Ms"] = f"{(time.perf_counter() - started) * 1000:.3f}"
-    return HttpResponse(
-        orjson.dumps(exc.envelope()), status=exc.status, content_type="application/json", headers=headers
-    )
+    return HttpResponse(orjson.dumps(body), status=exc.status, content_type="application/json", headers=headers)
 
 
 def server_error(request: HttpRequest, exc: BaseException) -> HttpResponse:
