@@ -250,6 +250,9 @@ GATEWAY_LOG_FLUSH_SECONDS = env_float("GATEWAY_LOG_FLUSH_SECONDS", default=1.0)
 GATEWAY_CALL_SINK = env_str("GATEWAY_CALL_SINK", default="redis" if REDIS_URL else "memory")
 GATEWAY_BREAKER_THRESHOLD = env_int("GATEWAY_BREAKER_THRESHOLD", default=3)
 GATEWAY_BREAKER_COOLDOWN_SECONDS = env_float("GATEWAY_BREAKER_COOLDOWN_SECONDS", default=30.0)
+# How long POST /v1/responses keeps a response for previous_response_id and GET /v1/responses/{id}: on Redis when
+# REDIS_URL is set, else in each process's memory (a response is then known only to the process that made it).
+GATEWAY_RESPONSES_RETENTION_SECONDS = env_int("GATEWAY_RESPONSES_RETENTION_SECONDS", default=30 * 24 * 3600)
 # Networks (CIDR) and host names that tenants' providers may reach although loopback, private or link-local (a
 # shared Ollama or vLLM), e.g. "10.0.0.0/8,ollama". Providers the operator registers from the environment are trusted.
 PROVIDER_ALLOW_PRIVATE_NETWORKS = env_list("PROVIDER_ALLOW_PRIVATE_NETWORKS", default=[])
@@ -321,6 +324,7 @@ CELERY_BEAT_SCHEDULE = {
     "call-log-partitions": {"task": "analytics.call_log_partitions_ahead", "schedule": 3600.0},
     "analytics-retention": {"task": "analytics.retention_prune", "schedule": 3600.0},
     "gitops-sync-scheduled": {"task": "gitops.sync_scheduled", "schedule": 900.0, "options": {"expires": 890}},
+    "gitops-drift-scheduled": {"task": "gitops.drift_scheduled", "schedule": 300.0, "options": {"expires": 290}},
 }
 EMBEDDED_BEAT = env_bool("EMBEDDED_BEAT", default=CELERY_TASK_ALWAYS_EAGER)
 EMBEDDED_BEAT_LOCK = VAR_DIR / "embedded-beat.lock"

@@ -24,6 +24,11 @@ class GitLabConnection(TenantOwnedModel):
     )
     last_synced_commit = models.CharField(max_length=64, blank=True)
     enabled = models.BooleanField(default=True)
+    # The last drift check (services/drift.py, a Celery task): [{"action", "path"}] of the files that differ between
+    # the database and the branch, read by the pages' banner so that no page view calls GitLab.
+    drift = models.JSONField(default=list, blank=True, editable=False)
+    drift_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    drift_error = models.TextField(blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant"], name="gitlab_connection_one_per_tenant")]

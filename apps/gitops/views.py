@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.core.errors import ApplicationError
 from apps.gitops.forms import GitLabConnectionForm
 from apps.gitops.models import SyncRun
+from apps.gitops.services.drift import drift_check, drift_items
 from apps.gitops.services.sync_connection import (
     gitlab_connection_get,
     gitlab_connection_set,
@@ -19,7 +20,6 @@ from apps.gitops.services.sync_connection import (
     sync_run_list,
 )
 from apps.gitops.services.sync_inbound import sync_review_apply
-from apps.gitops.services.sync_outbound import SyncFailed, sync_drift
 from apps.gitops.tasks import sync_out_task
 from apps.tenants.models import Role
 from apps.tenants.web import tenant_required
@@ -34,12 +34,14 @@ def gitlab_page(request: HttpRequest) -> HttpResponse:
 @tenant_required(Role.ADMIN)
 @require_GET
 def gitlab_drift(request: HttpRequest) -> HttpResponse:
-    """The page with what differs between the database and the connected branch (asked of GitLab on demand)."""
-    try:
-        drift, problem = sync_drift(tenant=request.tenant), ""
-    except SyncFailed as exc:
-        drift, problem = None, exc.message
-    return _page(request, drift=drift, drift_problem=problem)
+    """The page with what differs between the database and the connected branch (asked of GitLab on demand, and
+    stored for the pages' banner)."""
+    connection = drift_check(tenant=request.tenant)
+    if connection is None:
+        return _page(request, drift=None, drift_problem=f"Tenant {request.tenant.slug} has no GitLab connection.")
+    if connection.drift_error:
+        return _page(request, drift=None, drift_problem=connection.drift_error)
+    return _page(request, drift=drift_items(connection))
 
 
 def _page(request: HttpRequest, **extra: object) -> HttpResponse:
