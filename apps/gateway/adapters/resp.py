@@ -50,7 +50,7 @@ class Script:
 def encode(args: Sequence[Arg]) -> bytes:
     parts = [b"*%d\r\n" % len(args)]
     for arg in args:
-        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        data = arg if isinstance(arg, bytes) else arg.encode() if isinstance(arg, str) else b"%d" % arg
         parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(parts)
 
@@ -82,6 +82,13 @@ def parse(buffer: bytearray, pos: int) -> tuple[object, int]:
         items: list[object] = []
         at = end + 2
         for _ in range(count):
+            if buffer[at : at + 1] == b":":  # an integer, the usual item of the scripts' replies: no call
+                stop = buffer.find(b"\r\n", at)
+                if stop < 0:
+                    return _INCOMPLETE, pos
+                items.append(int(buffer[at + 1 : stop]))
+                at = stop + 2
+                continue
             item, at = parse(buffer, at)
             if item is _INCOMPLETE:
                 return _INCOMPLETE, pos
@@ -104,6 +111,7 @@ class _Connection(asyncio.Protocol):
         self._buffer = bytearray()
         self._waiting: deque[tuple[asyncio.Future[Reply], float]] = deque()  # (reply, sent at), in sent order
         self._timer: asyncio.TimerHandle | None = None
+        self._unsent: list[bytes] = []  # written together at the end of this turn of the loop: one syscall
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's transports are not its subclasses
@@ -119,10 +127,17 @@ class _Connection(asyncio.Protocol):
             future: asyncio.Future[Reply] = self.loop.create_future()
             self._waiting.append((future, now))
             futures.append(future)
-        self._transport.write(payload)
+        if not self._unsent:
+            self.loop.call_soon(self._write)
+        self._unsent.append(payload)
         if self._timer is None:
             self._timer = self.loop.call_later(self._tick, self._check_deadline)
         return futures
+
+    def _write(self) -> None:
+        unsent, self._unsent = self._unsent, []
+        if self.open and self._transport is not None:
+            self._transport.write(b"".join(unsent))
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
