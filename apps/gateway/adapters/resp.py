@@ -2,12 +2,13 @@
 response cache. redis-py's asyncio client costs ~60-100 µs of CPU per command (a pool checkout under an asyncio
 timeout, a connection's lock, its parser); here a command is one write and one future.
 
-One connection per event loop, shared by every caller on it: commands are written as they come and replies
-matched to them in order (Redis answers a connection's commands in the order it got them). No asyncio timeout per
-command: one timer per connection, running only while replies are awaited, fails every waiting command once the
-oldest has waited longer than `timeout` and drops the connection (a late reply could no longer be matched). A
-broken or refused connection fails its commands at once; the next command opens a new one. No retries: the
-callers decide what a failure means (a cache miss, the tenant's fail-open setting).
+One connection per event loop, shared by every caller on it: the commands of one turn of the loop are written
+together (concurrent calls share a syscall) and replies matched to them in order (Redis answers a connection's
+commands in the order it got them). No asyncio timeout per command: one timer per connection, running only
+while replies are awaited, fails every waiting command once the oldest has waited longer than `timeout` and drops
+the connection (a late reply could no longer be matched). A broken or refused connection fails its commands at
+once; the next command opens a new one. No retries: the callers decide what a failure means (a cache miss, the
+tenant's fail-open setting).
 
 Not for anything else: no pub/sub, no transactions, no cluster; the control plane uses redis-py."""
 
