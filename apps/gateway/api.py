@@ -25,7 +25,8 @@ from apps.gateway.http import (
 from apps.gateway.pipeline.errors import GatewayError, InvalidRequest, MethodNotAllowed, UnknownURL
 from apps.gateway.schemas import ChatCompletionIn, EmbeddingIn
 from apps.gateway.surfaces import anthropic_serve
-from apps.gateway.wiring import get_pipeline
+from apps.gateway.surfaces import openai_responses_serve as responses_serve
+from apps.gateway.wiring import get_pipeline, get_response_store
 
 router = Router(tags=["OpenAI-compatible"])
 
@@ -122,7 +123,40 @@ async def count_tokens(request: HttpRequest) -> HttpResponse:
     return await _anthropic(request, anthropic_serve.count)
 
 
+@router.post("/responses", summary="Create a model response (OpenAI Responses API)")
+async def responses(request: HttpRequest) -> HttpResponse:
+    """OpenAI's Responses API, stream or not, on any route (apps/gateway/surfaces/openai_responses*.py)."""
+    req = gateway_request(request)
+    try:
+        body = parse_json_body(request)
+    except GatewayError as refusal:
+        return to_http_response(await get_pipeline().refuse(req, refusal, endpoint=responses_serve.ENDPOINT))
+    return to_http_response(await responses_serve.create(get_pipeline(), get_response_store(), req, body))
+
+
+@router.get("/responses/{response_id}", summary="Retrieve a stored model response")
+async def response_get(request: HttpRequest, response_id: str) -> HttpResponse:
+    store = get_response_store()
+    return to_http_response(
+        await responses_serve.retrieve(get_pipeline(), store, gateway_request(request), response_id)
+    )
+
+
+@router.delete("/responses/{response_id}", summary="Delete a stored model response")
+async def response_delete(request: HttpRequest, response_id: str) -> HttpResponse:
+    req, store = gateway_request(request), get_response_store()
+    return to_http_response(await responses_serve.retrieve(get_pipeline(), store, req, response_id, delete=True))
+
+
 _only("/chat/completions", "POST")
+_only("/responses", "POST")
+_add_refusal(
+    "/responses/{response_id}",
+    ["POST", "PUT", "PATCH", "HEAD", "OPTIONS"],
+    lambda request: MethodNotAllowed(
+        f"Invalid method for URL ({request.method} {request.path}): use GET or DELETE.", allow="GET, DELETE"
+    ),
+)
 _only("/messages", "POST")
 _only("/messages/count_tokens", "POST")
 _only("/embeddings", "POST")

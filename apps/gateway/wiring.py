@@ -16,6 +16,7 @@ from apps.gateway.adapters.keys import PepperKeyVerifier
 from apps.gateway.adapters.metrics_sink import MetricsCallSink, SnapshotLabels
 from apps.gateway.adapters.redis_cache import RedisCacheStore
 from apps.gateway.adapters.redis_counters import RedisCounters, StoreErrorReport
+from apps.gateway.adapters.responses_store import MemoryResponseStore, RedisResponseStore
 from apps.gateway.adapters.sink import BatchingCallSink
 from apps.gateway.adapters.snapshot_build import config_version_read, key_entry_find, snapshot_build
 from apps.gateway.adapters.snapshot_store import SnapshotStore
@@ -106,6 +107,15 @@ def get_pipeline() -> GatewayPipeline:
         router=Router(breaker=breaker),
         steps=policy_steps(),
     )
+
+
+@cache
+def get_response_store() -> RedisResponseStore | MemoryResponseStore:
+    """The responses of POST /v1/responses: on Redis (every process), else this process's own."""
+    retention = settings.GATEWAY_RESPONSES_RETENTION_SECONDS
+    if settings.REDIS_URL:
+        return RedisResponseStore(url=settings.REDIS_URL, retention_seconds=retention)
+    return MemoryResponseStore(retention_seconds=retention)
 
 
 @cache
