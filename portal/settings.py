@@ -253,9 +253,6 @@ GATEWAY_BREAKER_COOLDOWN_SECONDS = env_float("GATEWAY_BREAKER_COOLDOWN_SECONDS",
 # How long POST /v1/responses keeps a response for previous_response_id and GET /v1/responses/{id}: on Redis when
 # REDIS_URL is set, else in each process's memory (a response is then known only to the process that made it).
 GATEWAY_RESPONSES_RETENTION_SECONDS = env_int("GATEWAY_RESPONSES_RETENTION_SECONDS", default=30 * 24 * 3600)
-# How long POST /v1/responses keeps a response for previous_response_id and GET /v1/responses/{id}: on Redis when
-# REDIS_URL is set, else in each process's memory (a response is then known only to the process that made it).
-GATEWAY_RESPONSES_RETENTION_SECONDS = env_int("GATEWAY_RESPONSES_RETENTION_SECONDS", default=30 * 24 * 3600)
 # Networks (CIDR) and host names that tenants' providers may reach although loopback, private or link-local (a
 # shared Ollama or vLLM), e.g. "10.0.0.0/8,ollama". Providers the operator registers from the environment are trusted.
 PROVIDER_ALLOW_PRIVATE_NETWORKS = env_list("PROVIDER_ALLOW_PRIVATE_NETWORKS", default=[])
