@@ -13,11 +13,12 @@ import redis
 
 from apps.access.services import api_key_issue
 from apps.analytics.models import CallLog
-from apps.gateway import wiring
+from apps.gateway import api, wiring
+from apps.gateway.adapters.responses_store import RedisResponseStore
 from apps.providers.services import deployment_add, model_create, provider_create, route_create
 from tests.conftest import FAKE_KEY
 from tests.factories import AppFactory, TenantFactory
-from tests.gateway.conftest import refresh_snapshot, run
+from tests.gateway.conftest import _free_port, refresh_snapshot, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,7 +32,7 @@ WEATHER = {
 
 @pytest.fixture(autouse=True)
 def _fresh_response_store():
-    """The store's Redis client belongs to the event loop of the live server it served: one per test."""
+    """Each test gets its own store (its settings, its memory)."""
     wiring.get_response_store.cache_clear()
     yield
     wiring.get_response_store.cache_clear()
@@ -245,3 +246,17 @@ def test_the_cache_serves_the_second_identical_response(sdk, gateway_setup, fake
         ("responses", False),
         ("responses", True),
     ]
+
+
+def test_a_store_that_cannot_be_reached_costs_the_continuation_not_the_answer(sdk, fake_upstream, monkeypatch):
+    down = RedisResponseStore(url=f"redis://127.0.0.1:{_free_port()}/0", retention_seconds=60, timeout=0.5)
+    monkeypatch.setattr(api, "get_response_store", lambda: down)
+
+    response = sdk.responses.create(model="smart", input="Hi")
+    assert response.output_text == fake_upstream.reply
+    with pytest.raises(openai.InternalServerError) as failed:
+        sdk.responses.create(model="smart", input="And?", previous_response_id=response.id)
+
+    assert failed.value.status_code == 503
+    assert failed.value.code == "response_store_unavailable"
+    assert len(fake_upstream.requests) == 1

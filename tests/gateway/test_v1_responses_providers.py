@@ -30,7 +30,7 @@ PROVIDERS = {
 
 @pytest.fixture(autouse=True)
 def _fresh_response_store():
-    """The store's Redis client belongs to the event loop of the live server it served: one per test."""
+    """Each test gets its own store (its settings, its memory)."""
     wiring.get_response_store.cache_clear()
     yield
     wiring.get_response_store.cache_clear()

@@ -2,8 +2,8 @@
 (surfaces/openai_responses_serve.py: ResponseStore), for GATEWAY_RESPONSES_RETENTION_SECONDS.
 
 With REDIS_URL: one key per response (`gw:resp:<id>`) with the retention as its TTL, shared by every process and
-replica. The embedded default keeps them in this process's memory (least recently used first out past
-MEMORY_MAX_RESPONSES): another process, or a restart, does not know them.
+replica, through the hot path's Redis client (adapters/resp.py). The embedded default keeps them in this process's
+memory (least recently used first out past MEMORY_MAX_RESPONSES): another process, or a restart, does not know them.
 
 A record is the tenant's id, the response and the conversation's items, as zlib-compressed JSON in both stores.
 A response of another tenant is answered like one that does not exist."""
@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
+from apps.gateway.adapters.resp import RespClient, RespConnectionError, RespError, RespTimeout
 from apps.gateway.surfaces.openai_responses_serve import ResponseStoreUnavailable
 
 MEMORY_MAX_RESPONSES = 10_000
@@ -85,29 +84,32 @@ class MemoryResponseStore:
         return True
 
 
+_ERRORS = (RespConnectionError, RespTimeout, RespError)
+
+
 class RedisResponseStore:
     def __init__(self, *, url: str, retention_seconds: int, prefix: str = "gw:resp:", timeout: float = 1.0) -> None:
-        self._redis = aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._client = RespClient(url, timeout=timeout)
         self._retention = retention_seconds
         self._prefix = prefix
 
     async def load(self, response_id: str, *, tenant_id: int) -> Stored | None:
         try:
-            value = await self._redis.get(self._prefix + response_id)
-        except RedisError as exc:
+            value = await self._client.execute("GET", self._prefix + response_id)
+        except _ERRORS as exc:
             raise _unavailable() from exc
-        return _unpack(value, tenant_id)
+        return _unpack(value if isinstance(value, bytes) else None, tenant_id)
 
     async def save(self, *, tenant_id: int, response: dict[str, Any], items: list[dict[str, Any]]) -> None:
         value = _pack(tenant_id, response, items)
-        await self._redis.set(self._prefix + response["id"], value, ex=self._retention)
+        await self._client.execute("SET", self._prefix + response["id"], value, "EX", self._retention)
 
     async def delete(self, response_id: str, *, tenant_id: int) -> bool:
         if await self.load(response_id, tenant_id=tenant_id) is None:
             return False
         try:
-            return bool(await self._redis.delete(self._prefix + response_id))
-        except RedisError as exc:
+            return bool(await self._client.execute("DEL", self._prefix + response_id))
+        except _ERRORS as exc:
             raise _unavailable() from exc
 
 
