@@ -38,6 +38,12 @@ class GitLabConnectionForm(ServiceForm):
         required=False,
         help_text="Each sync pushes a branch and opens a merge request; pushes to the branch wait for an admin here.",
     )
+    gitops_mode = forms.BooleanField(
+        label="GitOps mode",
+        required=False,
+        help_text="Edits of services, plans, prompts and routes made on these pages open a merge request instead of "
+        "saving; merging it applies them.",
+    )
     enabled = forms.BooleanField(label="Sync enabled", required=False, initial=True)
 
     def service_kwargs(self) -> dict[str, Any]:

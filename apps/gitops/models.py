@@ -22,6 +22,10 @@ class GitLabConnection(TenantOwnedModel):
     review_mode = models.BooleanField(
         default=False, help_text="push a branch and open a merge request instead of committing to the branch"
     )
+    gitops_mode = models.BooleanField(
+        default=False,
+        help_text="edits of services, prompts, routes and plans in the web UI become merge requests instead of writes",
+    )
     last_synced_commit = models.CharField(max_length=64, blank=True)
     enabled = models.BooleanField(default=True)
     # The last drift check (services/drift.py, a Celery task): [{"action", "path"}] of the files that differ between

@@ -50,7 +50,7 @@ def _page(request: HttpRequest, **extra: object) -> HttpResponse:
     if connection is not None:
         initial = {
             name: getattr(connection, name)
-            for name in ("gitlab_url", "project", "branch", "directory", "review_mode", "enabled")
+            for name in ("gitlab_url", "project", "branch", "directory", "review_mode", "gitops_mode", "enabled")
         }
     form = GitLabConnectionForm(request.POST if request.method == "POST" else None, initial=initial)
     if form.is_bound and form.submit(gitlab_connection_set, tenant=request.tenant):

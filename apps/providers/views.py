@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.core.edits import definition_edit
 from apps.core.forms import ServiceForm
 from apps.core.web import flash_outcome, is_htmx, redirect_after_action
 from apps.providers import selectors, services
@@ -146,6 +147,7 @@ def model_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required()
 @require_http_methods(["GET", "POST"])
+@definition_edit
 def route_list(request: HttpRequest) -> HttpResponse:
     """The tenant's routes (the model names apps call); POST adds one (admins)."""
     form = RouteCreateForm(request.POST) if request.method == "POST" else RouteCreateForm()
@@ -158,6 +160,7 @@ def route_list(request: HttpRequest) -> HttpResponse:
 
 @tenant_required()
 @require_http_methods(["GET", "POST"])
+@definition_edit
 def route_detail(request: HttpRequest, alias: str) -> HttpResponse:
     """A route with its deployments; POST changes its settings (admins)."""
     route = selectors.route_get(tenant=request.tenant, alias=alias)
@@ -171,6 +174,7 @@ def route_detail(request: HttpRequest, alias: str) -> HttpResponse:
 
 @tenant_required(Role.ADMIN)
 @require_POST
+@definition_edit
 def route_delete(request: HttpRequest, alias: str) -> HttpResponse:
     route = selectors.route_get(tenant=request.tenant, alias=alias)
     form = ServiceForm(request.POST)
@@ -204,6 +208,7 @@ def _deployment_outcome(request: HttpRequest, alias: str, form: ServiceForm, suc
 
 @tenant_required(Role.ADMIN)
 @require_POST
+@definition_edit
 def deployment_add(request: HttpRequest, alias: str) -> HttpResponse:
     route = selectors.route_get(tenant=request.tenant, alias=alias)
     form = DeploymentAddForm(request.POST, tenant=request.tenant)
@@ -213,6 +218,7 @@ def deployment_add(request: HttpRequest, alias: str) -> HttpResponse:
 
 @tenant_required(Role.ADMIN)
 @require_POST
+@definition_edit
 def deployment_edit(request: HttpRequest, alias: str, pk: int) -> HttpResponse:
     deployment = selectors.deployment_get(route=selectors.route_get(tenant=request.tenant, alias=alias), pk=pk)
     form = DeploymentUpdateForm(request.POST)
@@ -223,6 +229,7 @@ def deployment_edit(request: HttpRequest, alias: str, pk: int) -> HttpResponse:
 
 @tenant_required(Role.ADMIN)
 @require_POST
+@definition_edit
 def deployment_remove(request: HttpRequest, alias: str, pk: int) -> HttpResponse:
     deployment = selectors.deployment_get(route=selectors.route_get(tenant=request.tenant, alias=alias), pk=pk)
     form = ServiceForm(request.POST)

@@ -25,6 +25,7 @@ from apps.catalog.forms import (
     ServiceEditForm,
 )
 from apps.catalog.models import Lifecycle, Service
+from apps.core.edits import definition_edit
 from apps.core.forms import ServiceForm
 from apps.tenants.web import role_refusal, tenant_required
 
@@ -104,6 +105,7 @@ def service_manage(request: HttpRequest, slug: str) -> HttpResponse:
 
 @manager_required
 @require_http_methods(["GET", "POST"])
+@definition_edit
 def service_edit(request: HttpRequest, slug: str) -> HttpResponse:
     service = selectors.service_get(tenant=request.tenant, slug=slug)
     form = ServiceEditForm(request.POST if request.method == "POST" else None, service=service)
@@ -118,6 +120,7 @@ def service_edit(request: HttpRequest, slug: str) -> HttpResponse:
 
 @manager_required
 @require_POST
+@definition_edit
 def service_lifecycle(request: HttpRequest, slug: str, move: str) -> HttpResponse:
     """Publish, deprecate (with an optional sunset date) or retire; a refusal is shown at the action."""
     service = selectors.service_get(tenant=request.tenant, slug=slug)
@@ -134,6 +137,7 @@ def service_lifecycle(request: HttpRequest, slug: str, move: str) -> HttpRespons
 
 @manager_required
 @require_http_methods(["GET", "POST"])
+@definition_edit
 def plan_create(request: HttpRequest, slug: str) -> HttpResponse:
     service = selectors.service_get(tenant=request.tenant, slug=slug)
     form = PlanCreateForm(request.POST if request.method == "POST" else None, service=service)
@@ -148,6 +152,7 @@ def plan_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 @manager_required
 @require_http_methods(["GET", "POST"])
+@definition_edit
 def plan_edit(request: HttpRequest, slug: str, plan_slug: str) -> HttpResponse:
     service = selectors.service_get(tenant=request.tenant, slug=slug)
     plan = selectors.plan_get(service=service, slug=plan_slug)
@@ -161,6 +166,7 @@ def plan_edit(request: HttpRequest, slug: str, plan_slug: str) -> HttpResponse:
 
 @manager_required
 @require_POST
+@definition_edit
 def plan_delete(request: HttpRequest, slug: str, plan_slug: str) -> HttpResponse:
     service = selectors.service_get(tenant=request.tenant, slug=slug)
     plan = selectors.plan_get(service=service, slug=plan_slug)

@@ -27,6 +27,11 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--webhook-secret-env", metavar="VAR", help="the variable holding the webhook secret")
     parser.add_argument("--review", action="store_true", help="push a branch and open a merge request per sync")
     parser.add_argument(
+        "--gitops-mode",
+        action="store_true",
+        help="edits of services, prompts, routes and plans in the web UI open merge requests instead of saving",
+    )
+    parser.add_argument(
         "--git-remote",
         metavar="URL",
         help="instead of GitLab: a git remote (ssh://, git@host:repo.git, https://, a path)",
@@ -60,6 +65,7 @@ def run(
     token_env: str | None,
     webhook_secret_env: str | None,
     review: bool,
+    gitops_mode: bool,
     git_remote: str | None,
     **options: Any,
 ) -> int:
@@ -87,10 +93,13 @@ def run(
             token=token,
             webhook_secret=secret,
             review_mode=review,
+            gitops_mode=gitops_mode,
         )
     except ApplicationError as exc:
         field = f"--{exc.field.replace('_', '-')}: " if exc.field else ""
         raise CommandError(f"{field}{exc.message}") from None
     command.stdout.write(f"Tenant {tenant} is connected to {connection}.")
+    if connection.gitops_mode:
+        command.stdout.write("GitOps mode: edits in the web UI open merge requests instead of saving.")
     command.stdout.write("Webhook URL for GitLab (Settings > Webhooks, push events): /api/v1/gitops/gitlab/webhook")
     return 0

@@ -46,7 +46,8 @@ def drift_check(*, tenant: Tenant) -> GitLabConnection | None:
     return connection
 
 
-def _label(path: str) -> str:
+def file_label(path: str) -> str:
+    """The object a definition file (a path inside the folder) defines, in words."""
     parts = path.removesuffix(".yaml").split("/")
     match parts:
         case ["tenant"]:
@@ -74,7 +75,8 @@ def drift_items(connection: GitLabConnection) -> list[DriftItem]:
     """The differences of the connection's last check, each with the object its file defines."""
     prefix = f"{connection.directory}/" if connection.directory else ""
     return [
-        DriftItem(item["action"], item["path"], _label(item["path"].removeprefix(prefix))) for item in connection.drift
+        DriftItem(item["action"], item["path"], file_label(item["path"].removeprefix(prefix)))
+        for item in connection.drift
     ]
 
 

@@ -59,6 +59,7 @@ def gitlab_connection_set(
     token: str = "",
     webhook_secret: str | None = None,
     review_mode: bool = False,
+    gitops_mode: bool = False,
     enabled: bool = True,
 ) -> GitLabConnection:
     """Create or change the tenant's connection. An empty `token` keeps the stored one (it is never shown, so a
@@ -84,6 +85,7 @@ def gitlab_connection_set(
     connection.branch = branch.strip()
     connection.directory = _normalized_directory(directory)
     connection.review_mode = review_mode
+    connection.gitops_mode = gitops_mode
     connection.enabled = enabled
     if token:
         connection.set_token(token.strip())
@@ -104,6 +106,7 @@ def gitlab_connection_set(
             "branch": connection.branch,
             "directory": connection.directory,
             "review_mode": connection.review_mode,
+            "gitops_mode": connection.gitops_mode,
             "enabled": connection.enabled,
             "token_changed": bool(token),
         }

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.core.edits import definition_edit
 from apps.core.web import is_htmx
 from apps.prompts import selectors, services
 from apps.prompts.models import PromptTemplate, PromptVersion
@@ -36,6 +37,7 @@ def _editor_page(
 
 @tenant_required(Role.DEVELOPER)
 @require_http_methods(["GET", "POST"])
+@definition_edit
 def prompt_edit(request: HttpRequest, slug: str) -> HttpResponse:
     template = selectors.prompt_template_get(tenant=request.tenant, service_slug=slug)
     if request.method == "GET":

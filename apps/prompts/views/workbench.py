@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.core.edits import definition_edit
 from apps.core.forms import ServiceForm
 from apps.core.web import redirect_after_action
 from apps.prompts import selectors, services
@@ -65,6 +66,7 @@ def _outcome(request: HttpRequest, form: ServiceForm, slug: str, done: str, refu
 
 @tenant_required(Role.ADMIN)
 @require_POST
+@definition_edit
 def prompt_publish(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     template = selectors.prompt_template_get(tenant=request.tenant, service_slug=slug)
     version = selectors.prompt_version_get(template=template, number=number)
@@ -81,6 +83,7 @@ def prompt_publish(request: HttpRequest, slug: str, number: int) -> HttpResponse
 
 @tenant_required(Role.ADMIN)
 @require_POST
+@definition_edit
 def prompt_rollback(request: HttpRequest, slug: str) -> HttpResponse:
     template = selectors.prompt_template_get(tenant=request.tenant, service_slug=slug)
     form = VersionNumberForm(request.POST)
@@ -91,6 +94,7 @@ def prompt_rollback(request: HttpRequest, slug: str) -> HttpResponse:
 
 @tenant_required(Role.ADMIN)
 @require_POST
+@definition_edit
 def prompt_ab_set(request: HttpRequest, slug: str) -> HttpResponse:
     template = selectors.prompt_template_get(tenant=request.tenant, service_slug=slug)
     versions = list(selectors.prompt_version_list(template=template))
