@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from apps.gateway.pipeline.errors import GatewayError, InvalidRequest, PayloadTooLarge, ServerError
 from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
 from apps.gateway.schemas import invalid_body
-from apps.gateway.surfaces.anthropic_messages import gateway_error_body
+from apps.gateway.surfaces.anthropic_answer import gateway_error_body
 
 _log = logging.getLogger(__name__)
 

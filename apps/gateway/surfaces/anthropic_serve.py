@@ -16,12 +16,8 @@ from apps.gateway.pipeline.policies.base import CallContext
 from apps.gateway.pipeline.router import Attempt, RouteOutcome, failure
 from apps.gateway.pipeline.seam import StreamCall, upstream_for
 from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
-from apps.gateway.surfaces.anthropic_messages import (
-    answer_to_anthropic,
-    check_version,
-    error_body,
-    request_to_openai,
-)
+from apps.gateway.surfaces.anthropic_answer import answer_to_anthropic, error_body
+from apps.gateway.surfaces.anthropic_messages import check_version, request_to_openai
 from apps.gateway.surfaces.anthropic_stream import MessageStream
 from apps.providers.clients.base import ChatResult, ProviderError
 from apps.providers.clients.tokens import count_message_tokens, count_tokens, counted

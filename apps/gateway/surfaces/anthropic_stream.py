@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from apps.gateway.pipeline.errors import GatewayError
-from apps.gateway.surfaces.anthropic_messages import (
+from apps.gateway.surfaces.anthropic_answer import (
     STOP_REASONS,
     gateway_error_body,
     message_id,

@@ -7,12 +7,8 @@ from __future__ import annotations
 import pytest
 
 from apps.gateway.pipeline.errors import InvalidRequest, UpstreamError
-from apps.gateway.surfaces.anthropic_messages import (
-    answer_to_anthropic,
-    check_version,
-    error_body,
-    request_to_openai,
-)
+from apps.gateway.surfaces.anthropic_answer import answer_to_anthropic, error_body
+from apps.gateway.surfaces.anthropic_messages import check_version, request_to_openai
 from apps.providers.clients.anthropic_translate import anthropic_to_openai, request_to_anthropic
 
 # Anthropic's tool use example (docs: "Tool use with Claude", the conversation after a tool_use).
@@ -213,6 +209,7 @@ def test_tool_choice_and_structured_output():
         ({"tools": [{"type": "web_search_20250305", "name": "web_search"}]}, "tools.0.type"),
         ({"tool_choice": {"type": "any"}}, "tool_choice"),
         ({"output_config": {"effort": "high"}}, "output_config.effort"),
+        ({"service_tier": "priority"}, "service_tier"),
     ],
 )
 def test_what_has_no_equivalent_is_a_400_naming_it(change, param):

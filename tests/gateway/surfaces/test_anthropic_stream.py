@@ -7,7 +7,7 @@ import orjson
 
 from apps.gateway.pipeline.errors import UpstreamError
 from apps.gateway.pipeline.streams import replay
-from apps.gateway.surfaces.anthropic_messages import answer_to_anthropic
+from apps.gateway.surfaces.anthropic_answer import answer_to_anthropic
 from apps.gateway.surfaces.anthropic_stream import MessageStream
 
 ENVELOPE = {"id": "chatcmpl-1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY", "object": "chat.completion.chunk", "created": 0}
