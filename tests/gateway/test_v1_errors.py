@@ -197,5 +197,14 @@ def test_a_head_request_gets_the_405_headers(http):
 
 def test_the_gateway_documents_its_endpoints_not_its_refusals(http):
     paths = http.get("/openapi.json").json()["paths"]
-    assert set(paths) == {"/v1/chat/completions", "/v1/embeddings", "/v1/models", "/v1/models/{model_id}"}
-    assert {method for path in paths.values() for method in path} == {"get", "post"}
+    assert set(paths) == {
+        "/v1/chat/completions",
+        "/v1/embeddings",
+        "/v1/models",
+        "/v1/models/{model_id}",
+        "/v1/messages",
+        "/v1/messages/count_tokens",
+        "/v1/responses",
+        "/v1/responses/{response_id}",
+    }
+    assert {method for path in paths.values() for method in path} == {"get", "post", "delete"}
