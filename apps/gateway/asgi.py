@@ -115,7 +115,7 @@ class DataPlaneHandler(ASGIHandler):
         except BodyTooLarge:
             limit = settings.GATEWAY_MAX_BODY_BYTES
             too_large = PayloadTooLarge(f"The request body exceeds {limit} bytes.")
-            await self.send_response(error_response(too_large, started=received), send)
+            await self.send_response(error_response(too_large, started=received, path=scope["path"]), send)
             return
         set_script_prefix(get_script_prefix(scope))
         request, refusal = self.create_request(scope, body)
@@ -126,7 +126,7 @@ class DataPlaneHandler(ASGIHandler):
                 if refusal.status_code == 413
                 else InvalidRequest("The request could not be read: its path is not UTF-8.")
             )
-            await self.send_response(error_response(error, started=received), send)
+            await self.send_response(error_response(error, started=received, path=scope["path"]), send)
             return
 
         async def process_request() -> HttpResponseBase:

@@ -115,13 +115,14 @@ def error_response(
     *,
     request_id: str | None = None,
     started: float | None = None,
+    path: str = "",
 ) -> HttpResponse:
-    """The error envelope, with the request's id and the gateway's time since the request arrived."""
-    body = exc.envelope()
+    """The error envelope (Anthropic's error shape under /v1/messages), with the request's id and the gateway's
+    time since the request arrived. `path` stands for the request's when there is no request yet."""
     if request is not None:
         request_id, started, _ = request_started(request)
-        if is_anthropic_path(request.path):
-            body = gateway_error_body(exc)
+        path = request.path
+    body = gateway_error_body(exc) if is_anthropic_path(path) else exc.envelope()
     headers = {"X-Request-Id": request_id or new_request_id(), **exc.headers()}
     if started is not None:
         headers["X-Gateway-Overhead-Ms"] = f"{(time.perf_counter() - started) * 1000:.3f}"

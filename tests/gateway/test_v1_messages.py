@@ -257,3 +257,23 @@ def test_calls_are_recorded(claude, gateway_setup, fake_upstream):
         ("messages", True, 200),
     ]
     assert all(log.app_id == gateway_setup.app.pk and log.completion_tokens > 0 for log in logs)
+
+
+def test_a_missing_key_names_x_api_key(live_gateway):
+    response = httpx.post(f"{live_gateway}/v1/messages", json={"model": "smart"})
+    assert response.status_code == 401
+    assert response.json()["error"] == {
+        "type": "authentication_error",
+        "message": "Missing API key: send it as 'x-api-key: <key>' (or 'Authorization: Bearer <key>').",
+    }
+
+
+def test_a_body_over_the_limit_is_anthropics_413(settings, gateway_setup, live_gateway):
+    settings.GATEWAY_MAX_BODY_BYTES = 1024
+    body = {"model": "smart", "max_tokens": 5, "messages": [{"role": "user", "content": "x" * 2048}]}
+    response = httpx.post(f"{live_gateway}/v1/messages", json=body, headers={"x-api-key": gateway_setup.secret})
+    assert response.status_code == 413
+    assert response.json() == {
+        "type": "error",
+        "error": {"type": "request_too_large", "message": "The request body exceeds 1024 bytes."},
+    }

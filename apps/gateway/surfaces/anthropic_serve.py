@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from apps.gateway.pipeline.errors import GatewayError, UpstreamError
+from apps.gateway.pipeline.errors import AuthenticationFailed, GatewayError, UpstreamError
 from apps.gateway.pipeline.pipeline import GatewayPipeline
 from apps.gateway.pipeline.policies.base import CallContext
 from apps.gateway.pipeline.router import Attempt, RouteOutcome, failure
@@ -45,6 +45,10 @@ async def _authorized(
     """The key, then the version header and the body (translated), then the route: the call's context."""
     snapshot, record = await pipeline.begin(req, endpoint)
     try:
+        if not req.api_key:
+            raise AuthenticationFailed(
+                "Missing API key: send it as 'x-api-key: <key>' (or 'Authorization: Bearer <key>')."
+            )
         key = await pipeline.authenticate(snapshot, req.api_key)
         pipeline.identify(record, key)
         req.body = request_to_openai(body, version=check_version(version), count_only=endpoint == COUNT_ENDPOINT)
