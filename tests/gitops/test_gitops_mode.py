@@ -182,3 +182,22 @@ def test_gitops_mode_is_set_on_the_gitlab_page_and_by_the_command(fake_gitlab, g
     assert code == 0
     assert "GitOps mode: edits in the web UI open merge requests instead of saving." in out
     assert GitLabConnection.objects.get(tenant=gitops_mode).gitops_mode is True
+
+
+def test_an_htmx_deployment_change_reloads_the_page_instead_of_showing_the_unsaved_section(
+    fake_gitlab, gitops_mode, admin
+):
+    deployment = Route.objects.get(tenant=gitops_mode, alias="cheap").deployments.get()
+    form = {"weight": "7", "priority": "0", "timeout_seconds": "60", "enabled": "on"}
+    page = "http://testserver/routes/cheap/"
+
+    response = admin.post(
+        f"/routes/cheap/deployments/{deployment.pk}/", form, headers={"HX-Request": "true", "HX-Current-URL": page}
+    )
+
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == page
+    assert response.content == b""  # not the section as the rolled-back change left it
+    assert type(deployment).objects.get(pk=deployment.pk).weight == deployment.weight
+    (mr,) = fake_gitlab.merge_requests
+    assert "weight: 7" in fake_gitlab.files(mr["source_branch"])[CHEAP]
