@@ -260,3 +260,15 @@ def test_a_store_that_cannot_be_reached_costs_the_continuation_not_the_answer(sd
     assert failed.value.status_code == 503
     assert failed.value.code == "response_store_unavailable"
     assert len(fake_upstream.requests) == 1
+
+
+def test_a_wrong_method_on_a_stored_response_is_a_405_naming_the_right_ones(sdk, live_gateway, gateway_setup):
+    response = sdk.responses.create(model="smart", input="Hi")
+    headers = {"Authorization": f"Bearer {gateway_setup.secret}"}
+
+    answer = httpx.put(f"{live_gateway}/v1/responses/{response.id}", headers=headers)
+
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == "GET, DELETE"
+    assert orjson.loads(answer.content)["error"]["code"] == "method_not_allowed"
+    assert httpx.get(f"{live_gateway}/v1/responses/{response.id}").status_code == 401  # no key
