@@ -297,3 +297,13 @@ def test_the_memory_store_drops_the_least_recently_used_past_its_size():
     asyncio.run(store.save(tenant_id=1, response={"id": "c"}, items=[]))
 
     assert [asyncio.run(store.load(name, tenant_id=1)) is not None for name in ("a", "b", "c")] == [True, False, True]
+
+
+def test_a_stream_that_says_nothing_still_completes_with_an_empty_message():
+    stream = ResponseStream(dict(BASE))
+    data = stream.render(_chunk({"role": "assistant", "content": ""})) + b"".join(stream.done())
+    events = _events(data)
+
+    assert [event["sequence_number"] for event in events] == list(range(len(events)))
+    assert events[-1]["response"]["output"][0]["content"][0]["text"] == ""
+    assert "response.output_text.done" in [event["type"] for event in events]

@@ -166,14 +166,16 @@ class ResponseStream:
     def _position(self) -> int:
         return len(self._output)
 
+    def _open_message(self) -> list[bytes]:
+        out = self._close()
+        self._open = item = _message_item("", status="in_progress")
+        part, item["content"] = item["content"][0], []
+        out.append(self._event("response.output_item.added", output_index=self._position(), item=item))
+        out.append(self._event("response.content_part.added", **self._where(), content_index=0, part=part))
+        return out
+
     def _text(self, text: str) -> list[bytes]:
-        out: list[bytes] = []
-        if self._open is None or self._open["type"] != "message":
-            out += self._close()
-            self._open = item = _message_item("", status="in_progress")
-            part, item["content"] = item["content"][0], []
-            out.append(self._event("response.output_item.added", output_index=self._position(), item=item))
-            out.append(self._event("response.content_part.added", **self._where(), content_index=0, part=part))
+        out = self._open_message() if self._open is None or self._open["type"] != "message" else []
         self._pieces.append(text)
         delta = {"content_index": 0, "delta": text, "logprobs": []}
         return [*out, self._event("response.output_text.delta", **self._where(), **delta)]
@@ -222,7 +224,7 @@ class ResponseStream:
     def done(self) -> list[bytes]:
         out = self._close()
         if not self._output:  # nothing was said: an empty message, as the unstreamed answer has
-            out += self._text("")[:-1] + self._close()
+            out += self._open_message() + self._close()
         self.response = finished(self.base, self._output, self._finish_reason, self._usage)
         kind = "response.completed" if self.response["status"] == "completed" else "response.incomplete"
         return [*out, self._event(kind, response=self.response)]
