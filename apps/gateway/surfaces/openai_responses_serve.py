@@ -188,11 +188,10 @@ async def retrieve(
     pipeline: GatewayPipeline, store: ResponseStore, req: GatewayRequest, response_id: str, *, delete: bool = False
 ) -> GatewayResponse:
     """GET (or DELETE) a response the key's tenant stored; any other id is a 404 that does not tell whether it
-    exists."""
+    exists. No model is called, so no call is recorded (as for /v1/models)."""
     snapshot, record = await pipeline.begin(req, ENDPOINT)
     try:
         key = await pipeline.authenticate(snapshot, req.api_key)
-        pipeline.identify(record, key)
         require_gateway_scope(key)
         missing = ResponseNotFound(f"Response with id '{response_id}' not found.", param="response_id")
         if delete:
@@ -205,6 +204,5 @@ async def retrieve(
                 raise missing
             body = stored.response
     except GatewayError as exc:
-        return pipeline.fail(req, record, exc)
-    record.status = 200
-    return GatewayResponse(status=200, body=body, headers=pipeline.finish(req, record, None), record=record)
+        return GatewayResponse(status=exc.status, body=exc.envelope(), headers=pipeline.headers(record) | exc.headers())
+    return GatewayResponse(status=200, body=body, headers=pipeline.headers(record))
