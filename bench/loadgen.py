@@ -129,12 +129,13 @@ def main() -> None:
     parser.add_argument("--model", default="bench-model")
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--unique", action="store_true", help="a different prompt in every request")
+    parser.add_argument("--body", default=None, help="the JSON body to send (default: a chat completion)")
     args = parser.parse_args()
     duration = args.duration if args.duration is not None or args.total is not None else 5.0
     result = uvloop.run(
         run_load(
             args.url,
-            chat_body(args.model, args.stream, args.unique),
+            args.body.encode() if args.body else chat_body(args.model, args.stream, args.unique),
             concurrency=args.concurrency,
             duration=duration,
             total=args.total,

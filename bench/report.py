@@ -37,9 +37,10 @@ class Load:
         key: str | None = None,
         stream: bool = False,
         unique: bool = False,
+        body: bytes | None = None,
     ) -> LoadResult:
         """`clients` connections for `seconds`, or until `total` answers (then `seconds` only bounds the run)."""
-        body = chat_body(model, stream, unique)
+        body = body if body is not None else chat_body(model, stream, unique)
         if self.wrk:
             return run_wrk(
                 self.wrk, url, body, concurrency=clients, duration=seconds, total=total, key=key, stream=stream,
@@ -51,6 +52,7 @@ class Load:
         command += ["--key", key] if key else []
         command += ["--stream"] if stream else []
         command += ["--unique"] if unique else []
+        command += ["--body", body.decode()]
         out = subprocess.run(pinned(LOAD_CPU, command), capture_output=True, text=True, check=True).stdout
         return LoadResult(**orjson.loads(out.strip().splitlines()[-1]))
 

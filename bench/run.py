@@ -1,13 +1,14 @@
 """The data-plane benchmark, one command: `make bench` (= `python bench/run.py`; `--quick` for a ~1 s-per-row
 smoke run, `--profile` to add a py-spy profile of the gateway under load, `--no-choices` to skip the second
-table, `--no-policies` to skip the third).
+table, `--no-policies` to skip the third, `--no-surfaces` to skip the fourth).
 
 On a throwaway SQLite portal (migrated and seeded through the portal's services) it starts the fast and the
 1-second fake upstreams and the load generator on core 1, the gateway (one uvicorn worker, authentication
 and call logging on) on core 0, and prints markdown tables: direct vs through the gateway at 1/16/64/256
 clients, plain and streaming; 1,000 clients on the slow upstream; the gateway's memory; the call logs that
 reached the database; (bench/choices.py) the measured reasons for each technical choice; and (bench/policies.py)
-what limits, budgets and the response cache cost, in-process and on Redis. Timing never
+what limits, budgets and the response cache cost, in-process and on Redis; (bench/surfaces.py) the same call
+through /v1/chat/completions, /v1/messages and /v1/responses. Timing never
 goes into the test suite: this is the place."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import choices
 import policies
 import pyspy
+import surfaces
 from harness import (
     BENCH,
     Portal,
@@ -109,6 +111,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway during one more 64-client row")
     parser.add_argument("--no-choices", action="store_true", help="skip the second table")
     parser.add_argument("--no-policies", action="store_true", help="skip the third table (limits, budget, cache)")
+    parser.add_argument("--no-surfaces", action="store_true", help="skip the fourth table (messages, responses)")
     args = parser.parse_args()
     started = time.monotonic()
     limit = raise_fd_limit()
@@ -154,6 +157,10 @@ def main() -> None:
             third = policies.policies_table(load, portal, fast_url, paced_url, run.seconds, out)
             print(third, flush=True)
             report += "\n" + third
+        if not args.no_surfaces:
+            fourth = surfaces.surfaces_table(load, portal, run.seconds, out)
+            print(fourth, flush=True)
+            report += "\n" + fourth
     (out / "tables.md").write_text(report)
     print(f"\nbench: done in {time.monotonic() - started:.0f} s ({machine()}); tables in {out / 'tables.md'}")
 
