@@ -5,8 +5,9 @@ timeout, a connection's lock, its parser); here a command is one write and one f
 One connection per event loop, shared by every caller on it: the commands of one turn of the loop are written
 together (concurrent calls share a syscall) and replies matched to them in order (Redis answers a connection's
 commands in the order it got them). No asyncio timeout per command: one timer per connection, running only
-while replies are awaited, fails every waiting command once the oldest has waited longer than `timeout` and drops
-the connection (a late reply could no longer be matched). A broken or refused connection fails its commands at
+while replies are awaited, fails each command that has waited longer than `timeout` (its late reply is read past
+when it comes), and drops the connection once a reply is DROP_AFTER timeouts late (Redis hung, or a connection
+gone without a reset). A broken or refused connection fails its commands at
 once; the next command opens a new one. No retries: the callers decide what a failure means (a cache miss, the
 tenant's fail-open setting).
 
@@ -56,6 +57,7 @@ def encode(args: Sequence[Arg]) -> bytes:
     return b"".join(parts)
 
 
+DROP_AFTER = 5  # timeouts
 _INCOMPLETE = object()  # a reply not yet whole in the buffer
 
 
@@ -111,6 +113,7 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._waiting: deque[tuple[asyncio.Future[Reply], float]] = deque()  # (reply, sent at), in sent order
+        self._expired = 0  # how many of the oldest waiting commands have failed past their deadline
         self._timer: asyncio.TimerHandle | None = None
         self._unsent: list[bytes] = []  # written together at the end of this turn of the loop: one syscall
 
@@ -152,6 +155,8 @@ class _Connection(asyncio.Protocol):
                 if not self._waiting:
                     raise RespConnectionError("Redis sent a reply no command was waiting for")
                 future, _ = self._waiting.popleft()
+                if self._expired:
+                    self._expired -= 1
                 if future.done():  # its caller was cancelled; the reply still had to be read past
                     continue
                 if isinstance(reply, RespError):
@@ -167,9 +172,17 @@ class _Connection(asyncio.Protocol):
         self._timer = None
         if not self._waiting:
             return  # idle: the next command starts the timer again
-        if self.loop.time() - self._waiting[0][1] > self._timeout:
-            self.close(RespTimeout(f"Redis did not answer within {self._timeout:g} s"))
+        now = self.loop.time()
+        if now - self._waiting[0][1] > self._timeout * DROP_AFTER:
+            self.close(RespTimeout(f"Redis has not answered for {self._timeout * DROP_AFTER:g} s"))
             return
+        while self._expired < len(self._waiting):
+            future, sent = self._waiting[self._expired]
+            if now - sent <= self._timeout:
+                break  # and every later one: they were sent in this order
+            if not future.done():
+                future.set_exception(RespTimeout(f"Redis did not answer within {self._timeout:g} s"))
+            self._expired += 1
         self._timer = self.loop.call_later(self._tick, self._check_deadline)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -181,6 +194,7 @@ class _Connection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._expired = 0
         while self._waiting:
             future, _ = self._waiting.popleft()
             if not future.done():

@@ -148,17 +148,33 @@ async def test_noscript_after_script_flush_loads_the_script_again(server):
         await client.aclose()
 
 
-async def test_commands_past_the_deadline_fail_and_the_client_recovers(server):
-    client = RespClient(server.url, timeout=0.1)
+async def test_commands_past_the_deadline_fail_and_their_late_replies_are_read_past(server):
+    client = RespClient(server.url, timeout=0.2)  # dropped only after 5 timeouts: 1 s, twice the pause
     other = RespClient(server.url, timeout=10)
     try:
-        assert await client.execute("PING") == "PONG"
-        # Redis holds every client's commands for 1 s; the pausing connection got its answer already.
-        assert await other.execute("CLIENT", "PAUSE", 1000, "ALL") == "OK"
+        connection = await client.execute("CLIENT", "ID")
+        # Redis holds every client's commands for 0.5 s; the pausing connection got its answer already.
+        assert await other.execute("CLIENT", "PAUSE", 500, "ALL") == "OK"
         replies = await asyncio.gather(*(client.execute("ECHO", str(i)) for i in range(3)), return_exceptions=True)
         assert [type(r) for r in replies] == [RespTimeout] * 3
         assert await other.execute("PING") == "PONG"  # answered once the pause is over
-        assert await client.execute("PING") == "PONG"  # a new connection
+        assert await client.execute("ECHO", "after") == b"after"  # not the late "0"
+        assert await client.pipeline(("ECHO", "a"), ("CLIENT", "ID")) == [b"a", connection]  # the same connection
+    finally:
+        await client.aclose()
+        await other.aclose()
+
+
+async def test_a_connection_whose_replies_stay_late_is_dropped_and_a_new_one_opened(server):
+    client = RespClient(server.url, timeout=0.1)  # dropped after DROP_AFTER (5) timeouts: 0.5 s
+    other = RespClient(server.url, timeout=10)
+    try:
+        before = await client.execute("CLIENT", "ID")
+        assert await other.execute("CLIENT", "PAUSE", 2000, "ALL") == "OK"
+        with pytest.raises(RespTimeout):
+            await client.execute("PING")
+        assert await other.execute("PING") == "PONG"  # the pause is over
+        assert await client.execute("CLIENT", "ID") != before
     finally:
         await client.aclose()
         await other.aclose()
