@@ -7,7 +7,7 @@ framework and reads configuration only from the in-memory snapshot. The request 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from apps.gateway.pipeline.errors import (
@@ -18,6 +18,7 @@ from apps.gateway.pipeline.errors import (
     UpstreamError,
 )
 from apps.gateway.pipeline.policies.base import CallContext
+from apps.gateway.pipeline.records import CallRecord
 from apps.gateway.pipeline.router import Attempt, RouteOutcome, failure
 from apps.gateway.pipeline.seam import Seam, StreamCall, upstream_for
 from apps.gateway.pipeline.snapshot import KeyEntry, RouteEntry, ServiceEntry, Snapshot, SubscriptionEntry
@@ -79,16 +80,13 @@ class GatewayPipeline(Seam):
             raise ModelNotFound(f"The model {model!r} has no enabled deployment.", param="model")
         return route, (service if subscription is not None else None), subscription
 
-    async def _authorized(self, req: GatewayRequest, endpoint: str, *, stream: bool = False) -> CallContext:
-        """/v1's steps before the call: the key, the model, the context of the call."""
-        snapshot, record = await self.begin(req, endpoint)
-        record.stream = stream
-        try:
-            key = await self.authenticate(snapshot, req.api_key)
-            self.identify(record, key)
-            route, service, subscription = self.resolve_route(snapshot, key, req.body["model"])
-        except GatewayError as exc:
-            raise _Refused(self.fail(req, record, exc)) from exc
+    def model_context(
+        self, req: GatewayRequest, record: CallRecord, snapshot: Snapshot, key: KeyEntry, *, stream: bool = False
+    ) -> CallContext:
+        """The context of a call by `key` to the model its body names (every OpenAI-shaped surface: chat,
+        embeddings, /v1/messages, /v1/responses): the route, or another tenant's model API with the subscription
+        it is called under. Raises the GatewayError of a refusal."""
+        route, service, subscription = self.resolve_route(snapshot, key, req.body["model"])
         record.service_id = service.service_id if service is not None else None
         return self.context(
             req,
@@ -102,6 +100,31 @@ class GatewayPipeline(Seam):
             subscription=subscription,
             stream=stream,
         )
+
+    def chat_call(self, outcome: RouteOutcome) -> Callable[[CallContext], Awaitable[ChatResult]]:
+        """The upstream call of a chat completion for `execute`: through the router, recording the model that
+        answered."""
+
+        async def call(ctx: CallContext) -> ChatResult:
+            async def attempt(attempt: Attempt) -> ChatResult:
+                return await self.client_for(attempt).chat(upstream_for(attempt), ctx.body)
+
+            result = await self.router.run(ctx.route, attempt, outcome=outcome)
+            ctx.record.model = str(result.body.get("model") or "")
+            return result
+
+        return call
+
+    async def _authorized(self, req: GatewayRequest, endpoint: str, *, stream: bool = False) -> CallContext:
+        """/v1's steps before the call: the key, the model, the context of the call."""
+        snapshot, record = await self.begin(req, endpoint)
+        record.stream = stream
+        try:
+            key = await self.authenticate(snapshot, req.api_key)
+            self.identify(record, key)
+            return self.model_context(req, record, snapshot, key, stream=stream)
+        except GatewayError as exc:
+            raise _Refused(self.fail(req, record, exc)) from exc
 
     async def models(self, req: GatewayRequest, model_id: str | None = None) -> GatewayResponse:
         """OpenAI's model list, or one model of it (`model_id`): the routes of the key's tenant and the other
@@ -171,15 +194,6 @@ class GatewayPipeline(Seam):
             return refused.response
         outcome = RouteOutcome()
         record = ctx.record
-
-        async def call(ctx: CallContext) -> ChatResult:
-            async def attempt(attempt: Attempt) -> ChatResult:
-                return await self.client_for(attempt).chat(upstream_for(attempt), ctx.body)
-
-            result = await self.router.run(ctx.route, attempt, outcome=outcome)
-            record.model = str(result.body.get("model") or "")
-            return result
-
         try:
             if ctx.stream:
                 opened = await self.open_stream(ctx, outcome)
@@ -190,7 +204,7 @@ class GatewayPipeline(Seam):
                     headers=self.headers(record) | ctx.headers,
                     record=record,
                 )
-            body, _ = await self.execute(ctx, outcome, call)
+            body, _ = await self.execute(ctx, outcome, self.chat_call(outcome))
         except GatewayError as exc:
             return self.fail(req, record, exc, outcome, ctx)
         headers = self.finish(req, record, outcome) | ctx.headers

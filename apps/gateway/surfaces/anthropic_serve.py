@@ -13,13 +13,13 @@ import orjson
 from apps.gateway.pipeline.errors import AuthenticationFailed, GatewayError, UpstreamError
 from apps.gateway.pipeline.pipeline import GatewayPipeline
 from apps.gateway.pipeline.policies.base import CallContext
-from apps.gateway.pipeline.router import Attempt, RouteOutcome, failure
-from apps.gateway.pipeline.seam import StreamCall, upstream_for
+from apps.gateway.pipeline.router import RouteOutcome, failure
+from apps.gateway.pipeline.seam import StreamCall
 from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
 from apps.gateway.surfaces.anthropic_answer import answer_to_anthropic, error_body
 from apps.gateway.surfaces.anthropic_messages import check_version, request_to_openai
 from apps.gateway.surfaces.anthropic_stream import MessageStream
-from apps.providers.clients.base import ChatResult, ProviderError
+from apps.providers.clients.base import ProviderError
 from apps.providers.clients.tokens import count_message_tokens, count_tokens, counted
 
 ENDPOINT = "messages"
@@ -53,22 +53,9 @@ async def _authorized(
         pipeline.identify(record, key)
         req.body = request_to_openai(body, version=check_version(version), count_only=endpoint == COUNT_ENDPOINT)
         record.stream = bool(req.body.get("stream")) and endpoint == ENDPOINT
-        route, service, subscription = pipeline.resolve_route(snapshot, key, req.body["model"])
+        return pipeline.model_context(req, record, snapshot, key, stream=record.stream)
     except GatewayError as exc:
         raise _Refused(in_anthropic_shape(pipeline.fail(req, record, exc))) from exc
-    record.service_id = service.service_id if service is not None else None
-    return pipeline.context(
-        req,
-        record,
-        snapshot,
-        tenant_id=key.tenant_id,
-        key=key,
-        route=route,
-        body=req.body,
-        service=service,
-        subscription=subscription,
-        stream=record.stream,
-    )
 
 
 async def messages(
@@ -82,20 +69,12 @@ async def messages(
     record = ctx.record
     model = str(req.body["model"])
 
-    async def call(ctx: CallContext) -> ChatResult:
-        async def attempt(attempt: Attempt) -> ChatResult:
-            return await pipeline.client_for(attempt).chat(upstream_for(attempt), ctx.body)
-
-        result = await pipeline.router.run(ctx.route, attempt, outcome=outcome)
-        record.model = str(result.body.get("model") or "")
-        return result
-
     try:
         if ctx.stream:
             opened = await pipeline.open_stream(ctx, outcome)
             headers = pipeline.headers(record) | ctx.headers
             return GatewayResponse(status=200, stream=_relay(pipeline, opened, model), headers=headers, record=record)
-        answer, _ = await pipeline.execute(ctx, outcome, call)
+        answer, _ = await pipeline.execute(ctx, outcome, pipeline.chat_call(outcome))
         message = answer_to_anthropic(answer, model=model)
     except GatewayError as exc:
         return in_anthropic_shape(pipeline.fail(req, record, exc, outcome, ctx))

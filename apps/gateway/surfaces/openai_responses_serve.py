@@ -13,12 +13,12 @@ from typing import Any, Protocol
 from apps.gateway.pipeline.errors import GatewayError, UpstreamError
 from apps.gateway.pipeline.pipeline import GatewayPipeline, require_gateway_scope
 from apps.gateway.pipeline.policies.base import CallContext
-from apps.gateway.pipeline.router import Attempt, RouteOutcome, failure
-from apps.gateway.pipeline.seam import StreamCall, upstream_for
+from apps.gateway.pipeline.router import RouteOutcome, failure
+from apps.gateway.pipeline.seam import StreamCall
 from apps.gateway.pipeline.types import GatewayRequest, GatewayResponse
 from apps.gateway.surfaces.openai_responses import chat_body, check, input_items, new_id, responses_param
 from apps.gateway.surfaces.openai_responses_stream import ResponseStream, response_base, response_of
-from apps.providers.clients.base import ChatResult, ProviderError
+from apps.providers.clients.base import ProviderError
 
 ENDPOINT = "responses"
 _log = logging.getLogger(__name__)
@@ -95,23 +95,9 @@ async def _authorized(
             items = previous.items + items
         req.body = chat_body(body, items)
         record.stream = bool(req.body.get("stream"))
-        route, service, subscription = pipeline.resolve_route(snapshot, key, req.body["model"])
+        return pipeline.model_context(req, record, snapshot, key, stream=record.stream), items
     except GatewayError as exc:
         raise _Refused(pipeline.fail(req, record, exc)) from exc
-    record.service_id = service.service_id if service is not None else None
-    ctx = pipeline.context(
-        req,
-        record,
-        snapshot,
-        tenant_id=key.tenant_id,
-        key=key,
-        route=route,
-        body=req.body,
-        service=service,
-        subscription=subscription,
-        stream=record.stream,
-    )
-    return ctx, items
 
 
 async def create(pipeline: GatewayPipeline, store: ResponseStore, req: GatewayRequest, body: Any) -> GatewayResponse:
@@ -123,21 +109,13 @@ async def create(pipeline: GatewayPipeline, store: ResponseStore, req: GatewayRe
     record = ctx.record
     base = response_base(body, response_id=new_id("resp"), created_at=int(req.received_wall), model=body["model"])
 
-    async def call(ctx: CallContext) -> ChatResult:
-        async def attempt(attempt: Attempt) -> ChatResult:
-            return await pipeline.client_for(attempt).chat(upstream_for(attempt), ctx.body)
-
-        result = await pipeline.router.run(ctx.route, attempt, outcome=outcome)
-        record.model = str(result.body.get("model") or "")
-        return result
-
     try:
         if ctx.stream:
             opened = await pipeline.open_stream(ctx, outcome)
             headers = pipeline.headers(record) | ctx.headers
             stream = _relay(pipeline, store, opened, base, items)
             return GatewayResponse(status=200, stream=stream, headers=headers, record=record)
-        answer, _ = await pipeline.execute(ctx, outcome, call)
+        answer, _ = await pipeline.execute(ctx, outcome, pipeline.chat_call(outcome))
     except GatewayError as exc:
         return pipeline.fail(req, record, _renamed(exc), outcome, ctx)
     response = response_of(base, answer)
