@@ -14,6 +14,7 @@ from decimal import Decimal
 from apps.gateway.adapters.metrics_sink import MetricsCallSink, SnapshotLabels
 from apps.gateway.pipeline.records import CallRecord
 from apps.gateway.pipeline.snapshot import DeploymentEntry, RouteEntry, ServiceEntry, Snapshot
+from tests.entries import service_entry
 
 ACME_DEPLOYMENT, GLOBEX_DEPLOYMENT = 11, 21
 SUMMARY_SERVICE = 31
@@ -55,21 +56,7 @@ def _route(tenant_id: int, deployment_id: int, provider: str) -> RouteEntry:
 
 
 def _service(tenant_id: int) -> ServiceEntry:
-    return ServiceEntry(
-        service_id=SUMMARY_SERVICE,
-        slug="summary",
-        tenant_id=tenant_id,
-        kind="prompt",
-        lifecycle="published",
-        visibility="public",
-        shared_with=frozenset(),
-        require_internal_subscription=False,
-        route_alias="smart",
-        output_mode="text",
-        output_schema={},
-        output_validator=None,
-        prompt=None,
-    )
+    return service_entry(service_id=SUMMARY_SERVICE, slug="summary", tenant_id=tenant_id, visibility="public")
 
 
 def metrics_sink(*, acme_id: int = 1, globex_id: int = 2) -> MetricsCallSink:

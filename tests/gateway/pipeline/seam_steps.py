@@ -14,10 +14,11 @@ from apps.gateway.pipeline.errors import LimitExceeded
 from apps.gateway.pipeline.invoke import RunOutcome, ServiceInvoker
 from apps.gateway.pipeline.pipeline import GatewayPipeline
 from apps.gateway.pipeline.policies.base import Answer, CallContext, PolicyStep
-from apps.gateway.pipeline.snapshot import PromptEntry, PromptVersionEntry, ServiceEntry, Snapshot
+from apps.gateway.pipeline.snapshot import PromptEntry, PromptVersionEntry, Snapshot
 from apps.gateway.pipeline.types import GatewayRequest
 from apps.providers.clients.base import ChatStream, ProviderError, Usage
 from apps.providers.clients.echo import EchoClient
+from tests.entries import service_entry
 from tests.gateway.pipeline.fakes import HmacVerifier, ListSink, StaticConfig, deployment, key, route
 
 KEY = "gwk_abcdefghijkl_" + "s" * 43
@@ -123,20 +124,8 @@ VERSION = PromptVersionEntry(
     parameters={},
     variables_validator=Draft202012Validator({"type": "object", "properties": {"text": {"type": "string"}}}),
 )
-SERVICE = ServiceEntry(
-    service_id=5,
-    slug="svc",
-    tenant_id=1,
-    kind="prompt",
-    lifecycle="published",
-    visibility="private",
-    shared_with=frozenset(),
-    require_internal_subscription=False,
-    route_alias="smart",
-    output_mode="text",
-    output_schema={},
-    output_validator=None,
-    prompt=PromptEntry(live=1, split=(), sticky_by="app", versions={1: VERSION}),
+SERVICE = service_entry(
+    service_id=5, slug="svc", prompt=PromptEntry(live=1, split=(), sticky_by="app", versions={1: VERSION})
 )
 
 

@@ -20,11 +20,11 @@ from apps.gateway.pipeline.snapshot import (
     KeyEntry,
     Limits,
     RouteEntry,
-    ServiceEntry,
     Snapshot,
     SubscriptionEntry,
 )
 from apps.gateway.pipeline.types import GatewayRequest
+from tests.entries import service_entry
 
 # Ten seconds into the current UTC minute of today: windows are computed from the injected clock, never the date.
 NOW = window_bounds("minute", time.time())[0] + 10.0
@@ -68,21 +68,7 @@ KEY = KeyEntry(
     scopes=frozenset({"gateway"}),
     expires_at=None,
 )
-SERVICE = ServiceEntry(
-    service_id=5,
-    slug="summarize",
-    tenant_id=2,
-    kind="model",
-    lifecycle="published",
-    visibility="public",
-    shared_with=frozenset(),
-    require_internal_subscription=False,
-    route_alias="smart",
-    output_mode="text",
-    output_schema={},
-    output_validator=None,
-    prompt=None,
-)
+SERVICE = service_entry(service_id=5, slug="summarize", tenant_id=2, kind="model", visibility="public")
 SUBSCRIPTION = SubscriptionEntry(
     subscription_id=SUB, status="approved", expires_at=None, plan_id=PLAN, plan_slug="free"
 )

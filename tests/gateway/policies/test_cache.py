@@ -23,6 +23,7 @@ from apps.gateway.pipeline.records import CallRecord
 from apps.gateway.pipeline.snapshot import CachePolicy, ServiceEntry, Snapshot
 from apps.gateway.pipeline.types import GatewayRequest
 from apps.providers.clients.base import Usage
+from tests.entries import service_entry
 from tests.gateway.pipeline.fakes import deployment, route
 
 ROUTE = route(deployment(1), alias="smart", tenant_id=1)
@@ -231,21 +232,7 @@ async def test_a_streamed_answer_with_several_choices_is_not_stored(store):
 
 
 async def test_the_service_policy_wins_over_the_route_policy(store, clock, settings, redis_prefix):
-    service = ServiceEntry(
-        service_id=9,
-        slug="helper",
-        tenant_id=1,
-        kind="prompt",
-        lifecycle="published",
-        visibility="private",
-        shared_with=frozenset(),
-        require_internal_subscription=False,
-        route_alias="smart",
-        output_mode="text",
-        output_schema={},
-        output_validator=None,
-        prompt=None,
-    )
+    service = service_entry(service_id=9, slug="helper")
     step, snap = CacheStep(store), snapshot(route_ttl=60, service=service, service_ttl=5)
     await call(step, context(snap, service=service))
     key = cache_key(tenant_id=1, route_alias="smart", service_id=9, kind="chat", body=BODY)

@@ -21,6 +21,7 @@ from apps.gateway.pipeline.router import Attempt, Router
 from apps.gateway.pipeline.snapshot import CachePolicy, ServiceEntry, Snapshot
 from apps.providers.clients.base import ProviderClient
 from tests.conftest import FAKE_KEY
+from tests.entries import service_entry
 from tests.gateway.pipeline.fakes import deployment, route
 from tests.gateway.policies.test_cache import ROUTE, call, completion, context, make_store
 
@@ -120,21 +121,7 @@ async def test_other_parameters_never_share_an_answer(store, embedder, fake_upst
 
 
 async def test_another_tenants_stored_answer_is_never_returned(store, embedder, fake_upstream):
-    service = ServiceEntry(
-        service_id=9,
-        slug="weather",
-        tenant_id=1,
-        kind="model",
-        lifecycle="published",
-        visibility="public",
-        shared_with=frozenset(),
-        require_internal_subscription=False,
-        route_alias="smart",
-        output_mode="text",
-        output_schema={},
-        output_validator=None,
-        prompt=None,
-    )
+    service = service_entry(service_id=9, slug="weather", kind="model", visibility="public")
     step = CacheStep(store, semantic=SemanticCache(embedder))
     snap = semantic_snapshot(fake_upstream, service=service)
     await call(step, context(snap, chat(WEATHER), tenant_id=2, service=service), upstream=completion("for 2"))
