@@ -65,7 +65,10 @@ def counted(scope: str, scope_id: int, metric: str) -> dict[int, int]:
 
 
 def test_four_workers_admit_a_key_rate_limit_and_a_plan_quota_exactly():
-    acme, globex = TenantFactory(slug="acme"), TenantFactory(slug="globex")
+    # Both tenants fail closed: on a machine so loaded that a limit check times out, the call is refused (503)
+    # rather than served unchecked, so what is measured is the counting, never the fail-open path.
+    acme = TenantFactory(slug="acme", limits_fail_open=False)
+    globex = TenantFactory(slug="globex", limits_fail_open=False)
     route = echo_route(acme)
     key, key_secret = api_key_issue(app=AppFactory(tenant=acme, slug="bot"), name="k", actor_membership=None)
     limit_set_create(tenant=acme, actor_membership=None, api_key=key, requests_per_minute=LIMIT)
@@ -88,14 +91,15 @@ def test_four_workers_admit_a_key_rate_limit_and_a_plan_quota_exactly():
     )
     for answers, code, windows in checks:
         counts = tally(answers)
-        # Every admitted call was counted (none was served unchecked), no window went past the limit, the rest
-        # were refused naming the limit.
-        assert counts[(200, "")] == sum(windows.values()), (counts, windows)
+        served, unchecked = counts[(200, "")], counts[(503, "limits_unavailable")]
+        # Every served call was counted and no window went past the limit; a call whose check timed out may have
+        # been counted by Redis after its 503 (never the other way round); the rest were refused naming the limit.
+        assert served <= sum(windows.values()) <= served + unchecked, (counts, windows)
         assert max(windows.values()) <= LIMIT, windows
-        assert counts[(429, code)] == CALLS - counts[(200, "")], counts
+        assert counts[(429, code)] == CALLS - served - unchecked, counts
         # A slow machine may take the burst past the end of its window; within one window, the limit exactly.
-        if len(windows) == 1:
-            assert abs(counts[(200, "")] - LIMIT) <= LIMIT // 100, counts
+        if len(windows) == 1 and not unchecked:
+            assert abs(served - LIMIT) <= LIMIT // 100, counts
 
 
 def _redis_server(port: int, directory: str) -> subprocess.Popen:
