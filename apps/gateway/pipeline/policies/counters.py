@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 WINDOWS = ("minute", "day", "month")
+_month = [0, 0]  # the last calendar month computed: every call of the month reuses it (a datetime costs ~2 µs)
 
 
 def window_bounds(window: str, now: float) -> tuple[int, int]:
@@ -26,12 +27,15 @@ def window_bounds(window: str, now: float) -> tuple[int, int]:
         start = int(now // 86_400) * 86_400
         return start, start + 86_400
     if window == "month":
+        if _month[0] <= now < _month[1]:
+            return _month[0], _month[1]
         moment = datetime.fromtimestamp(now, tz=UTC)
         first = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         following = (
             first.replace(year=first.year + 1, month=1) if first.month == 12 else first.replace(month=first.month + 1)
         )
-        return int(first.timestamp()), int(following.timestamp())
+        _month[:] = int(first.timestamp()), int(following.timestamp())
+        return _month[0], _month[1]
     raise ValueError(f"unknown window {window!r}")
 
 
