@@ -113,6 +113,17 @@ class RouteSettingsFields(forms.Form):
         label="Cache answers for (s)",
         help_text="Identical calls within this many seconds get the stored answer (1 to 604800). Empty: no cache.",
     )
+    strategy = model_field(
+        Route,
+        "strategy",
+        label="Routing",
+        required=False,
+        help_text="Which deployment of a priority group is tried first; the rest are fallbacks in the same order.",
+    )
+
+    def clean_strategy(self) -> str:
+        # A post without the field (a script, an older page) keeps the default rather than failing.
+        return self.cleaned_data["strategy"] or Route.Strategy.PRIORITY
 
 
 class RouteCreateForm(RouteSettingsFields, ServiceForm):

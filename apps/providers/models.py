@@ -98,6 +98,12 @@ class ProviderModel(TenantOwnedModel):
 class Route(TenantOwnedModel):
     """A model alias apps call (e.g. `smart`), served by one or more deployments."""
 
+    class Strategy(models.TextChoices):
+        # The order inside a priority group (apps/gateway/pipeline/router.py); failover then goes down the groups.
+        PRIORITY = "priority", "Weighted (by each deployment's weight)"
+        LATENCY = "latency", "Lowest latency (recent average, per gateway process)"
+        COST = "cost", "Cheapest first (model input + output price)"
+
     alias = models.CharField(max_length=100, validators=[alias_validator])
     description = models.CharField(max_length=300, blank=True)
     enabled = models.BooleanField(default=True)
@@ -114,6 +120,12 @@ class Route(TenantOwnedModel):
         blank=True,
         validators=cache_ttl_validators,
         help_text="keep identical answers this many seconds (1 to 604800); empty: no response cache",
+    )
+    strategy = models.CharField(
+        max_length=16,
+        choices=Strategy.choices,
+        default=Strategy.PRIORITY,
+        help_text="which deployment of a priority group is tried first; the others follow in the same order",
     )
 
     class Meta:

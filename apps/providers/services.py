@@ -310,6 +310,7 @@ def route_create(
     deadline_seconds: float = 120.0,
     retries: int = 1,
     cache_ttl_seconds: int | None = None,
+    strategy: str = Route.Strategy.PRIORITY,
 ) -> Route:
     _require_admin(actor_membership)
     route = Route(
@@ -319,6 +320,7 @@ def route_create(
         deadline_seconds=deadline_seconds,
         retries=retries,
         cache_ttl_seconds=cache_ttl_seconds,
+        strategy=strategy,
     )
     _save(route, field="alias", message=f"A route named {alias!r} already exists in this tenant.")
     _audited("route.create", route, {"alias": alias})
@@ -328,7 +330,7 @@ def route_create(
 @transaction.atomic
 def route_update(*, route: Route, actor_membership: Membership | None, data: dict[str, Any]) -> Route:
     _require_admin(actor_membership)
-    fields = {"description", "enabled", "deadline_seconds", "retries", "cache_ttl_seconds"}
+    fields = {"description", "enabled", "deadline_seconds", "retries", "cache_ttl_seconds", "strategy"}
     changes = model_diff(route, {k: v for k, v in data.items() if k in fields})
     for field, (_, new) in changes.items():
         setattr(route, field, new)

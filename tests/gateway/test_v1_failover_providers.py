@@ -1,9 +1,10 @@
-"""Failover across provider formats: the primary deployment (an OpenAI-format provider) fails, and the
-fallback (an Anthropic-format one) answers a stream, translated back to chat completion chunks."""
+"""Routing across providers through the live gateway: an OpenAI-format primary failing over to an
+Anthropic-format fallback for a stream, and a route whose strategy sends calls to the cheapest deployment."""
 
 from __future__ import annotations
 
 import socket
+from decimal import Decimal
 
 import openai
 import pytest
@@ -12,6 +13,7 @@ from apps.analytics.models import CallLog
 from apps.gateway import wiring
 from apps.providers.services import deployment_add, model_create, provider_create, provider_update, route_update
 from tests.fakes.anthropic_upstream import FakeAnthropicUpstream
+from tests.fakes.openai_upstream import FakeOpenAIUpstream
 from tests.gateway.conftest import refresh_snapshot, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -89,3 +91,39 @@ def test_openai_primary_failing_falls_over_to_anthropic_for_a_stream(
     assert (log.status, log.stream, log.attempts) == (200, True, 2)
     assert log.deployment_id == deployment.pk
     assert log.provider_id == deployment.model.provider_id
+
+
+def test_a_cost_route_sends_its_calls_to_the_cheaper_deployment(sdk, gateway_setup, fake_upstream):
+    with FakeOpenAIUpstream(api_key="sk-cheap", reply="from the cheap one") as cheap:
+        provider = provider_create(
+            tenant=gateway_setup.tenant,
+            actor_membership=None,
+            slug="cheap",
+            name="Cheap",
+            kind="openai",
+            base_url=cheap.base_url,
+            api_key="sk-cheap",
+        )
+        model = model_create(
+            provider=provider,
+            actor_membership=None,
+            name="cheap-mini",
+            upstream_id="cheap-mini",
+            input_price_per_mtok=Decimal("0.05"),
+            output_price_per_mtok=Decimal("0.10"),
+        )
+        cheap_deployment = deployment_add(route=gateway_setup.route, model=model, actor_membership=None)
+        # The expensive deployment (gpt-4o-mini, 0.15 + 0.60) would take nearly all calls by weight alone.
+        gateway_setup.route.deployments.exclude(pk=cheap_deployment.pk).update(weight=1000)
+        route_update(route=gateway_setup.route, actor_membership=None, data={"strategy": "cost"})
+        refresh_snapshot()
+
+        answers = [
+            sdk.chat.completions.create(model="smart", messages=[{"role": "user", "content": "hi"}]) for _ in range(10)
+        ]
+
+    assert {a.choices[0].message.content for a in answers} == {"from the cheap one"}
+    assert len(cheap.requests) == 10
+    assert fake_upstream.requests == []
+    run(wiring.get_call_sink().flush())
+    assert set(CallLog.objects.values_list("deployment_id", flat=True)) == {cheap_deployment.pk}

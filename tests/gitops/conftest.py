@@ -44,7 +44,7 @@ def build_rich_tenant(slug: str = "rich"):
     providers.deployment_add(route=smart, model=fast, actor_membership=None, weight=3, timeout_seconds=20)
     providers.deployment_add(route=smart, model=slow, actor_membership=None, priority=1)
     cheap = providers.route_create(
-        tenant=tenant, actor_membership=None, alias="cheap", retries=2, cache_ttl_seconds=300
+        tenant=tenant, actor_membership=None, alias="cheap", retries=2, cache_ttl_seconds=300, strategy="cost"
     )
     providers.deployment_add(route=cheap, model=slow, actor_membership=None)
     chat = service_create(

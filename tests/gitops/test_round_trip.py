@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from apps.gitops.services import definitions_apply, definitions_export, definitions_load, definitions_plan
+from apps.providers.models import Route
 from apps.tenants.models import Tenant
 from tests.gitops.conftest import build_rich_tenant
 
@@ -38,3 +39,17 @@ def test_the_demo_tenant_round_trips_byte_for_byte(monkeypatch):
 def test_a_rich_tenant_round_trips_byte_for_byte():
     build_rich_tenant()
     _round_trip("rich")
+
+
+def test_a_route_file_from_before_strategies_routes_by_priority_and_exports_it():
+    files = definitions_export(tenant=build_rich_tenant())
+    assert "strategy: cost\n" in files["routes/cheap.yaml"]
+    old = {path: text.replace("strategy: priority\n", "") for path, text in files.items()}
+    assert old != files  # team/smart's file lost its strategy line
+    call_command("flush", interactive=False, verbosity=0)
+    Tenant.objects.create(slug="rich-partner", name="rich-partner")
+
+    definitions_apply(definitions=definitions_load(files=old))
+
+    assert dict(Route.objects.values_list("alias", "strategy")) == {"team/smart": "priority", "cheap": "cost"}
+    assert definitions_export(tenant=Tenant.objects.get(slug="rich")) == files

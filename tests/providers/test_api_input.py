@@ -46,6 +46,7 @@ REFUSED_CREATES = [
     pytest.param(ROUTES, {"alias": "x", "cache_ttl_seconds": -1}, "cache_ttl_seconds", (400,), id="ttl-negative"),
     pytest.param(ROUTES, {"alias": "x", "cache_ttl_seconds": 604801}, "cache_ttl_seconds", (400,), id="ttl-8-days"),
     pytest.param(ROUTES, {"alias": "x", "cache_ttl_seconds": "1h"}, "cache_ttl_seconds", (400,), id="ttl-text"),
+    pytest.param(ROUTES, {"alias": "x", "strategy": "fastest"}, "strategy", (400,), id="unknown-strategy"),
     pytest.param(f"{ROUTES}smart/deployments/", {"model": "echo"}, "model", (409,), id="deployment-twice"),
     pytest.param(f"{ROUTES}smart/deployments/", {"model": "nope"}, "model", (400,), id="deployment-unknown-model"),
     pytest.param(f"{ROUTES}smart/deployments/", {"model": "globex-model"}, "model", (400,), id="foreign-model"),
@@ -84,6 +85,7 @@ REFUSED_UPDATES = [
     pytest.param(f"{ROUTES}smart/", {"deadline_seconds": -1}, "deadline_seconds", id="route-negative-deadline"),
     pytest.param(f"{ROUTES}smart/", {"retries": "many"}, "retries", id="route-retries-not-int"),
     pytest.param(f"{ROUTES}smart/", {"cache_ttl_seconds": 0}, "cache_ttl_seconds", id="route-ttl-0"),
+    pytest.param(f"{ROUTES}smart/", {"strategy": "random"}, "strategy", id="route-unknown-strategy"),
     pytest.param("{deployment}", {"weight": 0}, "weight", id="deployment-weight-0"),
     pytest.param("{deployment}", {"weight": 10**12}, "weight", id="deployment-weight-huge"),
     pytest.param("{model}", {"output_price_per_mtok": "-0.01"}, "output_price_per_mtok", id="negative-price"),
@@ -129,3 +131,11 @@ def test_a_route_caches_answers_for_its_ttl_and_null_turns_the_cache_off(admin_a
     assert (created.status_code, created.json()["cache_ttl_seconds"]) == (201, 604800)
     response = admin_api.patch(f"{ROUTES}cached/", {"cache_ttl_seconds": None}, format="json")
     assert (response.status_code, response.json()["cache_ttl_seconds"]) == (200, None)
+
+
+def test_a_route_strategy_is_set_and_changed_through_the_api(admin_api, route):
+    created = admin_api.post(ROUTES, {"alias": "thrifty", "strategy": "cost"}, format="json")
+    assert (created.status_code, created.json()["strategy"]) == (201, "cost")
+    response = admin_api.patch(f"{ROUTES}thrifty/", {"strategy": "latency"}, format="json")
+    assert (response.status_code, response.json()["strategy"]) == (200, "latency")
+    assert admin_api.get(f"{ROUTES}smart/").json()["strategy"] == "priority"  # the default

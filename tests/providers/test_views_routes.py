@@ -224,3 +224,18 @@ def test_an_unknown_route_is_a_404_page(admin_web, tenant):
     RouteFactory(tenant=tenant, alias="a.b")
     assert admin_web.get("/routes/a.c/").status_code == 404
     assert admin_web.get("/routes/a.b/").status_code == 200
+
+
+@pytest.mark.parametrize("where", ["/routes/smart/", "/routes/"])
+def test_the_routing_strategy_is_chosen_on_the_route_forms(admin_web, route, tenant, where):
+    form = {"alias": "thrifty", "deadline_seconds": "45", "retries": "1", "enabled": "on"}
+    page = admin_web.get(where).content.decode()
+    assert '<option value="cost">' in page
+    before = tenant_state(tenant)
+    refused = admin_web.post(where, {**form, "strategy": "fastest"})
+    assert refused.status_code == 400
+    assert list(refused.context["form"].errors) == ["strategy"]
+    assert tenant_state(tenant) == before
+    assert admin_web.post(where, {**form, "strategy": "cost"}).status_code == 302
+    alias = "smart" if where == "/routes/smart/" else "thrifty"
+    assert Route.objects.get(tenant=tenant, alias=alias).strategy == "cost"

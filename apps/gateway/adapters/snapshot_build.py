@@ -141,6 +141,7 @@ def _route_entries() -> list[RouteEntry]:
                 retries=route.retries,
                 deployments=tuple(deps),
                 created=int(route.created_at.timestamp()),
+                strategy=route.strategy,
             )
         )
     return entries

@@ -1,5 +1,6 @@
-"""Choosing and calling deployments: weighted choice among healthy ones, retry with backoff, failover in
-priority order, one overall deadline, and a circuit breaker per deployment (per process)."""
+"""Choosing and calling deployments: an order per the route's strategy (weighted, lowest latency or cheapest
+first) among healthy ones, retry with backoff, failover in priority order, one overall deadline, and a circuit
+breaker and a latency average per deployment (per process)."""
 
 from __future__ import annotations
 
@@ -100,6 +101,25 @@ class CircuitBreaker:
         return False
 
 
+@dataclass
+class LatencyTracker:
+    """An exponentially weighted moving average of each deployment's upstream seconds (time to the first chunk
+    for streams), per process. A failure counts as a sample as slow as the deployment's timeout."""
+
+    alpha: float = 0.3  # weight of the newest sample
+    averages: dict[int, float] = field(default_factory=dict)
+
+    def record(self, deployment_id: int, seconds: float) -> None:
+        previous = self.averages.get(deployment_id)
+        self.averages[deployment_id] = seconds if previous is None else previous + self.alpha * (seconds - previous)
+
+    def average(self, deployment_id: int) -> float | None:
+        return self.averages.get(deployment_id)
+
+
+EXPLORE_SHARE = 0.05  # latency: the share of calls that ignore the averages, so slow deployments are re-measured
+
+
 @dataclass(slots=True)
 class Attempt:
     deployment: DeploymentEntry
@@ -116,20 +136,43 @@ class RouteOutcome:
 
 
 class Router:
-    def __init__(self, *, breaker: CircuitBreaker | None = None, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        breaker: CircuitBreaker | None = None,
+        rng: random.Random | None = None,
+        latency: LatencyTracker | None = None,
+        explore: float = EXPLORE_SHARE,
+    ) -> None:
         self.breaker = breaker or CircuitBreaker()
+        self.latency = latency or LatencyTracker()
+        self.explore = explore
         self._rng = rng or random.Random()  # noqa: S311 - load balancing, not security
 
     def plan(self, route: RouteEntry) -> list[DeploymentEntry]:
-        """Deployments in the order to try: priority groups ascending, weighted random order inside a group.
-        Deployments whose breaker is open are left out (a half-open one is let through once as a probe)."""
+        """Deployments in the order to try: priority groups ascending, inside a group the route's strategy's
+        order. Deployments whose breaker is open are left out (a half-open one is let through once as a probe)."""
         groups: dict[int, list[DeploymentEntry]] = {}
         for dep in route.deployments:
-            groups.setdefault(dep.priority, []).append(dep)
+            if self.breaker.available(dep.deployment_id):
+                groups.setdefault(dep.priority, []).append(dep)
         order: list[DeploymentEntry] = []
         for priority in sorted(groups):
-            order.extend(self._weighted_order(groups[priority]))
-        return [dep for dep in order if self.breaker.available(dep.deployment_id)]
+            order.extend(self._group_order(route.strategy, groups[priority]))
+        return order
+
+    def _group_order(self, strategy: str, deps: list[DeploymentEntry]) -> list[DeploymentEntry]:
+        weighted = self._weighted_order(deps)
+        if strategy == "cost":
+            # sorted() is stable: among equal prices the weighted order stays.
+            return sorted(weighted, key=lambda d: d.input_price_per_mtok + d.output_price_per_mtok)
+        if strategy == "latency" and self._rng.random() >= self.explore:
+            # Unmeasured deployments first (each gets measured), then the fastest average first.
+            averages = {d.deployment_id: self.latency.average(d.deployment_id) for d in weighted}
+            unmeasured = [d for d in weighted if averages[d.deployment_id] is None]
+            measured = [d for d in weighted if averages[d.deployment_id] is not None]
+            return unmeasured + sorted(measured, key=lambda d: averages[d.deployment_id] or 0.0)
+        return weighted
 
     def _weighted_order(self, deps: list[DeploymentEntry]) -> list[DeploymentEntry]:
         # Efraimidis-Spirakis: sort by u^(1/w); the first is a weighted pick, the rest a weighted fallback order.
@@ -169,6 +212,7 @@ class Router:
                     last_error = outcome.error = exc
                     if not exc.retryable and exc.kind == "bad_request":
                         raise _refused(exc, dep) from exc
+                    self.latency.record(dep.deployment_id, max(dep.timeout, clock() - started))
                     if self.breaker.record_failure(dep.deployment_id) and outcome.breaker_opened is None:
                         outcome.breaker_opened = dep.deployment_id
                     if not exc.retryable or self.breaker.state(dep.deployment_id) != "closed":
@@ -183,6 +227,7 @@ class Router:
                         self.breaker.release(dep.deployment_id)
                     raise
                 outcome.upstream_seconds += clock() - started
+                self.latency.record(dep.deployment_id, clock() - started)
                 self.breaker.record_success(dep.deployment_id)
                 return result
         if not tried:

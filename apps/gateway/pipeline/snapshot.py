@@ -65,6 +65,7 @@ class RouteEntry:
     retries: int
     deployments: tuple[DeploymentEntry, ...]  # enabled ones, sorted by priority
     created: int = 0  # unix time, for /v1/models
+    strategy: str = "priority"  # the order inside a priority group: "priority" (weighted), "latency" or "cost"
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,7 +131,7 @@ def _route(change: Change, ctx: ApplyContext) -> None:
         providers.route_delete(route=route, actor_membership=ctx.membership)
         return
     data = change.desired.data
-    fields = {k: data[k] for k in ("description", "deadline_seconds", "retries", "cache_ttl_seconds")}
+    fields = {k: data[k] for k in ("description", "deadline_seconds", "retries", "cache_ttl_seconds", "strategy")}
     if change.action == CREATE:
         route = providers.route_create(
             tenant=ctx.tenant, actor_membership=ctx.membership, alias=data["alias"], **fields

@@ -167,6 +167,7 @@ def route_doc(v: Mapping[str, Any]) -> dict[str, Any]:
         "deadline_seconds": _float(v.get("deadline_seconds", 120.0)),
         "retries": int(v.get("retries", 1)),
         "cache_ttl_seconds": v.get("cache_ttl_seconds"),
+        "strategy": v.get("strategy") or "priority",  # files written before strategies existed
         "deployments": sorted(deployments, key=lambda d: (d["priority"], d["model"])),
     }
 

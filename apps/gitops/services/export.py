@@ -67,6 +67,7 @@ def _route_values(route: Route) -> dict[str, Any]:
         "deadline_seconds": route.deadline_seconds,
         "retries": route.retries,
         "cache_ttl_seconds": route.cache_ttl_seconds,
+        "strategy": route.strategy,
         "deployments": [
             {
                 "model": d.model.name,

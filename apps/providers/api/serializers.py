@@ -155,6 +155,7 @@ class RouteOut(serializers.ModelSerializer):
             "deadline_seconds",
             "retries",
             "cache_ttl_seconds",
+            "strategy",
             "deployments",
             "created_at",
         ]
@@ -168,6 +169,9 @@ class RouteCreateIn(serializers.Serializer):
     cache_ttl_seconds = serializers.IntegerField(
         required=False, allow_null=True, help_text="seconds identical answers are cached (1-604800); null: no cache"
     )
+    strategy = serializers.ChoiceField(
+        choices=Route.Strategy.choices, required=False, help_text="priority (weighted), latency or cost"
+    )
 
 
 class RouteUpdateIn(serializers.Serializer):
@@ -176,3 +180,4 @@ class RouteUpdateIn(serializers.Serializer):
     deadline_seconds = serializers.FloatField(required=False)
     retries = serializers.IntegerField(required=False)
     cache_ttl_seconds = serializers.IntegerField(required=False, allow_null=True)
+    strategy = serializers.ChoiceField(choices=Route.Strategy.choices, required=False)
