@@ -84,6 +84,13 @@ class ProviderModelFields(forms.Form):
     output_price_per_mtok = model_field(
         ProviderModel, "output_price_per_mtok", label="Output price", help_text="USD per 1M tokens", widget=ANY_STEP
     )
+    cached_input_price_per_mtok = model_field(
+        ProviderModel,
+        "cached_input_price_per_mtok",
+        label="Cached input price",
+        help_text="USD per 1M prompt tokens read from the provider's prompt cache. Empty: the input price.",
+        widget=ANY_STEP,
+    )
 
 
 class ProviderModelCreateForm(ProviderModelFields, ServiceForm):

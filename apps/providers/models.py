@@ -85,6 +85,14 @@ class ProviderModel(TenantOwnedModel):
     output_price_per_mtok = models.DecimalField(
         max_digits=12, decimal_places=6, default=Decimal(0), validators=[MinValueValidator(Decimal(0))]
     )
+    cached_input_price_per_mtok = models.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="USD per 1M prompt tokens the provider read from its prompt cache; empty: the input price",
+    )
 
     class Meta:
         ordering = ["name"]

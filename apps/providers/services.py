@@ -224,7 +224,7 @@ def _models_import(*, provider: Provider, infos: list[ModelInfo], publish_routes
             continue
         name = info.id if info.id not in taken else f"{provider.slug}/{info.id}"
         served = info.base_model or info.id  # an Azure deployment is priced by the model it serves
-        price_in, price_out = known_price(served)
+        price = known_price(served)
         model = ProviderModel.objects.create(
             tenant=provider.tenant,
             provider=provider,
@@ -232,8 +232,9 @@ def _models_import(*, provider: Provider, infos: list[ModelInfo], publish_routes
             upstream_id=info.id,
             modalities=_modalities_for(served),
             context_window=info.context_window,
-            input_price_per_mtok=price_in,
-            output_price_per_mtok=price_out,
+            input_price_per_mtok=price.input,
+            output_price_per_mtok=price.output,
+            cached_input_price_per_mtok=price.cached_input,
         )
         taken.add(model.name)
         created.append(model)
@@ -260,6 +261,7 @@ def model_create(
     context_window: int | None = None,
     input_price_per_mtok: Decimal = Decimal(0),
     output_price_per_mtok: Decimal = Decimal(0),
+    cached_input_price_per_mtok: Decimal | None = None,
 ) -> ProviderModel:
     _require_admin(actor_membership)
     unknown = sorted(set(modalities or []) - set(Modality.values))
@@ -274,6 +276,7 @@ def model_create(
         context_window=context_window,
         input_price_per_mtok=input_price_per_mtok,
         output_price_per_mtok=output_price_per_mtok,
+        cached_input_price_per_mtok=cached_input_price_per_mtok,
     )
     _save(model, field="name", message=f"A model named {name!r} already exists in this tenant.")
     _audited("model.create", model, {"upstream_id": upstream_id, "provider": provider.slug})
@@ -283,7 +286,14 @@ def model_create(
 @transaction.atomic
 def model_update(*, model: ProviderModel, actor_membership: Membership | None, data: dict[str, Any]) -> ProviderModel:
     _require_admin(actor_membership)
-    fields = {"upstream_id", "modalities", "context_window", "input_price_per_mtok", "output_price_per_mtok"}
+    fields = {
+        "upstream_id",
+        "modalities",
+        "context_window",
+        "input_price_per_mtok",
+        "output_price_per_mtok",
+        "cached_input_price_per_mtok",
+    }
     changes = model_diff(model, {k: v for k, v in data.items() if k in fields})
     for field, (_, new) in changes.items():
         setattr(model, field, new)

@@ -73,6 +73,8 @@ class FakeOpenAIUpstream(FakeServer):
         self.reply = reply
         self.models: list[dict[str, Any]] = list(wire.DEFAULT_MODELS)
         self.tool_types: set[str] | None = None
+        # >0: usage says this many prompt tokens (at most all) were read from the prompt cache, as OpenAI does
+        self.cached_prompt_tokens = 0
         # input -> its vector, for tests that need embeddings they control (near or far); None: a hash of the input
         self.embedding_for: Callable[[Any], Sequence[float]] | None = None
         # status -> (message, type, param, code) of its scripted errors; a test may put a server's own words here
@@ -118,9 +120,16 @@ class FakeOpenAIUpstream(FakeServer):
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage")) and mode != "no_usage"
             chunks = wire.chunks(body["model"], body["messages"], self.reply, include_usage=include_usage)
+            self._report_cached(chunks[-1].get("usage"))
             return await self._stream(request, chunks, mode)
         answer = wire.completion(body["model"], body["messages"], self.reply, with_usage=mode != "no_usage")
+        self._report_cached(answer.get("usage"))
         return await self._answer(request, answer, mode)
+
+    def _report_cached(self, usage: dict[str, Any] | None) -> None:
+        if usage and self.cached_prompt_tokens:
+            cached = min(self.cached_prompt_tokens, usage["prompt_tokens"])
+            usage["prompt_tokens_details"] = {"cached_tokens": cached, "audio_tokens": 0}
 
     async def _embeddings(self, request: web.Request) -> web.StreamResponse:
         body, mode, early = await self._receive(request)

@@ -130,6 +130,7 @@ def _route_entries() -> list[RouteEntry]:
                     timeout=dep.timeout_seconds,
                     input_price_per_mtok=dep.model.input_price_per_mtok,
                     output_price_per_mtok=dep.model.output_price_per_mtok,
+                    cached_input_price_per_mtok=dep.model.cached_input_price_per_mtok,
                 )
             )
         entries.append(

@@ -233,6 +233,7 @@ class ServiceInvoker:
                     prompt_tokens=usage.prompt_tokens + result.usage.prompt_tokens,
                     completion_tokens=usage.completion_tokens + result.usage.completion_tokens,
                     estimated=usage.estimated or result.usage.estimated,
+                    cached_prompt_tokens=usage.cached_prompt_tokens + result.usage.cached_prompt_tokens,
                 )
                 if service.output_mode != "json":
                     return ChatResult(result.body, usage)

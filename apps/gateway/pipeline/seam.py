@@ -171,7 +171,9 @@ class Seam:
         record.prompt_tokens, record.completion_tokens = usage.prompt_tokens, usage.completion_tokens
         record.usage_estimated = usage.estimated
         if outcome.deployment is not None:
-            record.cost = outcome.deployment.cost(usage.prompt_tokens, usage.completion_tokens)
+            record.cost = outcome.deployment.cost(
+                usage.prompt_tokens, usage.completion_tokens, usage.cached_prompt_tokens
+            )
 
     def context(
         self,

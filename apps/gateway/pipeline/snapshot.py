@@ -51,9 +51,19 @@ class DeploymentEntry:
     input_price_per_mtok: Decimal
     output_price_per_mtok: Decimal
     provider_trusted: bool = False  # the operator lets it reach internal addresses (apps/providers/outbound.py)
+    cached_input_price_per_mtok: Decimal | None = None  # prompt tokens read from the provider's cache; None: input
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> Decimal:
-        return (self.input_price_per_mtok * prompt_tokens + self.output_price_per_mtok * completion_tokens) / 1_000_000
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> Decimal:
+        """USD for a call; `cached_tokens` are the part of `prompt_tokens` the provider served from its cache."""
+        cached = min(max(cached_tokens, 0), prompt_tokens)
+        cached_price = (
+            self.input_price_per_mtok if self.cached_input_price_per_mtok is None else self.cached_input_price_per_mtok
+        )
+        return (
+            self.input_price_per_mtok * (prompt_tokens - cached)
+            + cached_price * cached
+            + self.output_price_per_mtok * completion_tokens
+        ) / 1_000_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,6 +130,8 @@ def _model_item(v: Mapping[str, Any]) -> dict[str, Any]:
         "context_window": v.get("context_window"),
         "input_price_per_mtok": _decimal(v.get("input_price_per_mtok", 0), PRICE_STEP),
         "output_price_per_mtok": _decimal(v.get("output_price_per_mtok", 0), PRICE_STEP),
+        # Absent (files written before cached prices existed) or null: cached tokens cost the input price.
+        "cached_input_price_per_mtok": _decimal(v.get("cached_input_price_per_mtok"), PRICE_STEP),
     }
 
 

@@ -43,6 +43,7 @@ def _provider_values(provider: Provider) -> dict[str, Any]:
                 "context_window": m.context_window,
                 "input_price_per_mtok": m.input_price_per_mtok,
                 "output_price_per_mtok": m.output_price_per_mtok,
+                "cached_input_price_per_mtok": m.cached_input_price_per_mtok,
             }
             for m in provider.models.all()
         ],

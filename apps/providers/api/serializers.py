@@ -98,6 +98,7 @@ class ProviderModelOut(serializers.ModelSerializer):
             "context_window",
             "input_price_per_mtok",
             "output_price_per_mtok",
+            "cached_input_price_per_mtok",
             "created_at",
         ]
 
@@ -111,6 +112,13 @@ class ProviderModelUpdateIn(serializers.Serializer):
     )
     output_price_per_mtok = serializers.DecimalField(
         max_digits=12, decimal_places=6, required=False, help_text="USD per 1M output tokens"
+    )
+    cached_input_price_per_mtok = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        required=False,
+        allow_null=True,
+        help_text="USD per 1M prompt tokens read from the provider's prompt cache; null: the input price",
     )
 
 

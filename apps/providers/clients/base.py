@@ -33,6 +33,8 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     estimated: bool = False  # counted by the gateway because the provider reported none
+    # Of prompt_tokens, those the provider read from its prompt cache (billed at the cached-input price).
+    cached_prompt_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -40,8 +42,13 @@ class Usage:
 
     @classmethod
     def from_openai(cls, usage: Mapping[str, Any]) -> Usage:
-        """Read OpenAI's `usage` object (embeddings report only prompt_tokens)."""
-        return cls(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+        """Read OpenAI's `usage` object (embeddings report only prompt_tokens). The kinds that speak another
+        format translate theirs to it first, cached prompt tokens in `prompt_tokens_details.cached_tokens`."""
+        prompt = int(usage.get("prompt_tokens") or 0)
+        details = usage.get("prompt_tokens_details")
+        cached = int(details.get("cached_tokens") or 0) if isinstance(details, Mapping) else 0
+        # A part of the prompt: never more than it, whatever an upstream claims.
+        return cls(prompt, int(usage.get("completion_tokens") or 0), cached_prompt_tokens=min(max(cached, 0), prompt))
 
     @classmethod
     async def estimate(cls, messages: Iterable[Mapping[str, Any]], completion_text: str) -> Usage:
