@@ -90,7 +90,7 @@ def test_an_admin_creates_publishes_deprecates_and_retires_a_service(
     expect(page).to_have_url(f"{live_server.url}/catalog/summarize/plans/")
     _check_page(page, "05-plan-form", width)
     page.get_by_label("Requests per day").fill("1000")
-    page.get_by_label("Monthly budget (USD)").fill("50")
+    page.get_by_label("Monthly budget", exact=True).fill("50")
     page.get_by_role("button", name="Add plan").click()
     expect(page.get_by_text("Plan Standard is added to Summarize.")).to_be_visible()
 
