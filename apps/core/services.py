@@ -62,7 +62,13 @@ def model_diff(instance: models.Model, data: dict[str, Any]) -> dict[str, list[A
 
 
 GATEWAY_CONFIG = "gateway"
-GATEWAY_CONFIG_CHANNEL = "gateway:config"  # Redis pub/sub: each committed version, for the gateway processes
+
+
+def gateway_config_channel(redis_url: str) -> str:
+    """The Redis pub/sub channel on which each committed version is announced to the gateway processes. Channels
+    are server-wide, so it is named after the Redis database the portal uses: portals sharing one server on
+    different databases (and the test suite's parallel workers) do not wake each other."""
+    return f"gateway:config:{redis.connection.parse_url(redis_url).get('db', 0)}"
 
 
 def config_version_bump(name: str = GATEWAY_CONFIG) -> None:
@@ -82,7 +88,7 @@ def config_version_bump(name: str = GATEWAY_CONFIG) -> None:
 
 
 def _config_version_announce(version: int) -> None:
-    _redis().publish(GATEWAY_CONFIG_CHANNEL, version)
+    _redis().publish(gateway_config_channel(settings.REDIS_URL), version)
 
 
 @cache

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from apps.core.embedded_beat import EmbeddedBeat
-from apps.core.services import GATEWAY_CONFIG_CHANNEL
+from apps.core.services import gateway_config_channel
 from apps.gateway.adapters.clients import ProcessClientPool
 from apps.gateway.adapters.config_feed import RedisConfigFeed
 from apps.gateway.adapters.keys import PepperKeyVerifier
@@ -44,7 +44,9 @@ def _write_call_logs(records) -> int:
 @cache
 def get_snapshot_store() -> SnapshotStore:
     # With Redis, changes are pushed; the poll stays as the fallback (and is all there is without Redis).
-    feed = RedisConfigFeed(url=settings.REDIS_URL, channel=GATEWAY_CONFIG_CHANNEL) if settings.REDIS_URL else None
+    feed = None
+    if settings.REDIS_URL:
+        feed = RedisConfigFeed(url=settings.REDIS_URL, channel=gateway_config_channel(settings.REDIS_URL))
     return SnapshotStore(
         build=snapshot_build,
         read_version=config_version_read,

@@ -10,7 +10,7 @@ import redis
 from django.db import connection
 
 from apps.access.services import api_key_issue, api_key_revoke
-from apps.core.services import GATEWAY_CONFIG_CHANNEL
+from apps.core.services import gateway_config_channel
 from apps.gateway.adapters.config_feed import RedisConfigFeed
 from apps.gateway.adapters.snapshot_build import config_version_read, key_entry_find, snapshot_build
 from apps.gateway.adapters.snapshot_store import SnapshotStore
@@ -71,13 +71,14 @@ def test_a_started_store_drops_a_revoked_key_without_any_request(gateway_setup):
 
 def test_the_feed_pushes_changes_and_catches_up_after_losing_its_connection(gateway_setup, settings):
     # An hour between polls: only the feed can tell the store.
-    store = make_store(poll_seconds=3600, feed=RedisConfigFeed(url=settings.REDIS_URL, channel=GATEWAY_CONFIG_CHANNEL))
+    channel = gateway_config_channel(settings.REDIS_URL)
+    store = make_store(poll_seconds=3600, feed=RedisConfigFeed(url=settings.REDIS_URL, channel=channel))
     other_key, _ = api_key_issue(app=gateway_setup.app, name="other", actor_membership=None)
     admin = MembershipFactory(tenant=gateway_setup.tenant, role=Role.ADMIN)
     client = redis.Redis.from_url(settings.REDIS_URL)
 
     def subscribers() -> int:
-        return dict(client.pubsub_numsub(GATEWAY_CONFIG_CHANNEL))[GATEWAY_CONFIG_CHANNEL.encode()]
+        return dict(client.pubsub_numsub(channel))[channel.encode()]
 
     def revoke_unannounced() -> None:
         # The announcement is lost (the feed was not connected, or the publisher could not reach Redis).
