@@ -1,3 +1,5 @@
+"""Providers (accounts at an LLM provider, credential encrypted) and their models: create, update, test, sync."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -5,47 +7,23 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from apps.core.errors import ApplicationError, ConflictError, NotPermitted
+from apps.core.errors import ApplicationError, NotPermitted
 from apps.core.netguard import address_refusal, url_problem
-from apps.core.services import audit_record, config_version_bump, model_diff
+from apps.core.services import model_diff
 from apps.providers.catalog_prices import known_price
 from apps.providers.clients.azure_openai import API_VERSION_FORMAT, configured_deployments
 from apps.providers.clients.base import ModelInfo, ProviderError, Upstream
 from apps.providers.clients.registry import CLIENT_KINDS
 from apps.providers.models import Deployment, Modality, Provider, ProviderModel, Route
 from apps.providers.outbound import provider_address_policy, provider_client
-from apps.tenants.models import Membership, Role, Tenant
+from apps.providers.services.base import ProviderUnavailable, audited, require_admin, save_checked
+from apps.tenants.models import Membership, Tenant
 
 CONNECTION_TEST_TIMEOUT = 10.0
-
-
-class ProviderUnavailable(ApplicationError):
-    """The provider did not answer as it should (unreachable, refused the credential…); nothing was changed."""
-
-    status_code = 502
-
-
-def _require_admin(membership: Membership | None) -> None:
-    # None: a trusted caller (seed, management commands).
-    if membership is not None and not membership.has_role(Role.ADMIN):
-        raise NotPermitted("Only owners and admins manage providers, models and routes.")
-
-
-def _save(instance, *, field: str, message: str) -> None:
-    try:
-        instance.full_clean(validate_constraints=False)
-    except ValidationError as exc:
-        name, errors = next(iter(exc.message_dict.items()))
-        raise ApplicationError(errors[0], field=name) from None
-    try:
-        with transaction.atomic():
-            instance.save()
-    except IntegrityError:
-        raise ConflictError(message, field=field) from None
 
 
 def _check_reachable(provider: Provider) -> None:
@@ -77,11 +55,6 @@ def _check_options(kind: str, options: dict[str, Any]) -> None:
             raise ApplicationError(exc.message, field="options.deployments") from None
 
 
-def _audited(action: str, obj, changes: dict[str, Any] | None = None) -> None:
-    audit_record(action=action, obj=obj, tenant=obj.tenant, changes=changes or {})
-    config_version_bump()
-
-
 @sensitive_variables("api_key")  # kept out of error reports, like the audit trail
 @transaction.atomic
 def provider_create(
@@ -97,7 +70,7 @@ def provider_create(
     trusted: bool = False,
 ) -> Provider:
     """`trusted` (the provider may reach internal addresses) is the operator's to give: seed, commands."""
-    _require_admin(actor_membership)
+    require_admin(actor_membership)
     if trusted and actor_membership is not None:
         raise NotPermitted("Only the operator marks a provider as trusted.")
     if kind not in CLIENT_KINDS:
@@ -110,10 +83,10 @@ def provider_create(
     provider.set_api_key(api_key)
     _check_reachable(provider)
     _check_options(kind, provider.options)
-    _save(provider, field="slug", message=f"A provider with slug {slug!r} already exists.")
+    save_checked(provider, field="slug", message=f"A provider with slug {slug!r} already exists.")
     # The credential is never part of an audit entry: only whether one is set.
     changes = {"kind": kind, "base_url": base_url, "credentials": bool(api_key), "trusted": trusted}
-    _audited("provider.create", provider, changes)
+    audited("provider.create", provider, changes)
     return provider
 
 
@@ -122,7 +95,7 @@ def provider_create(
 def provider_update(*, provider: Provider, actor_membership: Membership | None, data: dict[str, Any]) -> Provider:
     """Change name, base URL, options, enabled; `api_key` replaces the credential when given (empty: keep).
     The operator's trust went with the address: a member who moves a trusted provider elsewhere ends it."""
-    _require_admin(actor_membership)
+    require_admin(actor_membership)
     if provider.kind != "echo" and "base_url" in data and not data["base_url"]:
         raise ApplicationError("A base URL is required for this kind.", field="base_url")
     changes = model_diff(provider, {k: v for k, v in data.items() if k in {"name", "base_url", "options", "enabled"}})
@@ -138,15 +111,15 @@ def provider_update(*, provider: Provider, actor_membership: Membership | None, 
         provider.set_api_key(data["api_key"])
         changes["credentials"] = ["(replaced)", "(replaced)"]
     if changes:
-        _save(provider, field="slug", message="Conflicting provider.")
-        _audited("provider.update", provider, changes)
+        save_checked(provider, field="slug", message="Conflicting provider.")
+        audited("provider.update", provider, changes)
     return provider
 
 
 @transaction.atomic
 def provider_delete(*, provider: Provider, actor_membership: Membership | None) -> None:
-    _require_admin(actor_membership)
-    _audited("provider.delete", provider, {"models": list(provider.models.values_list("name", flat=True))})
+    require_admin(actor_membership)
+    audited("provider.delete", provider, {"models": list(provider.models.values_list("name", flat=True))})
     provider.delete()
 
 
@@ -184,7 +157,7 @@ def _failure_message(provider: Provider, exc: ProviderError) -> str:
 
 def provider_test_connection(*, provider: Provider, actor_membership: Membership | None) -> tuple[bool, str]:
     """Try the provider's model list with its credential; remember and return the outcome."""
-    _require_admin(actor_membership)
+    require_admin(actor_membership)
     try:
         count = len(provider_fetch_models(provider=provider))
         ok, message = True, f"Connected: {count} model(s) available."
@@ -206,7 +179,7 @@ def provider_sync_models(
     """Import the provider's models (new ones only; existing prices are kept) and, when asked, publish each
     as a route of the same name unless the tenant already has a route by that name. The provider is asked
     before the transaction starts, so no database transaction waits on the network."""
-    _require_admin(actor_membership)
+    require_admin(actor_membership)
     try:
         infos = provider_fetch_models(provider=provider)
     except ProviderError as exc:
@@ -246,7 +219,7 @@ def _models_import(*, provider: Provider, infos: list[ModelInfo], publish_routes
                 continue  # a model id that cannot be an alias (a space, a trailing /…) is deployed by hand
             route.save()
             Deployment.objects.create(route=route, model=model)
-    _audited("provider.sync_models", provider, {"imported": [m.name for m in created]})
+    audited("provider.sync_models", provider, {"imported": [m.name for m in created]})
     return created
 
 
@@ -263,7 +236,7 @@ def model_create(
     output_price_per_mtok: Decimal = Decimal(0),
     cached_input_price_per_mtok: Decimal | None = None,
 ) -> ProviderModel:
-    _require_admin(actor_membership)
+    require_admin(actor_membership)
     unknown = sorted(set(modalities or []) - set(Modality.values))
     if unknown:
         raise ApplicationError(f"Unknown modality: {', '.join(unknown)}.", field="modalities")
@@ -278,14 +251,14 @@ def model_create(
         output_price_per_mtok=output_price_per_mtok,
         cached_input_price_per_mtok=cached_input_price_per_mtok,
     )
-    _save(model, field="name", message=f"A model named {name!r} already exists in this tenant.")
-    _audited("model.create", model, {"upstream_id": upstream_id, "provider": provider.slug})
+    save_checked(model, field="name", message=f"A model named {name!r} already exists in this tenant.")
+    audited("model.create", model, {"upstream_id": upstream_id, "provider": provider.slug})
     return model
 
 
 @transaction.atomic
 def model_update(*, model: ProviderModel, actor_membership: Membership | None, data: dict[str, Any]) -> ProviderModel:
-    _require_admin(actor_membership)
+    require_admin(actor_membership)
     fields = {
         "upstream_id",
         "modalities",
@@ -298,118 +271,13 @@ def model_update(*, model: ProviderModel, actor_membership: Membership | None, d
     for field, (_, new) in changes.items():
         setattr(model, field, new)
     if changes:
-        _save(model, field="name", message="Conflicting model.")
-        _audited("model.update", model, changes)
+        save_checked(model, field="name", message="Conflicting model.")
+        audited("model.update", model, changes)
     return model
 
 
 @transaction.atomic
 def model_delete(*, model: ProviderModel, actor_membership: Membership | None) -> None:
-    _require_admin(actor_membership)
-    _audited("model.delete", model)
+    require_admin(actor_membership)
+    audited("model.delete", model)
     model.delete()
-
-
-@transaction.atomic
-def route_create(
-    *,
-    tenant: Tenant,
-    actor_membership: Membership | None,
-    alias: str,
-    description: str = "",
-    deadline_seconds: float = 120.0,
-    retries: int = 1,
-    cache_ttl_seconds: int | None = None,
-    strategy: str = Route.Strategy.PRIORITY,
-) -> Route:
-    _require_admin(actor_membership)
-    route = Route(
-        tenant=tenant,
-        alias=alias,
-        description=description,
-        deadline_seconds=deadline_seconds,
-        retries=retries,
-        cache_ttl_seconds=cache_ttl_seconds,
-        strategy=strategy,
-    )
-    _save(route, field="alias", message=f"A route named {alias!r} already exists in this tenant.")
-    _audited("route.create", route, {"alias": alias})
-    return route
-
-
-@transaction.atomic
-def route_update(*, route: Route, actor_membership: Membership | None, data: dict[str, Any]) -> Route:
-    _require_admin(actor_membership)
-    fields = {"description", "enabled", "deadline_seconds", "retries", "cache_ttl_seconds", "strategy"}
-    changes = model_diff(route, {k: v for k, v in data.items() if k in fields})
-    for field, (_, new) in changes.items():
-        setattr(route, field, new)
-    if changes:
-        _save(route, field="alias", message="Conflicting route.")
-        _audited("route.update", route, changes)
-    return route
-
-
-@transaction.atomic
-def route_delete(*, route: Route, actor_membership: Membership | None) -> None:
-    _require_admin(actor_membership)
-    _audited("route.delete", route)
-    route.delete()
-
-
-@transaction.atomic
-def deployment_add(
-    *,
-    route: Route,
-    model: ProviderModel,
-    actor_membership: Membership | None,
-    weight: int = 1,
-    priority: int = 0,
-    timeout_seconds: float = 60.0,
-) -> Deployment:
-    _require_admin(actor_membership)
-    if model.tenant_id != route.tenant_id:
-        raise ApplicationError("No such model in this tenant.", field="model")
-    deployment = Deployment(route=route, model=model, weight=weight, priority=priority, timeout_seconds=timeout_seconds)
-    _save(deployment, field="model", message=f"{model.name} is already a deployment of {route.alias}.")
-    audit_record(
-        action="route.add_deployment",
-        obj=route,
-        tenant=route.tenant,
-        changes={"model": model.name, "weight": weight, "priority": priority, "timeout_seconds": timeout_seconds},
-    )
-    config_version_bump()
-    return deployment
-
-
-@transaction.atomic
-def deployment_update(
-    *, deployment: Deployment, actor_membership: Membership | None, data: dict[str, Any]
-) -> Deployment:
-    _require_admin(actor_membership)
-    changes = model_diff(
-        deployment, {k: v for k, v in data.items() if k in {"weight", "priority", "timeout_seconds", "enabled"}}
-    )
-    for field, (_, new) in changes.items():
-        setattr(deployment, field, new)
-    if changes:
-        _save(deployment, field="model", message="Conflicting deployment.")
-        audit_record(
-            action="route.update_deployment",
-            obj=deployment.route,
-            tenant=deployment.route.tenant,
-            changes={"model": deployment.model.name, **changes},
-        )
-        config_version_bump()
-    return deployment
-
-
-@transaction.atomic
-def deployment_remove(*, deployment: Deployment, actor_membership: Membership | None) -> None:
-    _require_admin(actor_membership)
-    route = deployment.route
-    audit_record(
-        action="route.remove_deployment", obj=route, tenant=route.tenant, changes={"model": deployment.model.name}
-    )
-    deployment.delete()
-    config_version_bump()
