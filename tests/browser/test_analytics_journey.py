@@ -114,6 +114,8 @@ def test_owner_explores_analytics_from_dashboard_to_one_call(
     expect(page).to_have_url(re.compile(rf"/analytics/logs/\?.*\brequest_id={wanted.request_id}\b"))
     assert page.evaluate("window.stillTheSamePage") is True  # htmx swapped the results; no page load
 
+    # No request left in flight: a late swap's pushState would cancel the click's navigation.
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
     page.get_by_role("link", name=wanted.request_id).click()
     expect(page).to_have_title(f"Call {wanted.request_id} · AI Gateway")
     expect(page.locator(".timeline .timeline-segment")).to_have_count(3)  # a stream: overhead, wait, relay
