@@ -25,10 +25,11 @@ from cache import redis_url  # noqa: E402
 from report import table  # noqa: E402
 
 from apps.gateway.adapters.redis_counters import RedisCounters  # noqa: E402
+from apps.gateway.pipeline.policies.admission import CountersStep  # noqa: E402
 from apps.gateway.pipeline.policies.base import CallContext, PolicyStep  # noqa: E402
-from apps.gateway.pipeline.policies.budgets import BudgetStep  # noqa: E402
+from apps.gateway.pipeline.policies.budgets import BudgetPolicy  # noqa: E402
 from apps.gateway.pipeline.policies.counters import Counters, LocalCounters  # noqa: E402
-from apps.gateway.pipeline.policies.limits import LimitStep  # noqa: E402
+from apps.gateway.pipeline.policies.limits import LimitPolicy  # noqa: E402
 from apps.gateway.pipeline.records import CallRecord  # noqa: E402
 from apps.gateway.pipeline.snapshot import (  # noqa: E402
     DeploymentEntry,
@@ -120,10 +121,7 @@ async def per_call(steps: list[PolicyStep], snap: Snapshot, calls: int) -> float
 
 
 async def rows_for(name: str, counters: Counters, calls: int) -> list[list[str]]:
-    steps: list[PolicyStep] = [
-        LimitStep(counters, on_store_error=unreported),
-        BudgetStep(counters, on_store_error=unreported),
-    ]
+    steps: list[PolicyStep] = [CountersStep(counters, [LimitPolicy(), BudgetPolicy()], on_store_error=unreported)]
     cases = [
         ("nothing configured", None, 1),
         ("requests/min + /day, 1 scope", REQUESTS, 1),

@@ -23,11 +23,12 @@ from apps.gateway.adapters.snapshot_store import SnapshotStore
 from apps.gateway.adapters.stream_sink import RedisStreamCallSink
 from apps.gateway.pipeline.invoke import ServiceInvoker
 from apps.gateway.pipeline.pipeline import GatewayPipeline
+from apps.gateway.pipeline.policies.admission import CountersStep
 from apps.gateway.pipeline.policies.base import PolicyStep
-from apps.gateway.pipeline.policies.budgets import BudgetStep
+from apps.gateway.pipeline.policies.budgets import BudgetPolicy
 from apps.gateway.pipeline.policies.cache import CacheStep, MemoryCacheStore
 from apps.gateway.pipeline.policies.counters import LocalCounters
-from apps.gateway.pipeline.policies.limits import LimitStep
+from apps.gateway.pipeline.policies.limits import LimitPolicy
 from apps.gateway.pipeline.policies.semantic import SemanticCache, router_embedder
 from apps.gateway.pipeline.router import CircuitBreaker, Router
 
@@ -80,15 +81,15 @@ def get_limit_counters() -> RedisCounters | LocalCounters:
 def policy_steps() -> list[PolicyStep]:
     """The policy steps every call passes, in order (policies/base.py): admitted first to last, told the outcome
     last to first."""
-    counters, store_errors = get_limit_counters(), StoreErrorReport()
     return [
-        LimitStep(counters, on_store_error=store_errors),
-        BudgetStep(counters, on_store_error=store_errors),
-        # Last: a call refused by a limit or a budget is not answered from the cache either.
+        # First: with Redis, its lookup goes out in the same write as the counters' admission. A call they refuse
+        # is not answered from the cache either: the answers come after every admission (before_call).
         CacheStep(
             RedisCacheStore(url=settings.REDIS_URL) if settings.REDIS_URL else MemoryCacheStore(),
             semantic=SemanticCache(router_embedder(get_pipeline)),
         ),
+        # Limits and budgets: one atomic admission of the counters, one round trip.
+        CountersStep(get_limit_counters(), [LimitPolicy(), BudgetPolicy()], on_store_error=StoreErrorReport()),
     ]
 
 

@@ -1,22 +1,25 @@
 """The response cache's store on Redis (apps/gateway/pipeline/policies/cache.py: CacheStore), shared by every
 gateway process and replica.
 
-One GET per lookup; a store is one SET with EX. Values are zlib-compressed (answers are JSON text, which shrinks
+One GET per lookup; a store is one SET with EX, sent without waiting for its reply (a failure is counted when
+the reply comes). Values are zlib-compressed (answers are JSON text, which shrinks
 several times at level 1 for a few µs). The semantic cache's vectors of a scope are one list: LRANGE to read it,
 LPUSH + LTRIM + EXPIRE in one round trip to add to it.
 
-Commands go through the hot path's own client (adapters/resp.py: one pipelined connection per event loop).
+Commands go through the hot path's own client (adapters/resp.py: one pipelined connection per event loop, shared
+with the limit counters).
 Redis never fails a call: a lookup that fails is a miss and a store that fails is skipped, each counted in
 `gateway_cache_errors_total` and logged at most once a minute. Short timeouts and no retries, so an unreachable
 Redis costs a call milliseconds, not seconds."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import zlib
 
 from apps.analytics.metrics import CACHE_ERRORS
-from apps.gateway.adapters.resp import RespClient, RespConnectionError, RespError, RespTimeout
+from apps.gateway.adapters.resp import Reply, RespClient, RespConnectionError, RespError, RespTimeout
 from apps.gateway.pipeline.policies.cache import Throttled
 
 logger = logging.getLogger(__name__)
@@ -25,30 +28,35 @@ _ERRORS = (RespConnectionError, RespTimeout, RespError, zlib.error)
 
 
 class RedisCacheStore:
+    remote = True
+
     def __init__(self, *, url: str, prefix: str = "gw:cache:", timeout: float = 0.25) -> None:
         self._prefix = prefix
-        self._client = RespClient(url, timeout=timeout)
+        self._timeout = timeout
+        self._client = RespClient.shared(url)
         self._failures = Throttled(60.0)
 
     async def get(self, key: str) -> bytes | None:
         try:
-            value = await self._client.execute("GET", self._prefix + key)
+            value = await self._client.execute("GET", self._prefix + key, within=self._timeout)
             return zlib.decompress(value) if isinstance(value, bytes) else None
         except _ERRORS as exc:
             self._failed("get", exc)
             return None
 
-    async def set(self, key: str, value: bytes, ttl: int) -> bool:
-        try:
-            await self._client.execute("SET", self._prefix + key, zlib.compress(value, 1), "EX", ttl)
-        except _ERRORS as exc:
+    def put(self, key: str, value: bytes, ttl: int) -> None:
+        reply = self._client.submit(
+            "SET", self._prefix + key, zlib.compress(value, 1), "EX", ttl, lazy=True, within=self._timeout
+        )
+        reply.add_done_callback(self._stored)
+
+    def _stored(self, reply: asyncio.Future[Reply]) -> None:
+        if not reply.cancelled() and (exc := reply.exception()) is not None:
             self._failed("set", exc)
-            return False
-        return True
 
     async def recent(self, scope: str) -> list[bytes]:
         try:
-            items = await self._client.execute("LRANGE", self._prefix + scope, 0, -1)
+            items = await self._client.execute("LRANGE", self._prefix + scope, 0, -1, within=self._timeout)
         except _ERRORS as exc:
             self._failed("recent", exc)
             return []
@@ -57,7 +65,9 @@ class RedisCacheStore:
     async def remember(self, scope: str, item: bytes, *, ttl: int, cap: int) -> bool:
         name = self._prefix + scope
         try:
-            await self._client.pipeline(("LPUSH", name, item), ("LTRIM", name, 0, cap - 1), ("EXPIRE", name, ttl))
+            await self._client.pipeline(
+                ("LPUSH", name, item), ("LTRIM", name, 0, cap - 1), ("EXPIRE", name, ttl), within=self._timeout
+            )
         except _ERRORS as exc:
             self._failed("remember", exc)
             return False

@@ -1,6 +1,8 @@
 """The limit and budget counters in Redis, shared by every gateway process and replica: each admission is ONE
 round trip (a Lua script by EVALSHA, which Redis runs atomically), so N processes admit exactly what one would.
-Commands go through the hot path's own client (adapters/resp.py: one pipelined connection per event loop).
+Commands go through the hot path's own client (adapters/resp.py: one pipelined connection per event loop, shared
+with the response cache: a call's admission and its cache lookup go out in one write); settlements go with the
+next write.
 
 Timeouts short next to an LLM call, long enough for a loaded machine (a timeout answers by the tenant's
 fail-open setting, and failing open under load would let a burst through): 1 s to connect or to answer. After a
@@ -62,14 +64,16 @@ class RedisCounters:
         self._url = url
         self._pause_seconds = pause_seconds
         self._down_until = 0.0  # monotonic: no attempt before then
-        self._client = RespClient(url, timeout=timeout)
+        self._timeout = timeout
+        self._client = RespClient.shared(url)
         self._sync: redis.Redis | None = None
 
-    async def _run(self, script: Script, charges: Sequence[Charge], args: list[int]) -> Reply:
+    async def _run(self, script: Script, charges: Sequence[Charge], args: list[int], *, lazy: bool = False) -> Reply:
         if time.monotonic() < self._down_until:
             raise CounterStoreDown("the limit store was unreachable less than a second ago")
         try:
-            reply = await self._client.evalsha(script, [c.key for c in charges], args)
+            keys = [c.key for c in charges]
+            reply = await self._client.evalsha(script, keys, args, lazy=lazy, within=self._timeout)
         except RespTimeout as exc:  # slow, not down: the next call tries again
             raise CounterStoreDown(f"the limit store is unreachable: {exc}") from exc
         except (RespConnectionError, RespError) as exc:
@@ -86,8 +90,8 @@ class RedisCounters:
         return Admission(refused=refused - 1 if refused else None, used=tuple(used))
 
     async def add(self, charges: Sequence[Charge], now: float) -> None:
-        if charges:
-            await self._run(ADD, charges, [c.amount for c in charges])
+        if charges:  # settling: nobody waits for it, so it goes with the next admission's write
+            await self._run(ADD, charges, [c.amount for c in charges], lazy=True)
 
     def read(self, keys: Sequence[str], now: float) -> list[int]:
         if self._sync is None:

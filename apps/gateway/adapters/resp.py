@@ -58,6 +58,7 @@ def encode(args: Sequence[Arg]) -> bytes:
 
 
 DROP_AFTER = 5  # timeouts
+LAZY_WRITE = 0.002  # seconds a lazy command may wait for another write to go with
 _INCOMPLETE = object()  # a reply not yet whole in the buffer
 
 
@@ -104,41 +105,67 @@ def parse(buffer: bytearray, pos: int) -> tuple[object, int]:
     raise RespConnectionError(f"not a RESP reply from Redis: {bytes(buffer[pos : end + 2])!r}")
 
 
+def _copy(source: asyncio.Future[Reply], target: asyncio.Future[Reply]) -> None:
+    if target.done():
+        return
+    if source.cancelled():
+        target.cancel()
+    elif (exc := source.exception()) is not None:
+        target.set_exception(exc)
+    else:
+        target.set_result(source.result())
+
+
 class _Connection(asyncio.Protocol):
     def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
         self.loop = loop
         self.open = False
-        self._timeout = timeout
-        self._tick = max(timeout / 4, 0.001)  # a command fails between timeout and 1.25 timeouts
+        self._tick = max(timeout / 4, 0.001)  # a command fails between its timeout and 1.25 of the shortest
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
-        self._waiting: deque[tuple[asyncio.Future[Reply], float]] = deque()  # (reply, sent at), in sent order
-        self._expired = 0  # how many of the oldest waiting commands have failed past their deadline
+        # (reply, sent at, timeout), in sent order
+        self._waiting: deque[tuple[asyncio.Future[Reply], float, float]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._unsent: list[bytes] = []  # written together at the end of this turn of the loop: one syscall
+        self._write_soon = False  # a write is due at the end of this turn
+        self._write_later: asyncio.TimerHandle | None = None  # only lazy commands wait: a write within LAZY_WRITE
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's transports are not its subclasses
         self.open = True
 
-    def send(self, payload: bytes, count: int = 1) -> list[asyncio.Future[Reply]]:
-        """Write `count` commands (encoded in `payload`); their replies, in order."""
+    def send(
+        self, payload: bytes, count: int = 1, *, timeout: float, lazy: bool = False
+    ) -> list[asyncio.Future[Reply]]:
+        """Write `count` commands (encoded in `payload`); their replies, in order, each failing after `timeout`
+        seconds without one. Lazy commands (nobody waits for their reply on an answer's path) go with the next
+        write, or within LAZY_WRITE when none comes."""
         if not self.open or self._transport is None:
             raise RespConnectionError("the connection to Redis is closed")
         now = self.loop.time()
         futures: list[asyncio.Future[Reply]] = []
         for _ in range(count):
             future: asyncio.Future[Reply] = self.loop.create_future()
-            self._waiting.append((future, now))
+            self._waiting.append((future, now, timeout))
             futures.append(future)
-        if not self._unsent:
-            self.loop.call_soon(self._write)
+        if timeout / 4 < self._tick:
+            self._tick = max(timeout / 4, 0.001)
         self._unsent.append(payload)
+        if not self._write_soon:
+            if not lazy:
+                self._write_soon = True
+                self.loop.call_soon(self._write)
+            elif self._write_later is None:
+                self._write_later = self.loop.call_later(LAZY_WRITE, self._write)
         if self._timer is None:
             self._timer = self.loop.call_later(self._tick, self._check_deadline)
         return futures
 
     def _write(self) -> None:
+        self._write_soon = False
+        if self._write_later is not None:
+            self._write_later.cancel()
+            self._write_later = None
         unsent, self._unsent = self._unsent, []
         if self.open and self._transport is not None:
             self._transport.write(b"".join(unsent))
@@ -154,9 +181,7 @@ class _Connection(asyncio.Protocol):
                     break
                 if not self._waiting:
                     raise RespConnectionError("Redis sent a reply no command was waiting for")
-                future, _ = self._waiting.popleft()
-                if self._expired:
-                    self._expired -= 1
+                future, _, _ = self._waiting.popleft()
                 if future.done():  # its caller was cancelled; the reply still had to be read past
                     continue
                 if isinstance(reply, RespError):
@@ -173,16 +198,13 @@ class _Connection(asyncio.Protocol):
         if not self._waiting:
             return  # idle: the next command starts the timer again
         now = self.loop.time()
-        if now - self._waiting[0][1] > self._timeout * DROP_AFTER:
-            self.close(RespTimeout(f"Redis has not answered for {self._timeout * DROP_AFTER:g} s"))
+        _, sent, timeout = self._waiting[0]
+        if now - sent > timeout * DROP_AFTER:
+            self.close(RespTimeout(f"Redis has not answered for {timeout * DROP_AFTER:g} s"))
             return
-        while self._expired < len(self._waiting):
-            future, sent = self._waiting[self._expired]
-            if now - sent <= self._timeout:
-                break  # and every later one: they were sent in this order
-            if not future.done():
-                future.set_exception(RespTimeout(f"Redis did not answer within {self._timeout:g} s"))
-            self._expired += 1
+        for future, sent, timeout in self._waiting:  # a handful, unless Redis is stuck (then dropped soon)
+            if now - sent > timeout and not future.done():
+                future.set_exception(RespTimeout(f"Redis did not answer within {timeout:g} s"))
         self._timer = self.loop.call_later(self._tick, self._check_deadline)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -191,17 +213,20 @@ class _Connection(asyncio.Protocol):
     def close(self, error: Exception) -> None:
         """Fail every waiting command with `error` and drop the connection."""
         self.open = False
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._expired = 0
+        for timer in (self._timer, self._write_later):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._write_later = None
         while self._waiting:
-            future, _ = self._waiting.popleft()
+            future, _, _ = self._waiting.popleft()
             if not future.done():
                 future.set_exception(error)
         if self._transport is not None:
             self._transport.abort()
             self._transport = None
+
+
+_SHARED: dict[str, RespClient] = {}
 
 
 class RespClient:
@@ -227,44 +252,106 @@ class RespClient:
         self._connections: dict[int, _Connection] = {}
         self._connecting: dict[int, asyncio.Task[_Connection]] = {}
 
-    async def execute(self, *args: Arg) -> Reply:
-        loop = asyncio.get_running_loop()
-        connection = self._connections.get(id(loop))
-        if connection is None or not connection.open or connection.loop is not loop:
-            connection = await self._connection(loop)
-        return await connection.send(encode(args))[0]
+    @classmethod
+    def shared(cls, url: str) -> RespClient:
+        """This process's client of `url`, shared by the data plane's adapters: one connection per event loop, so
+        that the commands of one call (the counters' admission, the cache's lookup) go out in one write. Each
+        adapter gives its commands their own timeout."""
+        client = _SHARED.get(url)
+        if client is None:
+            client = _SHARED[url] = cls(url)
+        return client
 
-    async def pipeline(self, *commands: Sequence[Arg]) -> list[Reply]:
-        """Several commands in one write; their replies, or the first error once every reply is in."""
+    async def execute(self, *args: Arg, lazy: bool = False, within: float | None = None) -> Reply:
+        """The command's reply, failing with RespTimeout after `within` seconds (the client's timeout)."""
+        timeout = self._timeout if within is None else within
         loop = asyncio.get_running_loop()
         connection = self._connections.get(id(loop))
         if connection is None or not connection.open or connection.loop is not loop:
-            connection = await self._connection(loop)
-        futures = connection.send(b"".join(encode(c) for c in commands), len(commands))
+            connection = await self._connection(loop, timeout)
+        return await connection.send(encode(args), timeout=timeout, lazy=lazy)[0]
+
+    def submit(self, *args: Arg, lazy: bool = False, within: float | None = None) -> asyncio.Future[Reply]:
+        """The command, sent with this turn's others without waiting for its reply: the future of the reply, to
+        await or to leave (its error is then the caller's to retrieve). Commands sent later on this loop reach
+        Redis after it, even while the connection is still opening."""
+        timeout = self._timeout if within is None else within
+        loop = asyncio.get_running_loop()
+        connection = self._connections.get(id(loop))
+        if connection is not None and connection.open and connection.loop is loop:
+            return connection.send(encode(args), timeout=timeout, lazy=lazy)[0]
+        reply: asyncio.Future[Reply] = loop.create_future()
+        payload = encode(args)
+
+        def send(opening: asyncio.Task[_Connection]) -> None:
+            # A done callback of the opening, added now: it runs before the callers that wait for it later.
+            if reply.done():
+                return
+            if opening.cancelled() or opening.exception() is not None:
+                reply.set_exception(opening.exception() or RespConnectionError("connecting to Redis was cancelled"))
+                return
+            try:
+                sent = opening.result().send(payload, timeout=timeout, lazy=lazy)[0]
+            except RespConnectionError as exc:
+                reply.set_exception(exc)
+                return
+            sent.add_done_callback(lambda done: _copy(done, reply))
+
+        self._opening(loop).add_done_callback(send)
+        return reply
+
+    async def pipeline(self, *commands: Sequence[Arg], within: float | None = None) -> list[Reply]:
+        """Several commands in one write; their replies, or the first error once every reply is in."""
+        timeout = self._timeout if within is None else within
+        loop = asyncio.get_running_loop()
+        connection = self._connections.get(id(loop))
+        if connection is None or not connection.open or connection.loop is not loop:
+            connection = await self._connection(loop, timeout)
+        futures = connection.send(b"".join(encode(c) for c in commands), len(commands), timeout=timeout)
         results = await asyncio.gather(*futures, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
         return results  # type: ignore[return-value]  # no exception left among them
 
-    async def evalsha(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Reply:
+    async def evalsha(
+        self,
+        script: Script,
+        keys: Sequence[Arg],
+        args: Sequence[Arg],
+        *,
+        lazy: bool = False,
+        within: float | None = None,
+    ) -> Reply:
         try:
-            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args, lazy=lazy, within=within)
         except RespError as exc:
             if not str(exc).startswith("NOSCRIPT"):
                 raise
         # Not in this Redis yet (a restart or SCRIPT FLUSH empties its cache): load it, then run it.
-        await self.execute("SCRIPT", "LOAD", script.source)
-        return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        await self.execute("SCRIPT", "LOAD", script.source, within=within)
+        return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args, within=within)
 
-    async def _connection(self, loop: asyncio.AbstractEventLoop) -> _Connection:
-        # Callers arriving while a connection opens wait for that one; shielded, so a cancelled caller does not
-        # cancel the others' connection.
+    async def _connection(self, loop: asyncio.AbstractEventLoop, within: float) -> _Connection:
+        # Shielded, so a caller that gives up does not cancel the others' connection.
+        opening = asyncio.shield(self._opening(loop))
+        if within >= self._connect_timeout:
+            return await opening
+        try:
+            async with asyncio.timeout(within):
+                return await opening
+        except RespTimeout:
+            raise
+        except TimeoutError as exc:
+            raise RespTimeout(f"connecting to Redis took more than {within:g} s") from exc
+
+    def _opening(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task[_Connection]:
+        """The connection being opened on `loop`, started now when none is: callers arriving meanwhile share it."""
         opening = self._connecting.get(id(loop))
         if opening is None or opening.get_loop() is not loop:
             opening = self._connecting[id(loop)] = loop.create_task(self._connect(loop))
             opening.add_done_callback(self._connected)
-        return await asyncio.shield(opening)
+        return opening
 
     def _connected(self, task: asyncio.Task[_Connection]) -> None:
         loop = task.get_loop()
@@ -289,7 +376,8 @@ class RespClient:
                 if self._db:
                     setup.append(["SELECT", self._db])
                 if setup:
-                    await asyncio.gather(*connection.send(b"".join(encode(c) for c in setup), len(setup)))
+                    payload = b"".join(encode(c) for c in setup)
+                    await asyncio.gather(*connection.send(payload, len(setup), timeout=self._connect_timeout))
         except TimeoutError as exc:
             connection.close(RespTimeout("closed"))
             raise RespTimeout(f"connecting to Redis at {where} took more than {self._connect_timeout:g} s") from exc

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from apps.gateway.pipeline.errors import BudgetExceeded
-from apps.gateway.pipeline.policies.budgets import DEFAULT_MAX_OUTPUT_TOKENS, BudgetStep
+from apps.gateway.pipeline.policies.admission import CountersStep
+from apps.gateway.pipeline.policies.budgets import DEFAULT_MAX_OUTPUT_TOKENS, BudgetPolicy
 from apps.gateway.pipeline.policies.counters import counter_key, window_bounds
 from apps.gateway.pipeline.snapshot import Limits
 from tests.gateway.policies.conftest import APP, CHEAP, KEY_ID, NOW, PLAN, SUB, TENANT, context, snapshot
@@ -23,7 +24,7 @@ def day_key(scope: str, scope_id: int) -> str:
 
 
 async def test_the_maximum_cost_is_reserved_then_settled_to_the_real_cost(counters, reports):
-    step = BudgetStep(counters, on_store_error=reports)
+    step = CountersStep(counters, [BudgetPolicy()], on_store_error=reports)
     snap = snapshot({("app", APP): Limits(budget_per_day=Decimal("1.00"), budget_per_month=Decimal("10"))})
     ctx = context(snap, body=dict(CHAT))
     await step.admit(ctx)
@@ -38,7 +39,7 @@ async def test_the_maximum_cost_is_reserved_then_settled_to_the_real_cost(counte
 
 
 async def test_a_failed_call_releases_its_reservation(counters, reports):
-    step = BudgetStep(counters, on_store_error=reports)
+    step = CountersStep(counters, [BudgetPolicy()], on_store_error=reports)
     snap = snapshot({("key", KEY_ID): Limits(budget_per_day=Decimal("1.00"))})
     ctx = context(snap, body={"model": "smart", "messages": [{"role": "user", "content": "hi"}]})
     await step.admit(ctx)
@@ -49,7 +50,7 @@ async def test_a_failed_call_releases_its_reservation(counters, reports):
 
 
 async def test_a_call_that_could_overspend_is_refused_with_budget_exceeded(counters, reports):
-    step = BudgetStep(counters, on_store_error=reports)
+    step = CountersStep(counters, [BudgetPolicy()], on_store_error=reports)
     snap = snapshot({("plan", PLAN): Limits(budget_per_day=Decimal("0.0005"))})  # 500 micro-dollars
     first = context(snap, body=dict(CHAT), subscribed=True)
     await step.admit(first)
@@ -70,7 +71,7 @@ async def test_a_call_that_could_overspend_is_refused_with_budget_exceeded(count
 
 
 async def test_a_reached_budget_sends_the_call_to_its_over_budget_route_without_reserving_against_it(counters, reports):
-    step = BudgetStep(counters, on_store_error=reports)
+    step = CountersStep(counters, [BudgetPolicy()], on_store_error=reports)
     snap = snapshot(
         {
             ("tenant", TENANT): Limits(budget_per_day=Decimal("0.0001"), over_budget_route="cheap"),
@@ -87,7 +88,7 @@ async def test_a_reached_budget_sends_the_call_to_its_over_budget_route_without_
 
 
 async def test_without_an_over_budget_route_of_the_tenant_the_call_is_refused(counters, reports):
-    step = BudgetStep(counters, on_store_error=reports)
+    step = CountersStep(counters, [BudgetPolicy()], on_store_error=reports)
     snap = snapshot({("tenant", TENANT): Limits(budget_per_day=Decimal("0.0001"), over_budget_route="gone")})
     with pytest.raises(BudgetExceeded) as refused:
         await step.admit(context(snap, body=dict(CHAT)))
@@ -95,7 +96,7 @@ async def test_without_an_over_budget_route_of_the_tenant_the_call_is_refused(co
 
 
 async def test_concurrent_calls_never_reserve_more_than_the_budget(counters, reports):
-    step = BudgetStep(counters, on_store_error=reports)
+    step = CountersStep(counters, [BudgetPolicy()], on_store_error=reports)
     snap = snapshot({("app", APP): Limits(budget_per_day=Decimal("0.01"))})  # 10,000 micro-dollars
     calls = [context(snap, body=dict(CHAT)) for _ in range(200)]
     outcomes = await asyncio.gather(*(step.admit(ctx) for ctx in calls), return_exceptions=True)

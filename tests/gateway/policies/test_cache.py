@@ -264,7 +264,7 @@ async def test_an_entry_lives_for_the_policy_ttl(store, clock, settings, redis_p
 async def test_redis_expires_an_entry_after_its_ttl(settings, redis_prefix):
     store = RedisCacheStore(url=settings.REDIS_URL, prefix=redis_prefix)
     try:
-        await store.set("k", b"value", 1)
+        store.put("k", b"value", 1)
         assert await store.get("k") == b"value"
         await asyncio.sleep(1.1)
         assert await store.get("k") is None
@@ -275,19 +275,19 @@ async def test_redis_expires_an_entry_after_its_ttl(settings, redis_prefix):
 async def test_the_in_process_store_is_bounded_by_entries_and_bytes(clock):
     by_entries = MemoryCacheStore(max_entries=2, clock=clock)
     for key in ("a", "b", "c"):
-        await by_entries.set(key, b"x", 60)
+        by_entries.put(key, b"x", 60)
     assert await by_entries.get("a") is None
     assert await by_entries.get("c") == b"x"
 
     by_bytes = MemoryCacheStore(max_bytes=10, clock=clock)
-    await by_bytes.set("a", b"12345", 60)
-    await by_bytes.set("b", b"12345", 60)
+    by_bytes.put("a", b"12345", 60)
+    by_bytes.put("b", b"12345", 60)
     assert await by_bytes.get("a") == b"12345"  # now the most recently used
-    await by_bytes.set("c", b"12345", 60)
+    by_bytes.put("c", b"12345", 60)
     assert await by_bytes.get("b") is None
     assert await by_bytes.get("a") == b"12345"
     assert by_bytes.size == (2, 10)
-    await by_bytes.set("huge", b"x" * 11, 60)  # larger than the whole store: not kept, nothing evicted for it
+    by_bytes.put("huge", b"x" * 11, 60)  # larger than the whole store: not kept, nothing evicted for it
     assert await by_bytes.get("huge") is None
     assert by_bytes.size == (2, 10)
 
@@ -295,5 +295,5 @@ async def test_the_in_process_store_is_bounded_by_entries_and_bytes(clock):
 async def test_a_corrupt_entry_is_a_miss(store):
     step, snap = CacheStep(store), snapshot()
     key = cache_key(tenant_id=1, route_alias="smart", service_id=None, kind="chat", body=BODY)
-    await store.set(key, b"not an entry", 60)
+    store.put(key, b"not an entry", 60)
     assert await call(step, context(snap)) is None

@@ -12,9 +12,10 @@ from apps.access.selectors import limit_usage
 from apps.access.selectors.limit_usage import LimitUsageUnavailable, UsageScope
 from apps.gateway.adapters.limit_usage import GatewayLimitUsage, limit_usage_read
 from apps.gateway.adapters.redis_counters import RedisCounters
-from apps.gateway.pipeline.policies.budgets import BudgetStep
+from apps.gateway.pipeline.policies.admission import CountersStep
+from apps.gateway.pipeline.policies.budgets import BudgetPolicy
 from apps.gateway.pipeline.policies.counters import window_bounds
-from apps.gateway.pipeline.policies.limits import LimitStep
+from apps.gateway.pipeline.policies.limits import LimitPolicy
 from apps.gateway.pipeline.snapshot import Limits
 from tests.gateway.policies.conftest import NOW, PLAN, SUB, closed_port, context, snapshot
 
@@ -23,7 +24,10 @@ PLAN_LIMITS = Limits(requests_per_minute=10, requests_per_day=100, budget_per_mo
 
 async def test_a_subscriptions_usage_is_read_in_its_current_windows(counters, reports):
     snap = snapshot({("plan", PLAN): PLAN_LIMITS})
-    limits, budget = LimitStep(counters, on_store_error=reports), BudgetStep(counters, on_store_error=reports)
+    limits, budget = (
+        CountersStep(counters, [LimitPolicy()], on_store_error=reports),
+        CountersStep(counters, [BudgetPolicy()], on_store_error=reports),
+    )
     for _ in range(3):
         ctx = context(snap, subscribed=True, body={"model": "smart", "messages": [], "max_tokens": 0})
         await limits.admit(ctx)
@@ -52,7 +56,7 @@ async def test_a_subscriptions_usage_is_read_in_its_current_windows(counters, re
 
 async def test_the_access_apps_reader_gets_readings_for_every_scope_asked(counters, reports):
     snap = snapshot({("plan", PLAN): PLAN_LIMITS})
-    await LimitStep(counters, on_store_error=reports).admit(context(snap, subscribed=True))
+    await CountersStep(counters, [LimitPolicy()], on_store_error=reports).admit(context(snap, subscribed=True))
     scope = UsageScope(kind="subscription", scope_id=SUB, tenant_id=1, app_id=7, service_id=5)
     asked = {scope: {"requests_per_day": Decimal(100), "budget_per_month": Decimal("2.50")}}
     readings = GatewayLimitUsage(counters)(scopes=asked, now=datetime.fromtimestamp(NOW, tz=UTC))

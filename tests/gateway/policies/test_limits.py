@@ -10,15 +10,16 @@ from prometheus_client import REGISTRY
 
 from apps.gateway.adapters.redis_counters import RedisCounters, StoreErrorReport
 from apps.gateway.pipeline.errors import LimitExceeded, LimitsUnavailable, ModelNotAllowed
+from apps.gateway.pipeline.policies.admission import CountersStep
 from apps.gateway.pipeline.policies.counters import counter_key, window_bounds
-from apps.gateway.pipeline.policies.limits import LimitStep, duration
+from apps.gateway.pipeline.policies.limits import LimitPolicy, duration
 from apps.gateway.pipeline.snapshot import Limits
 from apps.providers.clients.base import Usage
 from tests.gateway.policies.conftest import APP, KEY_ID, NOW, PLAN, SUB, TENANT, closed_port, context, snapshot
 
 
 async def test_requests_per_minute_admits_the_limit_then_refuses_until_the_minute_ends(counters, reports):
-    step = LimitStep(counters, on_store_error=reports)
+    step = CountersStep(counters, [LimitPolicy()], on_store_error=reports)
     snap = snapshot({("key", KEY_ID): Limits(requests_per_minute=2)})
     first, second = context(snap), context(snap)
     await step.admit(first)
@@ -53,7 +54,7 @@ async def test_requests_per_minute_admits_the_limit_then_refuses_until_the_minut
     [("requests_per_day", "day", "daily_quota_exceeded"), ("requests_per_month", "month", "monthly_quota_exceeded")],
 )
 async def test_plan_quotas_count_per_subscription_and_reset_with_their_period(counters, reports, field, window, code):
-    step = LimitStep(counters, on_store_error=reports)
+    step = CountersStep(counters, [LimitPolicy()], on_store_error=reports)
     snap = snapshot({("plan", PLAN): Limits(**{field: 3})})
     for _ in range(3):
         await step.admit(context(snap, subscribed=True))
@@ -72,7 +73,7 @@ async def test_plan_quotas_count_per_subscription_and_reset_with_their_period(co
 
 
 async def test_the_tightest_of_several_scopes_refuses_and_fills_the_headers(counters, reports):
-    step = LimitStep(counters, on_store_error=reports)
+    step = CountersStep(counters, [LimitPolicy()], on_store_error=reports)
     snap = snapshot(
         {
             ("tenant", TENANT): Limits(requests_per_minute=100, requests_per_day=1000),
@@ -104,7 +105,7 @@ async def test_the_tightest_of_several_scopes_refuses_and_fills_the_headers(coun
 
 
 async def test_tokens_per_minute_admit_the_estimate_and_settle_on_the_real_usage(counters, reports):
-    step = LimitStep(counters, on_store_error=reports)
+    step = CountersStep(counters, [LimitPolicy()], on_store_error=reports)
     snap = snapshot({("app", APP): Limits(tokens_per_minute=1000)})
     key = counter_key("app", APP, "tokens_per_minute", window_bounds("minute", NOW)[0])
 
@@ -132,7 +133,7 @@ async def test_tokens_per_minute_admit_the_estimate_and_settle_on_the_real_usage
 
 
 async def test_a_plan_refuses_a_model_it_does_not_allow(counters, reports):
-    step = LimitStep(counters, on_store_error=reports)
+    step = CountersStep(counters, [LimitPolicy()], on_store_error=reports)
     snap = snapshot({("plan", PLAN): Limits(allowed_models=frozenset({"cheap"}))})
     with pytest.raises(ModelNotAllowed) as refused:
         await step.admit(context(snap, subscribed=True))
@@ -143,7 +144,9 @@ async def test_a_plan_refuses_a_model_it_does_not_allow(counters, reports):
 
 async def test_nothing_configured_for_the_call_never_reaches_the_store(reports):
     # An unreachable store: any attempt would be reported.
-    step = LimitStep(RedisCounters(url=f"redis://127.0.0.1:{closed_port()}/0"), on_store_error=reports)
+    step = CountersStep(
+        RedisCounters(url=f"redis://127.0.0.1:{closed_port()}/0"), [LimitPolicy()], on_store_error=reports
+    )
     for snap in (snapshot({}), snapshot({("app", APP + 1): Limits(requests_per_minute=1)})):
         ctx = context(snap)
         await step.admit(ctx)
@@ -154,7 +157,9 @@ async def test_nothing_configured_for_the_call_never_reaches_the_store(reports):
 
 @pytest.mark.parametrize("fail_open", [None, True, False])
 async def test_an_unreachable_store_serves_or_refuses_by_the_tenants_setting(reports, fail_open):
-    step = LimitStep(RedisCounters(url=f"redis://127.0.0.1:{closed_port()}/0"), on_store_error=reports)
+    step = CountersStep(
+        RedisCounters(url=f"redis://127.0.0.1:{closed_port()}/0"), [LimitPolicy()], on_store_error=reports
+    )
     ctx = context(snapshot({("key", KEY_ID): Limits(requests_per_minute=5)}, fail_open=fail_open))
     if fail_open is False:
         with pytest.raises(LimitsUnavailable) as refused:

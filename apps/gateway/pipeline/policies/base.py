@@ -6,8 +6,9 @@ Every surface (chat, embeddings, invoke, try-it, playground, and the surfaces to
     admit(ctx)            after authentication and authorization, before anything is spent: refuse by raising a
                           GatewayError (429 rate_limit_exceeded, budget_exceeded, 403 model_not_allowed…), or change
                           ctx.route (a cheaper route when a budget is reached)
-    before_call(ctx)      just before the upstream call: may change ctx.body, or return an Answer that replaces
-                          the call (a cache hit); the steps after it are then not asked
+    before_call(ctx)      just before the upstream call: may change ctx.body — by giving it a new dict, never in
+                          place (a step may have read it at admission) — or return an Answer that replaces the
+                          call (a cache hit); the steps after it are then not asked
     after_call(ctx)       the call succeeded (for a stream: the stream completed); ctx.usage and ctx.cost are the
                           real ones (zero for a cache hit), ctx.answer the body
     on_failure(ctx, err)  the call failed, was refused by a later step, or the stream broke or was abandoned

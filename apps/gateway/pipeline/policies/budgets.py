@@ -8,26 +8,21 @@ real cost replaces the reservation after the call; a failed call releases it. On
 prompt tokens than the gateway's estimate can make a call cost more than its reservation.
 
 A reached budget refuses with 429 budget_exceeded, or, when its scope names an over-budget route of the route's
-tenant, sends the call there instead, without counting it against the budget that was reached."""
+tenant, sends the call there instead, without counting it against the budget that was reached. The budgets'
+charges are admitted in one atomic step with the limits' (admission.py)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from apps.gateway.pipeline.errors import BudgetExceeded
-from apps.gateway.pipeline.policies.base import CallContext, PolicyStep
-from apps.gateway.pipeline.policies.counters import (
-    Admission,
-    Charge,
-    Counters,
-    CounterStoreDown,
-    counter_key,
-    window_bounds,
-)
+from apps.gateway.pipeline.policies.base import CallContext
+from apps.gateway.pipeline.policies.counters import Charge, counter_key, window_bounds
 from apps.gateway.pipeline.policies.limits import duration
-from apps.gateway.pipeline.policies.scopes import Scope, Settler, StoreErrorReport, call_scopes, scope_label, store_down
+from apps.gateway.pipeline.policies.scopes import Scope, scope_label
 from apps.gateway.pipeline.snapshot import RouteEntry
 
 DEFAULT_MAX_OUTPUT_TOKENS = 4096  # a chat call that sets no output limit is reserved at this many output tokens
@@ -63,7 +58,7 @@ async def max_cost(ctx: CallContext, route: RouteEntry) -> int:
 @dataclass(frozen=True, slots=True)
 class _Budget:
     scope: Scope
-    field: str
+    metric: str  # the Limits field, and the counters' metric
     window: str
     adjective: str
     limit: Decimal
@@ -71,76 +66,67 @@ class _Budget:
 
 @dataclass(slots=True)
 class _Reserved:
-    charges: list[Charge]
-    amount: int
+    budgets: list[_Budget] = field(default_factory=list)  # those charged, in the charges' order
+    charges: list[Charge] = field(default_factory=list)
+    amount: int = 0
+    reached: set[tuple[str, int, str]] = field(default_factory=set)  # (scope kind, id, metric): rerouted away from
+    rerouted: bool = False
+    admitted: bool = False
 
 
-class BudgetStep(PolicyStep):
+class BudgetPolicy:
+    """Budgets: a counted policy (admission.py: CountersStep admits it)."""
+
     name = "budget"
 
-    def __init__(self, counters: Counters, *, on_store_error: StoreErrorReport) -> None:
-        self._counters = counters
-        self._on_store_error = on_store_error
-        self._settler = Settler(counters, on_store_error)
-
-    async def admit(self, ctx: CallContext) -> None:
-        budgets = [
-            _Budget(scope, field, window, adjective, limit)
-            for scope in call_scopes(ctx)
-            for field, window, adjective in BUDGETS
-            if (limit := getattr(scope.limits, field)) is not None
+    async def charges(self, ctx: CallContext, scopes: Sequence[Scope]) -> list[Charge]:
+        reserved: _Reserved | None = ctx.state.get(self.name)
+        if reserved is None:
+            reserved = ctx.state[self.name] = _Reserved()
+        reserved.budgets = [
+            _Budget(scope, name, window, adjective, limit)
+            for scope in scopes
+            for name, window, adjective in BUDGETS
+            if (limit := getattr(scope.limits, name)) is not None
+            and (scope.kind, scope.id, name) not in reserved.reached
         ]
-        if not budgets:
-            return
-        try:
-            await self._reserve(ctx, budgets, rerouted=False)
-        except CounterStoreDown as exc:
-            store_down(ctx, self._on_store_error, exc, admitting=True)
-            ctx.outcome(self.name, "store unreachable: served")
-
-    async def _reserve(self, ctx: CallContext, budgets: list[_Budget], *, rerouted: bool) -> None:
-        if not budgets:  # rerouted away from the only budget that applied
-            return
-        amount = await max_cost(ctx, ctx.route)
-        charges = []
-        for budget in budgets:
+        if not reserved.budgets:
+            reserved.charges = []
+            return reserved.charges
+        reserved.amount = amount = await max_cost(ctx, ctx.route)
+        reserved.charges = []
+        for budget in reserved.budgets:
             start, end = window_bounds(budget.window, ctx.now)
-            key = counter_key(budget.scope.kind, budget.scope.id, budget.field, start)
-            charges.append(Charge(key=key, limit=micro_dollars(budget.limit), amount=amount, resets_at=end))
-        admission: Admission = await self._counters.admit(charges, ctx.now)
-        if admission.refused is None:
-            ctx.state[self.name] = _Reserved(charges=charges, amount=amount)
-            return
-        reached, charge = budgets[admission.refused], charges[admission.refused]
+            key = counter_key(budget.scope.kind, budget.scope.id, budget.metric, start)
+            reserved.charges.append(Charge(key, micro_dollars(budget.limit), amount, end))
+        return reserved.charges
+
+    def admitted(self, ctx: CallContext, used: Sequence[int]) -> None:
+        ctx.state[self.name].admitted = True
+
+    def refused(self, ctx: CallContext, index: int, used: Sequence[int]) -> None:
+        reserved: _Reserved = ctx.state[self.name]
+        reached, charge = reserved.budgets[index], reserved.charges[index]
         alias = reached.scope.limits.over_budget_route
         cheaper = ctx.snapshot.routes.get((ctx.route.tenant_id, alias)) if alias else None
-        if rerouted or cheaper is None or cheaper.route_id == ctx.route.route_id:
+        if reserved.rerouted or cheaper is None or cheaper.route_id == ctx.route.route_id:
             raise BudgetExceeded(
                 f"The {reached.adjective} budget of {scope_label(ctx, reached.scope)} (${reached.limit} USD) is "
                 f"reached; it resets in {duration(charge.resets_at - ctx.now)}.",
                 retry_after=charge.resets_at - ctx.now,
             )
+        # The cheaper route, without counting the call against the budget it reached.
         ctx.route = cheaper
+        reserved.rerouted = True
+        reserved.reached.add((reached.scope.kind, reached.scope.id, reached.metric))
         ctx.outcome(self.name, f"rerouted:{cheaper.alias}")
-        await self._reserve(ctx, [b for b in budgets if b is not reached], rerouted=True)
 
-    async def _add(self, ctx: CallContext, amount: int) -> None:
+    def settlement(self, ctx: CallContext, *, succeeded: bool) -> list[Charge]:
         reserved: _Reserved | None = ctx.state.get(self.name)
-        if reserved is None or amount == 0 or not reserved.charges:
-            return
-        settle = [Charge(key=c.key, limit=c.limit, amount=amount, resets_at=c.resets_at) for c in reserved.charges]
-        await self._settler.add(ctx, settle)
-
-    async def after_call(self, ctx: CallContext) -> None:
-        reserved: _Reserved | None = ctx.state.get(self.name)
-        if reserved is not None:  # the real cost instead of the reservation
-            await self._add(ctx, micro_dollars(ctx.cost) - reserved.amount)
-
-    async def on_failure(self, ctx: CallContext, error: BaseException | None) -> None:
-        reserved: _Reserved | None = ctx.state.get(self.name)
-        if reserved is not None:
-            await self._add(ctx, -reserved.amount)
-
-    async def settled(self) -> None:
-        """Wait for the settlements still running in the background (Settler)."""
-        await self._settler.settled()
+        if reserved is None or not reserved.admitted or not reserved.charges:
+            return []
+        # Succeeded: the real cost instead of the reservation. Failed: the reservation back.
+        amount = micro_dollars(ctx.cost) - reserved.amount if succeeded else -reserved.amount
+        if amount == 0:
+            return []
+        return [Charge(c.key, c.limit, amount, c.resets_at) for c in reserved.charges]

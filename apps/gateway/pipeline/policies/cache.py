@@ -13,6 +13,7 @@ apps/gateway/adapters/redis_cache.py. A store never fails a call: its errors are
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -43,11 +44,14 @@ MAX_ENTRY_BYTES = 1 << 20  # an answer larger than this (its JSON) is not stored
 class CacheStore(Protocol):
     """Bytes by key with a TTL, and capped lists of recent items by scope (the semantic cache's vectors)."""
 
+    remote: bool  # a round trip away: the step then looks up at admission, with the limits' and budgets' commands
+
     async def get(self, key: str) -> bytes | None:
         """The value, or None when absent, expired or unreachable."""
 
-    async def set(self, key: str, value: bytes, ttl: int) -> bool:
-        """Store for `ttl` seconds; False when the store could not."""
+    def put(self, key: str, value: bytes, ttl: int) -> None:
+        """Store for `ttl` seconds without waiting for the store's answer: off the answer's path. Any lookup this
+        process makes afterwards sees it; a failure is the store's to count and log."""
 
     async def recent(self, scope: str) -> list[bytes]:
         """The items remembered in `scope`, most recent first."""
@@ -139,11 +143,19 @@ class _Pending:
     key: str
     policy: CachePolicy
     store: bool  # not `no-store`
+    route_id: int  # the route and body the key was made of: a step that changes either makes a new key
+    body: dict[str, Any]
+    bypass: bool = False  # `no-cache`
+    lookup: asyncio.Future[bytes | None] | None = None  # started at admission (a remote store)
     hit: bool = False
     semantic: Any = None  # the semantic lookup's query (its vector), kept for `remember`
 
 
 class CacheStep(PolicyStep):
+    """With a remote store (Redis), the lookup starts at admission: it goes out in the same write as the limits'
+    and budgets' admission, so a cached call costs one round trip before the upstream, not two; a call those
+    refuse has spent a lookup, not a round trip. The answer's write never waits for the store."""
+
     name = "cache"
 
     def __init__(
@@ -152,11 +164,9 @@ class CacheStep(PolicyStep):
         self._store = store
         self._semantic = semantic
         self._max_entry_bytes = max_entry_bytes
+        self._background: set[asyncio.Task[None]] = set()  # semantic indexing under way (strong references)
 
-    async def before_call(self, ctx: CallContext) -> Answer | None:
-        policy = policy_for(ctx)
-        if policy is None:
-            return None
+    def _pending(self, ctx: CallContext, policy: CachePolicy) -> _Pending:
         directives = cache_directives(ctx.request.cache_control) if ctx.request.cache_control else frozenset()
         key = cache_key(
             tenant_id=ctx.tenant_id,
@@ -165,8 +175,37 @@ class CacheStep(PolicyStep):
             kind=endpoint_kind(ctx),
             body=ctx.body,
         )
-        pending = ctx.state[self.name] = _Pending(key=key, policy=policy, store="no-store" not in directives)
-        if "no-cache" in directives:
+        pending = _Pending(
+            key=key,
+            policy=policy,
+            store="no-store" not in directives,
+            route_id=ctx.route.route_id,
+            body=ctx.body,
+            bypass="no-cache" in directives,
+        )
+        ctx.state[self.name] = pending
+        return pending
+
+    async def admit(self, ctx: CallContext) -> None:
+        if not self._store.remote:
+            return
+        policy = policy_for(ctx)
+        if policy is not None:
+            pending = self._pending(ctx, policy)
+            if not pending.bypass:
+                pending.lookup = asyncio.ensure_future(self._store.get(pending.key))
+
+    async def before_call(self, ctx: CallContext) -> Answer | None:
+        pending: _Pending | None = ctx.state.get(self.name)
+        if pending is not None and (pending.route_id != ctx.route.route_id or pending.body is not ctx.body):
+            pending = None  # a cheaper route, or a new body: the lookup made at admission is for another key
+        if pending is None:
+            policy = policy_for(ctx)
+            if policy is None:
+                ctx.state.pop(self.name, None)
+                return None
+            pending = self._pending(ctx, policy)
+        if pending.bypass:
             ctx.headers["X-Cache"] = "BYPASS"
             ctx.outcome(self.name, "bypass")
             return None
@@ -177,7 +216,7 @@ class CacheStep(PolicyStep):
         return answer
 
     async def _lookup(self, ctx: CallContext, pending: _Pending) -> Answer | None:
-        raw = await self._store.get(pending.key)
+        raw = await (pending.lookup if pending.lookup is not None else self._store.get(pending.key))
         if raw is None and pending.policy.semantic and self._semantic is not None and endpoint_kind(ctx) == "chat":
             answer_key, pending.semantic = await self._semantic.find(ctx, pending.policy, self._store)
             if answer_key is not None:
@@ -199,16 +238,26 @@ class CacheStep(PolicyStep):
         if len(raw) > self._max_entry_bytes:
             _log.debug("request %s: answer of %d bytes not cached", ctx.record.request_id, len(raw))
             return
-        if not await self._store.set(pending.key, raw, pending.policy.ttl_seconds):
-            return
+        self._store.put(pending.key, raw, pending.policy.ttl_seconds)
         if pending.semantic is not None and self._semantic is not None:
-            await self._semantic.remember(pending.policy, self._store, pending.semantic, pending.key)
+            task = asyncio.ensure_future(
+                self._semantic.remember(pending.policy, self._store, pending.semantic, pending.key)
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         ctx.outcome(self.name, "stored")
+
+    async def settled(self) -> None:
+        """Wait for the semantic indexing still running in the background (tests)."""
+        while self._background:
+            await asyncio.gather(*self._background)
 
 
 class MemoryCacheStore:
     """The in-process store of the embedded default: an LRU bounded by entries and by bytes, TTL honoured (an
     expired entry is dropped when met). Values are bytes, so a hit hands out a fresh copy of the answer."""
+
+    remote = False
 
     def __init__(
         self,
@@ -233,9 +282,8 @@ class MemoryCacheStore:
         value = self._live("k:" + key)
         return value if isinstance(value, bytes) else None
 
-    async def set(self, key: str, value: bytes, ttl: int) -> bool:
+    def put(self, key: str, value: bytes, ttl: int) -> None:
         self._put("k:" + key, value, len(value), ttl)
-        return True
 
     async def recent(self, scope: str) -> list[bytes]:
         items = self._live("v:" + scope)

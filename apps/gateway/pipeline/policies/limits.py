@@ -1,10 +1,11 @@
 """Rate limits and quotas: requests and tokens per minute, requests per UTC day and calendar month, for each scope
-of the call (tenant, app, key, subscription by its plan), all admitted in one atomic step of the counters; the
-plan's allowed models. Every answer carries OpenAI's X-RateLimit-* headers of the tightest applying limits.
+of the call (tenant, app, key, subscription by its plan), admitted in one atomic step of the counters with the
+budgets' charges (admission.py); the plan's allowed models. Every answer carries OpenAI's X-RateLimit-* headers
+of the tightest applying limits.
 
 Tokens per minute admit on the gateway's estimate of the prompt tokens (the answer's size is not known yet) and
-settle on the provider's real usage after the call; a failed call gives its tokens back. Requests stay counted
-whatever the outcome: they were made."""
+settle on the provider's real usage after the call; a failed call gives its tokens back. The requests of an
+admitted call stay counted whatever its outcome: they were made (a refused one counts nowhere)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from apps.gateway.pipeline.errors import LimitExceeded, ModelNotAllowed
-from apps.gateway.pipeline.policies.base import CallContext, PolicyStep
-from apps.gateway.pipeline.policies.counters import Charge, Counters, CounterStoreDown, counter_key, window_bounds
-from apps.gateway.pipeline.policies.scopes import Scope, Settler, StoreErrorReport, call_scopes, scope_label, store_down
+from apps.gateway.pipeline.policies.base import CallContext
+from apps.gateway.pipeline.policies.counters import Charge, counter_key, window_bounds
+from apps.gateway.pipeline.policies.scopes import Scope, scope_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,23 +67,21 @@ def rate_headers(
 
 
 @dataclass(slots=True)
-class _Admitted:
+class _Counted:
+    metrics: list[Metric]
+    charges: list[Charge]
+    owners: list[Scope]
     tokens: list[Charge]  # the tokens-per-minute charges, settled after the call
-    prompt_tokens: int
+    prompt_tokens: int = 0
+    admitted: bool = False
 
 
-class LimitStep(PolicyStep):
+class LimitPolicy:
+    """Rate limits, quotas and allowed models: a counted policy (admission.py: CountersStep admits it)."""
+
     name = "limits"
 
-    def __init__(self, counters: Counters, *, on_store_error: StoreErrorReport) -> None:
-        self._counters = counters
-        self._on_store_error = on_store_error
-        self._settler = Settler(counters, on_store_error)
-
-    async def admit(self, ctx: CallContext) -> None:
-        scopes = call_scopes(ctx)
-        if not scopes:
-            return
+    async def charges(self, ctx: CallContext, scopes: Sequence[Scope]) -> list[Charge]:
         sub = next((s for s in scopes if s.kind == "subscription"), None)
         if (
             sub is not None
@@ -92,64 +91,53 @@ class LimitStep(PolicyStep):
             raise ModelNotAllowed(
                 f"The model '{ctx.route.alias}' is not allowed by {scope_label(ctx, sub)}.", param="model"
             )
-        metrics, charges, owners = await self._charges(ctx, scopes)
-        if not charges:
-            return
-        try:
-            admission = await self._counters.admit(charges, ctx.now)
-        except CounterStoreDown as exc:
-            store_down(ctx, self._on_store_error, exc, admitting=True)
-            ctx.outcome(self.name, "store unreachable: served")
-            return
-        headers = rate_headers(metrics, charges, admission.used, ctx.now)
-        ctx.headers.update(headers)
-        if admission.refused is not None:
-            metric, charge = metrics[admission.refused], charges[admission.refused]
-            raise LimitExceeded(
-                f"The limit of {charge.limit} {metric.describe} of {scope_label(ctx, owners[admission.refused])} "
-                f"is reached; it resets in {duration(charge.resets_at - ctx.now)}.",
-                code=metric.code,
-                retry_after=charge.resets_at - ctx.now,
-                limit_headers=headers,
-            )
-        tokens = [c for m, c in zip(metrics, charges, strict=True) if m.unit == "tokens"]
-        if tokens:
-            ctx.state[self.name] = _Admitted(tokens=tokens, prompt_tokens=tokens[0].amount)
-
-    async def _charges(self, ctx: CallContext, scopes: list[Scope]) -> tuple[list[Metric], list[Charge], list[Scope]]:
-        metrics: list[Metric] = []
-        charges: list[Charge] = []
-        owners: list[Scope] = []
+        counted = _Counted(metrics=[], charges=[], owners=[], tokens=[])
+        windows: dict[str, tuple[int, int]] = {}
         for scope in scopes:
             for metric in METRICS:
                 limit = getattr(scope.limits, metric.field)
                 if limit is None:
                     continue
-                amount = await ctx.prompt_tokens() if metric.unit == "tokens" else 1
-                start, end = window_bounds(metric.window, ctx.now)
-                key = counter_key(scope.kind, scope.id, metric.field, start)
-                metrics.append(metric)
-                charges.append(Charge(key=key, limit=limit, amount=amount, resets_at=end))
-                owners.append(scope)
-        return metrics, charges, owners
+                if metric.unit == "tokens":
+                    amount = counted.prompt_tokens = await ctx.prompt_tokens()
+                else:
+                    amount = 1
+                bounds = windows.get(metric.window)
+                if bounds is None:
+                    bounds = windows[metric.window] = window_bounds(metric.window, ctx.now)
+                charge = Charge(counter_key(scope.kind, scope.id, metric.field, bounds[0]), limit, amount, bounds[1])
+                counted.metrics.append(metric)
+                counted.charges.append(charge)
+                counted.owners.append(scope)
+                if metric.unit == "tokens":
+                    counted.tokens.append(charge)
+        ctx.state[self.name] = counted
+        return counted.charges
 
-    async def _add(self, ctx: CallContext, amount: int) -> None:
-        admitted: _Admitted | None = ctx.state.get(self.name)
-        if admitted is None or amount == 0:
-            return
-        settle = [Charge(key=c.key, limit=c.limit, amount=amount, resets_at=c.resets_at) for c in admitted.tokens]
-        await self._settler.add(ctx, settle)
+    def admitted(self, ctx: CallContext, used: Sequence[int]) -> None:
+        counted: _Counted = ctx.state[self.name]
+        counted.admitted = True
+        ctx.headers.update(rate_headers(counted.metrics, counted.charges, used, ctx.now))
 
-    async def after_call(self, ctx: CallContext) -> None:
-        admitted: _Admitted | None = ctx.state.get(self.name)
-        if admitted is not None:  # the real tokens instead of the estimate
-            await self._add(ctx, ctx.usage.total_tokens - admitted.prompt_tokens)
+    def refused(self, ctx: CallContext, index: int, used: Sequence[int]) -> None:
+        counted: _Counted = ctx.state[self.name]
+        headers = rate_headers(counted.metrics, counted.charges, used, ctx.now)
+        ctx.headers.update(headers)
+        metric, charge = counted.metrics[index], counted.charges[index]
+        raise LimitExceeded(
+            f"The limit of {charge.limit} {metric.describe} of {scope_label(ctx, counted.owners[index])} "
+            f"is reached; it resets in {duration(charge.resets_at - ctx.now)}.",
+            code=metric.code,
+            retry_after=charge.resets_at - ctx.now,
+            limit_headers=headers,
+        )
 
-    async def on_failure(self, ctx: CallContext, error: BaseException | None) -> None:
-        admitted: _Admitted | None = ctx.state.get(self.name)
-        if admitted is not None:
-            await self._add(ctx, -admitted.prompt_tokens)
-
-    async def settled(self) -> None:
-        """Wait for the settlements still running in the background (Settler)."""
-        await self._settler.settled()
+    def settlement(self, ctx: CallContext, *, succeeded: bool) -> list[Charge]:
+        counted: _Counted | None = ctx.state.get(self.name)
+        if counted is None or not counted.admitted or not counted.tokens:
+            return []
+        # Succeeded: the real tokens instead of the estimate. Failed: the tokens back; the request stays counted.
+        amount = ctx.usage.total_tokens - counted.prompt_tokens if succeeded else -counted.prompt_tokens
+        if amount == 0:
+            return []
+        return [Charge(c.key, c.limit, amount, c.resets_at) for c in counted.tokens]
