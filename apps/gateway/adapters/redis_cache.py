@@ -2,15 +2,14 @@
 gateway process and replica.
 
 One GET per lookup; a store is one SET with EX, sent without waiting for its reply (a failure is counted when
-the reply comes). Values are zlib-compressed (answers are JSON text, which shrinks
-several times at level 1 for a few µs). The semantic cache's vectors of a scope are one list: LRANGE to read it,
+the reply comes). Values of 1 KB or more are zlib-compressed (answers are JSON text, which shrinks several times
+at level 1 for a few µs). The semantic cache's vectors of a scope are one list: LRANGE to read it,
 LPUSH + LTRIM + EXPIRE in one round trip to add to it.
 
 Commands go through the hot path's own client (adapters/resp.py: one pipelined connection per event loop, shared
-with the limit counters).
-Redis never fails a call: a lookup that fails is a miss and a store that fails is skipped, each counted in
-`gateway_cache_errors_total` and logged at most once a minute. Short timeouts and no retries, so an unreachable
-Redis costs a call milliseconds, not seconds."""
+with the limit counters). Redis never fails a call: a lookup that fails is a miss and a store that fails is
+skipped, each counted in `gateway_cache_errors_total` and logged at most once a minute. Short timeouts and no
+retries, so an unreachable Redis costs a call milliseconds, not seconds."""
 
 from __future__ import annotations
 
@@ -27,6 +26,22 @@ logger = logging.getLogger(__name__)
 _ERRORS = (RespConnectionError, RespTimeout, RespError, zlib.error)
 
 
+COMPRESS_FROM = 1024  # bytes: a shorter value is stored as it is (compressing it costs more than it saves)
+
+
+def packed(value: bytes) -> bytes:
+    """A value as stored: a marker byte, then the value compressed (b"z") or as it is (b"=")."""
+    return b"z" + zlib.compress(value, 1) if len(value) >= COMPRESS_FROM else b"=" + value
+
+
+def unpacked(stored: bytes) -> bytes | None:
+    """The value; None (a miss) for what this format did not store."""
+    marker = stored[:1]
+    if marker == b"=":
+        return stored[1:]
+    return zlib.decompress(stored[1:]) if marker == b"z" else None
+
+
 class RedisCacheStore:
     remote = True
 
@@ -39,14 +54,14 @@ class RedisCacheStore:
     async def get(self, key: str) -> bytes | None:
         try:
             value = await self._client.execute("GET", self._prefix + key, within=self._timeout)
-            return zlib.decompress(value) if isinstance(value, bytes) else None
+            return unpacked(value) if isinstance(value, bytes) else None
         except _ERRORS as exc:
             self._failed("get", exc)
             return None
 
     def put(self, key: str, value: bytes, ttl: int) -> None:
         reply = self._client.submit(
-            "SET", self._prefix + key, zlib.compress(value, 1), "EX", ttl, lazy=True, within=self._timeout
+            "SET", self._prefix + key, packed(value), "EX", ttl, lazy=True, within=self._timeout
         )
         reply.add_done_callback(self._stored)
 

@@ -2,14 +2,16 @@
 response cache. redis-py's asyncio client costs ~60-100 µs of CPU per command (a pool checkout under an asyncio
 timeout, a connection's lock, its parser); here a command is one write and one future.
 
-One connection per event loop, shared by every caller on it: the commands of one turn of the loop are written
-together (concurrent calls share a syscall) and replies matched to them in order (Redis answers a connection's
-commands in the order it got them). No asyncio timeout per command: one timer per connection, running only
-while replies are awaited, fails each command that has waited longer than `timeout` (its late reply is read past
-when it comes), and drops the connection once a reply is DROP_AFTER timeouts late (Redis hung, or a connection
-gone without a reset). A broken or refused connection fails its commands at
-once; the next command opens a new one. No retries: the callers decide what a failure means (a cache miss, the
-tenant's fail-open setting).
+One connection per event loop, shared by every caller on it (RespClient.shared: the counters and the cache of a
+call share it too): the commands of one turn of the loop are written together (concurrent calls share a syscall)
+and replies matched to them in order (Redis answers a connection's commands in the order it got them). Lazy
+commands, whose reply nobody waits for on an answer's path (settlements, cache writes), wait up to LAZY_WRITE for
+another write to go with. No asyncio timeout per command: one timer per connection, running only while replies
+are awaited, fails each command that has waited longer than its own timeout (its late reply is read past when it
+comes), and drops the connection once the oldest reply is DROP_AFTER times the longest timeout late (Redis hung,
+or a connection gone without a reset). A broken or refused connection fails its commands at once; the next
+command opens a new one. No retries: the callers decide what a failure means (a cache miss, the tenant's
+fail-open setting).
 
 Not for anything else: no pub/sub, no transactions, no cluster; the control plane uses redis-py."""
 
@@ -121,6 +123,7 @@ class _Connection(asyncio.Protocol):
         self.loop = loop
         self.open = False
         self._tick = max(timeout / 4, 0.001)  # a command fails between its timeout and 1.25 of the shortest
+        self._longest = timeout  # of the commands sent: the connection is dropped DROP_AFTER of it late
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         # (reply, sent at, timeout), in sent order
@@ -148,8 +151,12 @@ class _Connection(asyncio.Protocol):
             future: asyncio.Future[Reply] = self.loop.create_future()
             self._waiting.append((future, now, timeout))
             futures.append(future)
-        if timeout / 4 < self._tick:
+        self._longest = max(self._longest, timeout)
+        if timeout / 4 < self._tick:  # checked more often from now on, starting one tick from now
             self._tick = max(timeout / 4, 0.001)
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
         self._unsent.append(payload)
         if not self._write_soon:
             if not lazy:
@@ -198,9 +205,8 @@ class _Connection(asyncio.Protocol):
         if not self._waiting:
             return  # idle: the next command starts the timer again
         now = self.loop.time()
-        _, sent, timeout = self._waiting[0]
-        if now - sent > timeout * DROP_AFTER:
-            self.close(RespTimeout(f"Redis has not answered for {timeout * DROP_AFTER:g} s"))
+        if now - self._waiting[0][1] > self._longest * DROP_AFTER:
+            self.close(RespTimeout(f"Redis has not answered for {self._longest * DROP_AFTER:g} s"))
             return
         for future, sent, timeout in self._waiting:  # a handful, unless Redis is stuck (then dropped soon)
             if now - sent > timeout and not future.done():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 
 import pytest
@@ -64,7 +65,8 @@ def context(snap: Snapshot, body: dict | None = None, *, tenant_id: int = 1, cac
 
 
 async def call(step: CacheStep, ctx: CallContext, upstream: dict | None = None) -> Answer | None:
-    """What the skeleton does around the upstream call: before_call, the call unless answered, after_call."""
+    """What the skeleton does around the upstream call: admit, before_call, the call unless answered, after_call."""
+    await step.admit(ctx)
     answer = await step.before_call(ctx)
     if answer is None:
         ctx.answer, ctx.usage = upstream or completion(), Usage(3, 5)
@@ -297,3 +299,55 @@ async def test_a_corrupt_entry_is_a_miss(store):
     key = cache_key(tenant_id=1, route_alias="smart", service_id=None, kind="chat", body=BODY)
     store.put(key, b"not an entry", 60)
     assert await call(step, context(snap)) is None
+
+
+async def test_with_redis_the_lookup_goes_out_at_admission(settings, redis_prefix):
+    store = RedisCacheStore(url=settings.REDIS_URL, prefix=redis_prefix)
+    direct = aioredis.from_url(settings.REDIS_URL)
+    try:
+        step, snap = CacheStep(store), snapshot()
+        await call(step, context(snap))  # stored
+        ctx = context(snap)
+        await step.admit(ctx)
+        await asyncio.sleep(0.05)  # the lookup's reply is in
+        assert await direct.delete(redis_prefix + ctx.state["cache"].key) == 1
+        answer = await step.before_call(ctx)
+        assert answer is not None  # looked up before the entry went: at admission, with the counters' admission
+        assert ctx.headers["X-Cache"] == "HIT"
+    finally:
+        await direct.aclose()
+        await store.aclose()
+
+
+async def test_a_call_sent_to_another_route_after_admission_is_looked_up_under_that_routes_key(store):
+    cheap = dataclasses.replace(route(deployment(2), alias="cheap", tenant_id=1), route_id=2)
+    snap = Snapshot.build(
+        version=1, keys=[], routes=[ROUTE, cheap], route_cache={ROUTE.route_id: CachePolicy(60), 2: CachePolicy(60)}
+    )
+    key = cache_key(tenant_id=1, route_alias="cheap", service_id=None, kind="chat", body=BODY)
+    store.put(key, encode_entry(completion("from the cheap route"), Usage(3, 5)), 60)
+    step, ctx = CacheStep(store), context(snap)
+    await step.admit(ctx)
+    ctx.route = cheap  # what a reached budget does at admission
+    answer = await step.before_call(ctx)
+    assert answer is not None
+    assert answer.body["choices"][0]["message"]["content"] == "from the cheap route"
+
+
+async def test_redis_stores_short_values_as_they_are_and_long_ones_compressed(settings, redis_prefix):
+    store = RedisCacheStore(url=settings.REDIS_URL, prefix=redis_prefix)
+    direct = aioredis.from_url(settings.REDIS_URL)
+    long = b'{"content": "' + b"words " * 1000 + b'"}'
+    try:
+        store.put("short", b'{"a": 1}', 60)
+        store.put("long", long, 60)
+        assert (await store.get("short"), await store.get("long")) == (b'{"a": 1}', long)
+        short_raw, long_raw = await direct.get(redis_prefix + "short"), await direct.get(redis_prefix + "long")
+        assert short_raw == b'={"a": 1}'
+        assert long_raw[:1] == b"z"
+        assert len(long_raw) < len(long) / 10
+        await direct.set(redis_prefix + "foreign", b'{"not": "ours"}')
+        assert await store.get("foreign") is None  # not of this format: a miss
+    finally:
+        await direct.aclose()
+        await store.aclose()

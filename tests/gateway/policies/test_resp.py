@@ -13,6 +13,7 @@ import time
 import uuid
 
 import pytest
+import redis
 import uvloop
 
 from apps.gateway.adapters.resp import RespClient, RespConnectionError, RespError, RespTimeout, Script
@@ -210,3 +211,58 @@ async def test_the_url_gives_the_password_and_the_database(tmp_path):
         await client.aclose()
         await wrong.aclose()
         server.stop()
+
+
+def reads_processed(admin: redis.Redis) -> int:
+    """How many reads Redis made from its clients' sockets (INFO stats): one per write that reached it."""
+    return int(admin.info("stats")["total_reads_processed"])
+
+
+async def test_a_submitted_command_reaches_redis_before_any_later_one_even_while_connecting(client):
+    key = f"test:resp:{uuid.uuid4().hex}"
+    fresh = RespClient(os.environ["REDIS_URL"])  # not connected yet: the SET waits for the connection
+    try:
+        stored = fresh.submit("SET", key, b"v", "EX", 60, lazy=True)
+        assert await fresh.execute("GET", key) == b"v"
+        assert await stored == "OK"
+        assert RespClient.shared(os.environ["REDIS_URL"]) is RespClient.shared(os.environ["REDIS_URL"])
+    finally:
+        await fresh.aclose()
+
+
+async def test_a_lazy_command_goes_with_the_next_write_or_alone_soon_after(server):
+    client = RespClient(server.url)
+    admin = redis.Redis(port=server.port)
+    try:
+        await client.execute("PING")
+        before = reads_processed(admin)
+        own = reads_processed(admin) - before  # what asking costs: the INFO's own read
+        before += own
+        stored = client.submit("SET", "k", b"v", lazy=True)
+        assert await client.execute("GET", "k") == b"v"  # urgent: it takes the lazy SET along, in one write
+        assert await stored == "OK"
+        assert reads_processed(admin) - before == 1 + own
+        alone = client.submit("SET", "k", b"w", lazy=True)  # nothing follows: written within LAZY_WRITE
+        assert await asyncio.wait_for(alone, 1) == "OK"
+    finally:
+        admin.close()
+        await client.aclose()
+
+
+async def test_each_command_keeps_its_own_timeout_on_a_shared_connection(server):
+    client = RespClient(server.url, timeout=10)
+    other = RespClient(server.url, timeout=10)
+    try:
+        await client.execute("PING")
+        assert await other.execute("CLIENT", "PAUSE", 600, "ALL") == "OK"
+        started = time.monotonic()
+        short, patient = await asyncio.gather(
+            client.execute("ECHO", "short", within=0.1), client.execute("ECHO", "patient"), return_exceptions=True
+        )
+        assert isinstance(short, RespTimeout)
+        assert "within 0.1 s" in str(short)
+        assert patient == b"patient"  # the same connection, answered once the pause is over
+        assert time.monotonic() - started >= 0.5
+    finally:
+        await client.aclose()
+        await other.aclose()

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import orjson
 
 from apps.gateway.pipeline.policies.base import Answer, CallContext, PolicyStep
-from apps.gateway.pipeline.snapshot import CachePolicy
+from apps.gateway.pipeline.snapshot import CachePolicy, RouteEntry
 from apps.providers.clients.base import Usage
 
 _log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class _Pending:
     key: str
     policy: CachePolicy
     store: bool  # not `no-store`
-    route_id: int  # the route and body the key was made of: a step that changes either makes a new key
+    route: RouteEntry  # the route and body the key was made of: a step that changes either makes a new key
     body: dict[str, Any]
     bypass: bool = False  # `no-cache`
     lookup: asyncio.Future[bytes | None] | None = None  # started at admission (a remote store)
@@ -179,7 +179,7 @@ class CacheStep(PolicyStep):
             key=key,
             policy=policy,
             store="no-store" not in directives,
-            route_id=ctx.route.route_id,
+            route=ctx.route,
             body=ctx.body,
             bypass="no-cache" in directives,
         )
@@ -197,7 +197,7 @@ class CacheStep(PolicyStep):
 
     async def before_call(self, ctx: CallContext) -> Answer | None:
         pending: _Pending | None = ctx.state.get(self.name)
-        if pending is not None and (pending.route_id != ctx.route.route_id or pending.body is not ctx.body):
+        if pending is not None and (pending.route is not ctx.route or pending.body is not ctx.body):
             pending = None  # a cheaper route, or a new body: the lookup made at admission is for another key
         if pending is None:
             policy = policy_for(ctx)

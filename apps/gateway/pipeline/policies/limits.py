@@ -16,6 +16,7 @@ from apps.gateway.pipeline.errors import LimitExceeded, ModelNotAllowed
 from apps.gateway.pipeline.policies.base import CallContext
 from apps.gateway.pipeline.policies.counters import Charge, counter_key, window_bounds
 from apps.gateway.pipeline.policies.scopes import Scope, scope_label
+from apps.gateway.pipeline.snapshot import Limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +77,36 @@ class _Counted:
     admitted: bool = False
 
 
+# A scope's counters in one minute: (metric, counter key, limit, resets at) for each limit it has.
+_Template = list[tuple[Metric, str, int, int]]
+
+
 class LimitPolicy:
     """Rate limits, quotas and allowed models: a counted policy (admission.py: CountersStep admits it)."""
 
     name = "limits"
+
+    def __init__(self) -> None:
+        # Per scope, the counters of the current minute (and of its day and month, which do not change within
+        # it): made once a minute instead of once a call. Emptied when the minute changes.
+        self._minute = 0
+        self._templates: dict[tuple[str, int], tuple[Limits, _Template]] = {}
+
+    def _template(self, scope: Scope, now: float) -> _Template:
+        minute = int(now // 60)
+        if minute != self._minute:
+            self._minute, self._templates = minute, {}
+        cached = self._templates.get((scope.kind, scope.id))
+        if cached is not None and cached[0] is scope.limits:
+            return cached[1]
+        template = []
+        for metric in METRICS:
+            limit = getattr(scope.limits, metric.field)
+            if limit is not None:
+                start, end = window_bounds(metric.window, now)
+                template.append((metric, counter_key(scope.kind, scope.id, metric.field, start), limit, end))
+        self._templates[(scope.kind, scope.id)] = (scope.limits, template)
+        return template
 
     async def charges(self, ctx: CallContext, scopes: Sequence[Scope]) -> list[Charge]:
         sub = next((s for s in scopes if s.kind == "subscription"), None)
@@ -92,27 +119,23 @@ class LimitPolicy:
                 f"The model '{ctx.route.alias}' is not allowed by {scope_label(ctx, sub)}.", param="model"
             )
         counted = _Counted(metrics=[], charges=[], owners=[], tokens=[])
-        windows: dict[str, tuple[int, int]] = {}
         for scope in scopes:
-            for metric in METRICS:
-                limit = getattr(scope.limits, metric.field)
-                if limit is None:
-                    continue
+            for metric, key, limit, resets_at in self._template(scope, ctx.now):
                 if metric.unit == "tokens":
-                    amount = counted.prompt_tokens = await ctx.prompt_tokens()
+                    charge = Charge(key, limit, await self._prompt_tokens(ctx, counted), resets_at)
+                    counted.tokens.append(charge)
                 else:
-                    amount = 1
-                bounds = windows.get(metric.window)
-                if bounds is None:
-                    bounds = windows[metric.window] = window_bounds(metric.window, ctx.now)
-                charge = Charge(counter_key(scope.kind, scope.id, metric.field, bounds[0]), limit, amount, bounds[1])
+                    charge = Charge(key, limit, 1, resets_at)
                 counted.metrics.append(metric)
                 counted.charges.append(charge)
                 counted.owners.append(scope)
-                if metric.unit == "tokens":
-                    counted.tokens.append(charge)
         ctx.state[self.name] = counted
         return counted.charges
+
+    @staticmethod
+    async def _prompt_tokens(ctx: CallContext, counted: _Counted) -> int:
+        counted.prompt_tokens = await ctx.prompt_tokens()
+        return counted.prompt_tokens
 
     def admitted(self, ctx: CallContext, used: Sequence[int]) -> None:
         counted: _Counted = ctx.state[self.name]

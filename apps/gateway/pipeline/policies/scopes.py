@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from apps.gateway.pipeline.errors import LimitsUnavailable
 from apps.gateway.pipeline.policies.base import CallContext
@@ -145,7 +145,9 @@ async def _send(counters: Counters, entries: list[tuple[CallContext, Sequence[Ch
     for _, charges, _ in entries:
         for charge in charges:
             total = totals.get(charge.key)
-            totals[charge.key] = charge if total is None else replace(total, amount=total.amount + charge.amount)
+            if total is not None:
+                charge = Charge(charge.key, charge.limit, total.amount + charge.amount, charge.resets_at)
+            totals[charge.key] = charge
     charges = [charge for charge in totals.values() if charge.amount]
     if not charges:
         return
