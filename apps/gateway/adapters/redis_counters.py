@@ -29,7 +29,9 @@ logger = logging.getLogger(__name__)
 # KEYS: the counters; ARGV[1]: for each, its limit, amount and time to live in ms, space-separated (one argument
 # instead of three per counter: encoding them costs the gateway more than parsing them costs Redis). Returns
 # {refused (1-based, 0 when all were added), value of each counter after}. Amounts stay strings for INCRBY:
-# micro-dollar sums beyond 2^53 would lose digits as Lua numbers.
+# micro-dollar sums beyond 2^53 would lose digits as Lua numbers. The time to live runs from the call's clock to
+# its window's end, so neither a skew with Redis's clock nor a call admitted just after its window's end (it
+# arrived before) can drop a counter while its window is still being counted.
 ADMIT = Script("""
 local spec = {}
 for part in string.gmatch(ARGV[1], '%S+') do spec[#spec + 1] = part end
@@ -60,10 +62,6 @@ return 0
 """)
 
 
-def _ttl_ms(charge: Charge, now: float) -> int:
-    return max(1, int((charge.resets_at - now) * 1000))
-
-
 class RedisCounters:
     remote = True
 
@@ -91,7 +89,7 @@ class RedisCounters:
     async def admit(self, charges: Sequence[Charge], now: float) -> Admission:
         if not charges:
             return Admission(refused=None, used=())
-        args = " ".join(f"{c.limit} {c.amount} {_ttl_ms(c, now)}" for c in charges)
+        args = " ".join(f"{c.limit} {c.amount} {max(1, int((c.resets_at - now) * 1000))}" for c in charges)
         reply = await self._run(ADMIT, charges, args)
         refused, *used = cast(list[int], reply)  # the script returns an array of integers
         return Admission(refused=refused - 1 if refused else None, used=tuple(used))

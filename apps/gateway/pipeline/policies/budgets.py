@@ -23,7 +23,7 @@ from apps.gateway.pipeline.policies.base import CallContext
 from apps.gateway.pipeline.policies.counters import Charge, counter_key, window_bounds
 from apps.gateway.pipeline.policies.limits import duration
 from apps.gateway.pipeline.policies.scopes import Scope, scope_label
-from apps.gateway.pipeline.snapshot import RouteEntry
+from apps.gateway.pipeline.snapshot import Limits, RouteEntry
 
 DEFAULT_MAX_OUTPUT_TOKENS = 4096  # a chat call that sets no output limit is reserved at this many output tokens
 BUDGETS = (("budget_per_day", "day", "daily"), ("budget_per_month", "month", "monthly"))
@@ -79,26 +79,43 @@ class BudgetPolicy:
 
     name = "budget"
 
+    def __init__(self) -> None:
+        # Per scope, its budgets' counters (key, limit in micro-dollars, resets at) of the current day and month:
+        # made once a minute instead of once a call, like the limits'. Emptied when the minute changes.
+        self._minute = 0
+        self._templates: dict[tuple[str, int], tuple[Limits, list[tuple[_Budget, str, int, int]]]] = {}
+
+    def _template(self, scope: Scope, now: float) -> list[tuple[_Budget, str, int, int]]:
+        minute = int(now // 60)
+        if minute != self._minute:
+            self._minute, self._templates = minute, {}
+        cached = self._templates.get((scope.kind, scope.id))
+        if cached is not None and cached[0] is scope.limits:
+            return cached[1]
+        template = []
+        for metric, window, adjective in BUDGETS:
+            limit = getattr(scope.limits, metric)
+            if limit is not None:
+                start, end = window_bounds(window, now)
+                key = counter_key(scope.kind, scope.id, metric, start)
+                template.append((_Budget(scope, metric, window, adjective, limit), key, micro_dollars(limit), end))
+        self._templates[(scope.kind, scope.id)] = (scope.limits, template)
+        return template
+
     async def charges(self, ctx: CallContext, scopes: Sequence[Scope]) -> list[Charge]:
         reserved: _Reserved | None = ctx.state.get(self.name)
         if reserved is None:
             reserved = ctx.state[self.name] = _Reserved()
-        reserved.budgets = [
-            _Budget(scope, name, window, adjective, limit)
-            for scope in scopes
-            for name, window, adjective in BUDGETS
-            if (limit := getattr(scope.limits, name)) is not None
-            and (scope.kind, scope.id, name) not in reserved.reached
-        ]
-        if not reserved.budgets:
-            reserved.charges = []
-            return reserved.charges
-        reserved.amount = amount = await max_cost(ctx, ctx.route)
-        reserved.charges = []
-        for budget in reserved.budgets:
-            start, end = window_bounds(budget.window, ctx.now)
-            key = counter_key(budget.scope.kind, budget.scope.id, budget.metric, start)
-            reserved.charges.append(Charge(key, micro_dollars(budget.limit), amount, end))
+        reserved.budgets, reserved.charges = [], []
+        amount = -1  # not computed yet: only calls with a budget pay for it
+        for scope in scopes:
+            for budget, key, limit, resets_at in self._template(scope, ctx.now):
+                if (scope.kind, scope.id, budget.metric) in reserved.reached:
+                    continue
+                if amount < 0:
+                    reserved.amount = amount = await max_cost(ctx, ctx.route)
+                reserved.budgets.append(budget)
+                reserved.charges.append(Charge(key, limit, amount, resets_at))
         return reserved.charges
 
     def admitted(self, ctx: CallContext, used: Sequence[int]) -> None:

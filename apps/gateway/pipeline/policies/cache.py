@@ -63,7 +63,9 @@ class CacheStore(Protocol):
 
 def cache_key(*, tenant_id: int, route_alias: str, service_id: int | None, kind: str, body: dict[str, Any]) -> str:
     """The canonical hash of what decides the answer: same request in any key order → same key."""
-    kept = {name: value for name, value in body.items() if name not in NOT_IN_KEY}
+    kept = (
+        body if NOT_IN_KEY.isdisjoint(body) else {name: value for name, value in body.items() if name not in NOT_IN_KEY}
+    )
     canonical = orjson.dumps([tenant_id, route_alias, service_id, kind, kept], option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
 
