@@ -51,13 +51,26 @@ class RedisCacheStore:
         self._client = RespClient.shared(url)
         self._failures = Throttled(60.0)
 
-    async def get(self, key: str) -> bytes | None:
+    def get(self, key: str) -> asyncio.Future[bytes | None]:
+        """The lookup, sent now (with the other commands of this turn of the loop): a future of the value."""
+        value: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        self._client.submit("GET", self._prefix + key, within=self._timeout).add_done_callback(
+            lambda reply: self._got(reply, value)
+        )
+        return value
+
+    def _got(self, reply: asyncio.Future[Reply], value: asyncio.Future[bytes | None]) -> None:
+        if value.done():  # the caller gave up
+            return
+        found: bytes | None = None
         try:
-            value = await self._client.execute("GET", self._prefix + key, within=self._timeout)
-            return unpacked(value) if isinstance(value, bytes) else None
+            if not reply.cancelled():
+                raw = reply.result()
+                found = unpacked(raw) if isinstance(raw, bytes) else None
         except _ERRORS as exc:
             self._failed("get", exc)
-            return None
+        finally:  # whatever happened, the caller is answered: a miss at worst
+            value.set_result(found)
 
     def put(self, key: str, value: bytes, ttl: int) -> None:
         reply = self._client.submit(

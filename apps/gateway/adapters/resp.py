@@ -52,6 +52,12 @@ class Script:
 
 
 def encode(args: Sequence[Arg]) -> bytes:
+    if not any(arg.__class__ is bytes for arg in args):
+        # Text and numbers only (keys, scripts' arguments): formatted as one string, encoded once.
+        texts = [arg if arg.__class__ is str else f"{arg:d}" for arg in args]
+        body = "".join([f"${len(text)}\r\n{text}\r\n" for text in texts])
+        if body.isascii():  # so that len() counted bytes
+            return f"*{len(texts)}\r\n{body}".encode()
     parts = [b"*%d\r\n" % len(args)]
     for arg in args:
         data = arg if isinstance(arg, bytes) else arg.encode() if isinstance(arg, str) else b"%d" % arg

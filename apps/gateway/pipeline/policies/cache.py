@@ -18,7 +18,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -46,8 +46,9 @@ class CacheStore(Protocol):
 
     remote: bool  # a round trip away: the step then looks up at admission, with the limits' and budgets' commands
 
-    async def get(self, key: str) -> bytes | None:
-        """The value, or None when absent, expired or unreachable."""
+    def get(self, key: str) -> Awaitable[bytes | None]:
+        """The value, or None when absent, expired or unreachable. A remote store sends the lookup at once (the
+        awaitable is a future), so that it goes out with the admission's commands."""
 
     def put(self, key: str, value: bytes, ttl: int) -> None:
         """Store for `ttl` seconds without waiting for the store's answer: off the answer's path. Any lookup this
@@ -148,7 +149,7 @@ class _Pending:
     route: RouteEntry  # the route and body the key was made of: a step that changes either makes a new key
     body: dict[str, Any]
     bypass: bool = False  # `no-cache`
-    lookup: asyncio.Future[bytes | None] | None = None  # started at admission (a remote store)
+    lookup: Awaitable[bytes | None] | None = None  # started at admission (a remote store)
     hit: bool = False
     semantic: Any = None  # the semantic lookup's query (its vector), kept for `remember`
 
@@ -195,7 +196,7 @@ class CacheStep(PolicyStep):
         if policy is not None:
             pending = self._pending(ctx, policy)
             if not pending.bypass:
-                pending.lookup = asyncio.ensure_future(self._store.get(pending.key))
+                pending.lookup = self._store.get(pending.key)
 
     async def before_call(self, ctx: CallContext) -> Answer | None:
         pending: _Pending | None = ctx.state.get(self.name)

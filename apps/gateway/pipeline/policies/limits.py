@@ -52,15 +52,17 @@ def duration(seconds: float) -> str:
 def rate_headers(
     metrics: Sequence[Metric], charges: Sequence[Charge], used: Sequence[int], now: float
 ) -> dict[str, str]:
-    """X-RateLimit-{Limit,Remaining,Reset}-{Requests,Tokens} of the limit with the least left, per unit."""
-    tightest: dict[str, tuple[int, float, int]] = {}  # unit → (remaining, resets at, limit)
+    """X-RateLimit-{Limit,Remaining,Reset}-{Requests,Tokens} of the limit with the least left (the earliest reset
+    among equals), per unit."""
+    tightest: dict[str, tuple[int, int, int]] = {}  # unit → (remaining, resets at, limit)
     for metric, charge, value in zip(metrics, charges, used, strict=True):
-        candidate = (max(0, charge.limit - value), float(charge.resets_at), charge.limit)
-        if metric.unit not in tightest or candidate[:2] < tightest[metric.unit][:2]:
-            tightest[metric.unit] = candidate
+        remaining = charge.limit - value if value < charge.limit else 0
+        best = tightest.get(metric.unit)
+        if best is None or remaining < best[0] or (remaining == best[0] and charge.resets_at < best[1]):
+            tightest[metric.unit] = (remaining, charge.resets_at, charge.limit)
     headers = {}
     for unit, (remaining, resets_at, limit) in tightest.items():
-        name = unit.capitalize()
+        name = "Requests" if unit == "requests" else "Tokens"
         headers[f"X-RateLimit-Limit-{name}"] = str(limit)
         headers[f"X-RateLimit-Remaining-{name}"] = str(remaining)
         headers[f"X-RateLimit-Reset-{name}"] = duration(resets_at - now)
