@@ -51,8 +51,8 @@ async def max_cost(ctx: CallContext, route: RouteEntry) -> int:
         return 0
     input_price = max(d.input_price_per_mtok for d in route.deployments)
     output_price = max(d.output_price_per_mtok for d in route.deployments)
-    usd = (input_price * await ctx.prompt_tokens() + output_price * max_output_tokens(ctx.body)) / MICRO
-    return micro_dollars(usd)
+    # USD per million tokens is micro-dollars per token.
+    return math.ceil(input_price * await ctx.prompt_tokens() + output_price * max_output_tokens(ctx.body))
 
 
 @dataclass(frozen=True, slots=True)
