@@ -22,8 +22,8 @@ from apps.gateway.pipeline.errors import BudgetExceeded
 from apps.gateway.pipeline.policies.base import CallContext
 from apps.gateway.pipeline.policies.counters import Charge, counter_key, window_bounds
 from apps.gateway.pipeline.policies.limits import duration
-from apps.gateway.pipeline.policies.scopes import Scope, scope_label
-from apps.gateway.pipeline.snapshot import Limits, RouteEntry
+from apps.gateway.pipeline.policies.scopes import PerMinute, Scope, scope_label
+from apps.gateway.pipeline.snapshot import RouteEntry
 
 DEFAULT_MAX_OUTPUT_TOKENS = 4096  # a chat call that sets no output limit is reserved at this many output tokens
 BUDGETS = (("budget_per_day", "day", "daily"), ("budget_per_month", "month", "monthly"))
@@ -80,18 +80,11 @@ class BudgetPolicy:
     name = "budget"
 
     def __init__(self) -> None:
-        # Per scope, its budgets' counters (key, limit in micro-dollars, resets at) of the current day and month:
-        # made once a minute instead of once a call, like the limits'. Emptied when the minute changes.
-        self._minute = 0
-        self._templates: dict[tuple[str, int], tuple[Limits, list[tuple[_Budget, str, int, int]]]] = {}
+        self._templates = PerMinute(self._template)
 
-    def _template(self, scope: Scope, now: float) -> list[tuple[_Budget, str, int, int]]:
-        minute = int(now // 60)
-        if minute != self._minute:
-            self._minute, self._templates = minute, {}
-        cached = self._templates.get((scope.kind, scope.id))
-        if cached is not None and cached[0] is scope.limits:
-            return cached[1]
+    @staticmethod
+    def _template(scope: Scope, now: float) -> list[tuple[_Budget, str, int, int]]:
+        """The scope's budgets with their counters: (budget, key, limit in micro-dollars, resets at)."""
         template = []
         for metric, window, adjective in BUDGETS:
             limit = getattr(scope.limits, metric)
@@ -99,7 +92,6 @@ class BudgetPolicy:
                 start, end = window_bounds(window, now)
                 key = counter_key(scope.kind, scope.id, metric, start)
                 template.append((_Budget(scope, metric, window, adjective, limit), key, micro_dollars(limit), end))
-        self._templates[(scope.kind, scope.id)] = (scope.limits, template)
         return template
 
     async def charges(self, ctx: CallContext, scopes: Sequence[Scope]) -> list[Charge]:
@@ -109,7 +101,7 @@ class BudgetPolicy:
         reserved.budgets, reserved.charges = [], []
         amount = -1  # not computed yet: only calls with a budget pay for it
         for scope in scopes:
-            for budget, key, limit, resets_at in self._template(scope, ctx.now):
+            for budget, key, limit, resets_at in self._templates.get(scope, ctx.now):
                 if (scope.kind, scope.id, budget.metric) in reserved.reached:
                     continue
                 if amount < 0:

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from apps.gateway.pipeline.errors import LimitExceeded, ModelNotAllowed
 from apps.gateway.pipeline.policies.base import CallContext
 from apps.gateway.pipeline.policies.counters import Charge, counter_key, window_bounds
-from apps.gateway.pipeline.policies.scopes import Scope, scope_label
-from apps.gateway.pipeline.snapshot import Limits
+from apps.gateway.pipeline.policies.scopes import PerMinute, Scope, scope_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,25 +88,16 @@ class LimitPolicy:
     name = "limits"
 
     def __init__(self) -> None:
-        # Per scope, the counters of the current minute (and of its day and month, which do not change within
-        # it): made once a minute instead of once a call. Emptied when the minute changes.
-        self._minute = 0
-        self._templates: dict[tuple[str, int], tuple[Limits, _Template]] = {}
+        self._templates = PerMinute(self._template)
 
-    def _template(self, scope: Scope, now: float) -> _Template:
-        minute = int(now // 60)
-        if minute != self._minute:
-            self._minute, self._templates = minute, {}
-        cached = self._templates.get((scope.kind, scope.id))
-        if cached is not None and cached[0] is scope.limits:
-            return cached[1]
+    @staticmethod
+    def _template(scope: Scope, now: float) -> _Template:
         template = []
         for metric in METRICS:
             limit = getattr(scope.limits, metric.field)
             if limit is not None:
                 start, end = window_bounds(metric.window, now)
                 template.append((metric, counter_key(scope.kind, scope.id, metric.field, start), limit, end))
-        self._templates[(scope.kind, scope.id)] = (scope.limits, template)
         return template
 
     async def charges(self, ctx: CallContext, scopes: Sequence[Scope]) -> list[Charge]:
@@ -122,7 +112,7 @@ class LimitPolicy:
             )
         counted = _Counted(metrics=[], charges=[], owners=[], tokens=[])
         for scope in scopes:
-            for metric, key, limit, resets_at in self._template(scope, ctx.now):
+            for metric, key, limit, resets_at in self._templates.get(scope, ctx.now):
                 if metric.unit == "tokens":
                     charge = Charge(key, limit, await self._prompt_tokens(ctx, counted), resets_at)
                     counted.tokens.append(charge)

@@ -7,11 +7,14 @@ import asyncio
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from apps.gateway.pipeline.errors import LimitsUnavailable
 from apps.gateway.pipeline.policies.base import CallContext
 from apps.gateway.pipeline.policies.counters import Charge, Counters, CounterStoreDown
 from apps.gateway.pipeline.snapshot import Limits
+
+T = TypeVar("T")
 
 # (tenant slug, "open" | "closed", the error): counted and logged by the adapters
 StoreErrorReport = Callable[[str, str, BaseException], None]
@@ -41,6 +44,29 @@ def call_scopes(ctx: CallContext) -> list[Scope]:
     if sub is not None and (limits := table.get(("plan", sub.plan_id))) is not None:
         scopes.append(Scope("subscription", sub.subscription_id, limits))
     return scopes
+
+
+class PerMinute(Generic[T]):
+    """What a policy makes of a scope's limits for the current minute — its counters' keys, limits and resets, which
+    change only with the minute (a day or a month starts on a minute too) — made once a minute instead of once a
+    call by `make(scope, now)`. Emptied when the minute changes; a scope whose limits changed (a new snapshot) is
+    made again."""
+
+    def __init__(self, make: Callable[[Scope, float], T]) -> None:
+        self._make = make
+        self._minute = 0
+        self._made: dict[tuple[str, int], tuple[Limits, T]] = {}
+
+    def get(self, scope: Scope, now: float) -> T:
+        minute = int(now // 60)
+        if minute != self._minute:
+            self._minute, self._made = minute, {}
+        made = self._made.get((scope.kind, scope.id))
+        if made is not None and made[0] is scope.limits:
+            return made[1]
+        value = self._make(scope, now)
+        self._made[(scope.kind, scope.id)] = (scope.limits, value)
+        return value
 
 
 def scope_label(ctx: CallContext, scope: Scope) -> str:
