@@ -334,9 +334,11 @@ ALERT_WEBHOOK_ALLOW_PRIVATE = env_bool("ALERT_WEBHOOK_ALLOW_PRIVATE", default=Fa
 
 # GitLab sync (apps/gitops): the networks or host names a tenant's GitLab URL may reach although private (a
 # self-managed GitLab inside the network, e.g. "10.0.0.0/8,gitlab.internal"); how long one GitLab call may take;
-# how long edits gather before one sync commits them all.
+# how long edits gather before one sync commits them all; the first wait before a retry (doubled each time; the
+# tests shorten it).
 GITLAB_ALLOW_PRIVATE_NETWORKS = env_list("GITLAB_ALLOW_PRIVATE_NETWORKS", default=[])
 GITLAB_TIMEOUT_SECONDS = env_float("GITLAB_TIMEOUT_SECONDS", default=10.0)
+GITLAB_RETRY_BACKOFF_SECONDS = env_float("GITLAB_RETRY_BACKOFF_SECONDS", default=0.5)
 GITOPS_SYNC_DEBOUNCE_SECONDS = env_float("GITOPS_SYNC_DEBOUNCE_SECONDS", default=10.0)
 
 # Analytics: retention of raw call logs (whole daily partitions on PostgreSQL) and of each rollup granularity.

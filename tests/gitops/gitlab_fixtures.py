@@ -16,6 +16,7 @@ WEBHOOK_SECRET = "whsec-test-1234"
 def fake_gitlab(settings):
     settings.GITLAB_ALLOW_PRIVATE_NETWORKS = ["127.0.0.1/32"]
     settings.GITLAB_TIMEOUT_SECONDS = 2.0
+    settings.GITLAB_RETRY_BACKOFF_SECONDS = 0.01  # the retries are what is tested, not how long they wait
     with FakeGitLab() as fake:
         fake.seed({"README.md": "# Definitions\n", ".gitlab-ci.yml": "stages: [validate]\n"})
         yield fake

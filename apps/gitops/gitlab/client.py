@@ -42,6 +42,7 @@ class GitLabClient:
         policy: AddressPolicy,
         timeout: float = 10.0,
         retries: int = 2,
+        backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -49,6 +50,7 @@ class GitLabClient:
         self._project_path = f"/api/v4/projects/{quote(project, safe='')}"
         self._timeout = timeout
         self._retries = retries
+        self._backoff = backoff  # the first wait without Retry-After; doubled at each further attempt
         self._sleep = sleep
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -152,7 +154,7 @@ class GitLabClient:
                 if attempt:
                     error.args = (f"{error.args[0]} (after {attempt + 1} attempts)",)
                 raise error
-            self._sleep(min(wait if wait is not None else 0.5 * 2**attempt, MAX_BACKOFF_SECONDS))
+            self._sleep(min(wait if wait is not None else self._backoff * 2**attempt, MAX_BACKOFF_SECONDS))
             attempt += 1
 
     def _error(self, response: httpx.Response) -> GitLabError:

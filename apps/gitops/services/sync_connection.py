@@ -25,6 +25,7 @@ def gitlab_client(connection: GitLabConnection) -> GitLabClient:
         project=connection.project,
         policy=gitlab_address_policy(),
         timeout=settings.GITLAB_TIMEOUT_SECONDS,
+        backoff=settings.GITLAB_RETRY_BACKOFF_SECONDS,
     )
 
 
