@@ -27,7 +27,7 @@ from tests.celery_workers import WORKER_APPLICATION_NAME, celery_worker_pool, da
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BURST = 10_000
+BURST = 4_000  # stream entries of up to 500 records: each half spans more than one batch of the worker
 
 
 def _emit(stream: str, count: int, *, tag: str) -> None:
