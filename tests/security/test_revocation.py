@@ -3,8 +3,8 @@
 Two real worker processes (uvicorn, lifespan on) serve the portal on the test database, without Redis (each
 polls the config version) and with Redis (changes are pushed; the poll is set to an hour so that only the push
 can tell them). The workers are used, left idle, then the configuration changes while nobody calls: the first
-call on each worker a second later must see it. Idle time is counted in poll intervals: 3 s at the test's
-0.1 s poll are the 30 intervals of the issue's 30 s at the 1 s poll of then (the push mode never polls)."""
+call on each worker a second later must see it. Idle time is counted in poll intervals: 1.5 s at the test's
+0.05 s poll are the 30 intervals of the issue's 30 s at the 1 s poll of then (the push mode never polls)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from tests.gateway_workers import gateway_workers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-IDLE_SECONDS = 3.0
+IDLE_SECONDS = 1.5
 WITHIN_SECONDS = 1.0  # the requirement: from one second after a change, every call sees it
 # globex's apps and their subscriptions to `summarize` before the change: their key is revoked, their
 # subscription suspended, revoked, approved.
@@ -40,7 +40,7 @@ APPS = {
     "waiting": SubscriptionStatus.PENDING,
 }
 MODES = {
-    "embedded-poll": {"REDIS_URL": "", "GATEWAY_SNAPSHOT_POLL_SECONDS": "0.1"},
+    "embedded-poll": {"REDIS_URL": "", "GATEWAY_SNAPSHOT_POLL_SECONDS": "0.05"},
     "redis-push": {"GATEWAY_SNAPSHOT_POLL_SECONDS": "3600"},
 }
 
