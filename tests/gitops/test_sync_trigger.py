@@ -99,7 +99,7 @@ def test_the_schedule_syncs_every_enabled_connection(fake_gitlab, synced_tenant)
 
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_gathers_edits_within_the_debounce_into_one_commit(fake_gitlab, settings):
-    settings.GITOPS_SYNC_DEBOUNCE_SECONDS = 3
+    settings.GITOPS_SYNC_DEBOUNCE_SECONDS = 1.5  # the two edits below take milliseconds
     tenant = build_rich_tenant()
     gitlab_connection_set(
         tenant=tenant, gitlab_url=fake_gitlab.url, project=fake_gitlab.project_path, token=fake_gitlab.token
