@@ -174,6 +174,12 @@ class _Connection(asyncio.Protocol):
             self._timer = self.loop.call_later(self._tick, self._check_deadline)
         return futures
 
+    async def drain(self) -> None:
+        """Write what waits to be written, and wait for every reply (each fails at its own timeout at the latest)."""
+        if self._unsent:
+            self._write()
+        await asyncio.gather(*(future for future, _, _ in self._waiting), return_exceptions=True)
+
     def _write(self) -> None:
         self._write_soon = False
         if self._write_later is not None:
@@ -402,7 +408,9 @@ class RespClient:
         return connection
 
     async def aclose(self) -> None:
-        """Close this event loop's connection (its waiting commands fail)."""
+        """Close this event loop's connection once the commands sent on it are answered (or have timed out): lazy
+        ones included, so that a loop about to end loses no settlement or cache write."""
         connection = self._connections.pop(id(asyncio.get_running_loop()), None)
         if connection is not None:
+            await connection.drain()
             connection.close(RespConnectionError("the client was closed"))

@@ -113,9 +113,11 @@ class Seam:
 
     async def end_of_loop(self) -> None:
         """For a caller on an event loop of its own that is about to end (a Celery task, a synchronous view):
-        write the buffered call records and close this loop's pooled upstream connections, which would
-        otherwise outlive their loop."""
+        let the steps finish what is under way (settlements, cache writes), write the buffered call records, and
+        close this loop's connections (Redis, pooled upstreams), which would otherwise outlive their loop."""
         try:
+            for step in self.steps:
+                await step.end_of_loop()
             await self._sink.flush()
         finally:
             await self._clients.aclose()

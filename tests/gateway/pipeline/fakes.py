@@ -77,3 +77,6 @@ class ListSink:
 
     def emit(self, record: CallRecord) -> None:
         self.records.append(record)
+
+    async def flush(self) -> int:
+        return 0  # nothing buffered: emit keeps every record at once

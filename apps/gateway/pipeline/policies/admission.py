@@ -96,3 +96,7 @@ class CountersStep(PolicyStep):
     async def settled(self) -> None:
         """Wait for the settlements still running in the background (Settler)."""
         await self._settler.settled()
+
+    async def end_of_loop(self) -> None:
+        await self.settled()
+        await self._counters.aclose()

@@ -108,3 +108,7 @@ class PolicyStep:
 
     async def on_failure(self, ctx: CallContext, error: BaseException | None) -> None:
         return None
+
+    async def end_of_loop(self) -> None:
+        """The running event loop is about to end (a synchronous view's or a task's own loop): finish what is
+        under way on it (settlements, writes) and close what is held for it."""

@@ -61,6 +61,9 @@ class CacheStore(Protocol):
         """Add an item in front of `scope`'s list, keep the `cap` most recent; the list lives `ttl` seconds past
         its last addition."""
 
+    async def aclose(self) -> None:
+        """Before the running event loop ends: let the writes sent on it arrive, close what is held for it."""
+
 
 def cache_key(*, tenant_id: int, route_alias: str, service_id: int | None, kind: str, body: dict[str, Any]) -> str:
     """The canonical hash of what decides the answer: same request in any key order → same key."""
@@ -251,9 +254,13 @@ class CacheStep(PolicyStep):
         ctx.outcome(self.name, "stored")
 
     async def settled(self) -> None:
-        """Wait for the semantic indexing still running in the background (tests)."""
+        """Wait for the semantic indexing still running in the background."""
         while self._background:
             await asyncio.gather(*self._background)
+
+    async def end_of_loop(self) -> None:
+        await self.settled()
+        await self._store.aclose()
 
 
 class MemoryCacheStore:
@@ -299,6 +306,9 @@ class MemoryCacheStore:
         items.appendleft(item)
         self._put("v:" + scope, items, sum(len(i) for i in items), ttl)
         return True
+
+    async def aclose(self) -> None:
+        return None
 
     def _live(self, key: str) -> Any:
         found = self._entries.get(key)

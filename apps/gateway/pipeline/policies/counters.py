@@ -82,6 +82,10 @@ class Counters(Protocol):
         """The counters' current values (0 for absent or expired ones), for the control plane's usage pages."""
         ...
 
+    async def aclose(self) -> None:
+        """Before the running event loop ends: let what was sent on it arrive, close what is held for it."""
+        ...
+
 
 class LocalCounters:
     """The counters of one process (the embedded default without Redis). A lock, not the event loop, makes each
@@ -129,3 +133,6 @@ class LocalCounters:
     def read(self, keys: Sequence[str], now: float) -> list[int]:
         with self._lock:
             return [self._get(key, now) for key in keys]
+
+    async def aclose(self) -> None:
+        return None
