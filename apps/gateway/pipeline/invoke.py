@@ -373,8 +373,8 @@ class ServiceInvoker:
         yield RunOutcome(req.request_id, output, usage, record.cost, record.latency_ms)
 
     async def end_of_loop(self) -> None:
-        """For a caller on an event loop of its own that is about to end (a Celery task): write the buffered call
-        records and close this loop's pooled upstream connections, which would otherwise outlive their loop."""
+        """For a caller on an event loop of its own that is about to end (a Celery task, a synchronous view):
+        Seam.end_of_loop."""
         await self._p.end_of_loop()
 
 
