@@ -48,7 +48,7 @@ def subscribed(gateway_setup):
 def test_the_usage_is_read_from_the_gateways_live_counters(live_gateway, subscribed, fake_upstream):
     subscription, secret = subscribed
     fake_upstream.reply = "one two three"
-    wait_for_room("minute", 15)
+    wait_for_room("minute", 6)
     wait_for_room("day", 15)
     answers = [
         httpx.post(

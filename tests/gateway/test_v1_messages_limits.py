@@ -20,7 +20,7 @@ def test_a_rate_limit_is_anthropics_429_with_the_limit_headers(gateway_setup, li
     )
     refresh_snapshot()
     claude = anthropic.Anthropic(base_url=live_gateway, api_key=gateway_setup.secret, max_retries=0)
-    wait_for_room("minute", 10)
+    wait_for_room("minute", 4)
     served = claude.messages.with_raw_response.create(model="smart", max_tokens=10, messages=HI)
     assert served.headers["x-ratelimit-remaining-requests"] == "0"
 

@@ -46,7 +46,7 @@ def test_a_rate_limit_answers_429_in_openais_envelope_with_its_headers(gateway_s
         tenant=gateway_setup.tenant, actor_membership=None, api_key=gateway_setup.key, requests_per_minute=2
     )
     refresh_snapshot()
-    wait_for_room("minute", 10)
+    wait_for_room("minute", 4)
     served = [chat(live_gateway, gateway_setup.secret) for _ in range(2)]
     assert [r.status_code for r in served] == [200, 200]
     assert served[1].headers["x-ratelimit-limit-requests"] == "2"
@@ -68,7 +68,7 @@ def test_tokens_per_minute_count_the_providers_tokens_not_the_estimate(gateway_s
     )
     refresh_snapshot()
     fake_upstream.reply = "one two three four five six"
-    wait_for_room("minute", 10)
+    wait_for_room("minute", 4)
     answers = [chat(live_gateway, gateway_setup.secret) for _ in range(3)]
     usages = [a.json()["usage"] for a in answers]
     assert [(u["prompt_tokens"], u["completion_tokens"]) for u in usages] == [(2, 6)] * 3
