@@ -1,19 +1,23 @@
-"""What the policy seam costs per call: `python bench/policy_seam.py [--calls N] [--baseline COMMIT]`.
+"""What the policy seam costs per call: `python bench/policy_seam.py [--calls N] [--baseline COMMIT] [--redis URL]`.
 
 Runs the pipeline in-process (no HTTP, no database) against a provider client that answers at once with a
-prepared completion, so that what is timed is the gateway's own work per call: with no policy step (the
-default wiring today), and with 3 steps that do nothing at each of their four moments (the seam's own cost per
-step). `--baseline COMMIT` adds the rows of apps/gateway/pipeline/pipeline.py as it was at COMMIT (before the
-seam: 48ee212), loaded from git. Prints the median of 7 interleaved rounds, in CPU µs per call (the process's CPU
-time, which other load on a shared machine disturbs less than the wall clock)."""
+prepared completion, so that what is timed is the gateway's own work per call: with no policy step, and with 3
+steps that do nothing at each of their four moments (the seam's own cost per step); then chat with the real
+limit, budget and cache steps (in-process, and on Redis with `--redis URL` or REDIS_URL), every prompt different
+so that the cache misses. `--baseline COMMIT` adds the rows of apps/gateway/pipeline/pipeline.py as it was at
+COMMIT (before the seam: 48ee212), loaded from git. Prints medians of 7 interleaved rounds, in CPU µs per call
+(the process's CPU time, which other load on a shared machine disturbs less than the wall clock)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import importlib.util
+import itertools
+import os
 import statistics
 import subprocess
 import sys
@@ -33,8 +37,10 @@ from apps.gateway.pipeline.pipeline import GatewayPipeline
 from apps.gateway.pipeline.policies.base import CallContext, PolicyStep
 from apps.gateway.pipeline.records import CallRecord
 from apps.gateway.pipeline.snapshot import (
+    CachePolicy,
     DeploymentEntry,
     KeyEntry,
+    Limits,
     PromptEntry,
     PromptVersionEntry,
     RouteEntry,
@@ -256,9 +262,80 @@ async def main(calls: int, baseline: str | None) -> None:
     print(table(["pipeline", *names], rows))
 
 
+def policy_steps(redis_url: str | None) -> list[PolicyStep]:
+    """The real steps as apps/gateway/wiring.py builds them, on Redis or in-process."""
+    from apps.gateway.pipeline.policies.admission import CountersStep
+    from apps.gateway.pipeline.policies.budgets import BudgetPolicy
+    from apps.gateway.pipeline.policies.cache import CacheStep, MemoryCacheStore
+    from apps.gateway.pipeline.policies.counters import LocalCounters
+    from apps.gateway.pipeline.policies.limits import LimitPolicy
+
+    def unreported(tenant: str, mode: str, error: BaseException) -> None:
+        raise SystemExit(f"the limit store failed: {error}")
+
+    if redis_url is None:
+        return [
+            CacheStep(MemoryCacheStore()),
+            CountersStep(LocalCounters(), [LimitPolicy(), BudgetPolicy()], on_store_error=unreported),
+        ]
+    from apps.gateway.adapters.redis_cache import RedisCacheStore
+    from apps.gateway.adapters.redis_counters import RedisCounters
+
+    counters = RedisCounters(url=redis_url)
+    steps = [CacheStep(RedisCacheStore(url=redis_url, prefix=f"bench:seam:{time.time_ns()}:"))]
+    return [*steps, CountersStep(counters, [LimitPolicy(), BudgetPolicy()], on_store_error=unreported)]
+
+
+async def policy_rows(calls: int, redis_url: str | None) -> None:
+    """Chat with every limit and budget on the tenant and the app and a route cache that misses (every prompt
+    differs): the steps' CPU per call, and the wall time, one call at a time."""
+    every = Limits(
+        requests_per_minute=10**9, tokens_per_minute=10**12, requests_per_day=10**9, requests_per_month=10**9,
+        budget_per_day=Decimal(10**6), budget_per_month=Decimal(10**7),
+    )  # fmt: skip
+    limited = dataclasses.replace(
+        snapshot(), limits={("tenant", 1): every, ("app", 1): every}, route_cache={1: CachePolicy(ttl_seconds=60)}
+    )
+    setups = {"no policy": (snapshot(), [])}
+    setups["limits + budget + cache, in-process"] = (limited, policy_steps(None))
+    if redis_url:
+        setups["limits + budget + cache, Redis"] = (limited, policy_steps(redis_url))
+    numbers = itertools.count()
+
+    def chat_of(pipeline: GatewayPipeline) -> Callable[[], Awaitable[Any]]:
+        async def chat() -> None:
+            body = {"model": "smart", "messages": [{"role": "user", "content": f"a b c d {next(numbers)}"}]}
+            response = await pipeline.chat(request(body))
+            if response.status != 200:
+                raise SystemExit(f"{response.status}: {response.body}")
+
+        return chat
+
+    calls_of = {}
+    for label, (snap, steps) in setups.items():
+        ports = {"config": Config(snap), "keys": Verifier(), "clients": Pool(), "sink": NullSink()}
+        calls_of[label] = chat_of(GatewayPipeline(**ports, steps=steps))
+        for _ in range(300):
+            await calls_of[label]()  # warm: the tokenizer, the connection, the script
+    cpu: dict[str, list[float]] = {label: [] for label in setups}
+    wall: dict[str, list[float]] = {label: [] for label in setups}
+    for _ in range(ROUNDS):
+        for label, call in calls_of.items():
+            started = time.perf_counter()
+            cpu[label].append(await timed_us(call, calls))
+            wall[label].append((time.perf_counter() - started) / calls * 1e6)
+    print(f"\nchat with policies: µs per call, median of {ROUNDS} rounds of {calls:,} calls, one at a time")
+    rows = [
+        [label, f"{statistics.median(cpu[label]):.1f}", f"{statistics.median(wall[label]):.1f}"] for label in setups
+    ]
+    print(table(["pipeline", "CPU µs", "wall µs"], rows))
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument("--baseline", help="a commit whose pipeline.py to time alongside (e.g. 48ee212)")
+    parser.add_argument("--redis", help="a Redis URL: adds the policy row on Redis (REDIS_URL by default)")
     args = parser.parse_args()
     asyncio.run(main(args.calls, args.baseline))
+    asyncio.run(policy_rows(args.calls, args.redis or os.environ.get("REDIS_URL")))
