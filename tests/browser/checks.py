@@ -81,3 +81,10 @@ def check_page(page: Page, name: str, width: int) -> list[str]:
         )
     screenshot(page, f"{name}-{width}")
     return problems
+
+
+def assert_page_passes(page: Page, name: str) -> None:
+    """The one check every journey makes of a page as it is now, at the window's width: fails the test with all the
+    problems check_page finds (so one run names every violation, not only the first)."""
+    problems = check_page(page, name, page.evaluate("innerWidth"))
+    assert not problems, "\n".join(problems)

@@ -22,7 +22,7 @@ from apps.catalog.services import service_set_lifecycle
 from apps.prompts.services import prompt_service_create
 from apps.providers.services import deployment_add, model_create, provider_create, route_create
 from apps.tenants.models import Role
-from tests.browser.checks import WIDTHS, check_page
+from tests.browser.checks import WIDTHS, assert_page_passes
 from tests.conftest import FAKE_KEY
 from tests.factories import PASSWORD, MembershipFactory, PlanFactory, TenantFactory, UserFactory
 from tests.gateway import conftest as gateway_fixtures
@@ -39,11 +39,6 @@ SCHEMA = {
     },
     "required": ["text"],
 }
-
-
-def _check_page(page: Page, name: str) -> None:
-    problems = check_page(page, f"consumer-{name}", page.evaluate("innerWidth"))
-    assert not problems, problems
 
 
 def _refresh_snapshot() -> None:
@@ -98,7 +93,7 @@ def test_a_developer_subscribes_gets_approved_calls_the_service_and_tries_it(
     _log_in(page, base, "dev-user", "/catalog/")
     page.get_by_label("Search").fill("summar")
     page.get_by_role("button", name="Filter").click()
-    _check_page(page, "01-catalog-search")
+    assert_page_passes(page, "consumer-01-catalog-search")
     page.get_by_role("link", name="Summarize").click()
 
     # Subscribe from the service page: app, plan and purpose; it waits for Acme.
@@ -108,13 +103,13 @@ def test_a_developer_subscribes_gets_approved_calls_the_service_and_tries_it(
     page.get_by_label("App", exact=True).select_option(label="Globex bot")
     page.get_by_label("Plan").select_option(label="Free")
     page.get_by_label("Purpose").fill("Summaries of support tickets, ~2,000 a month")
-    _check_page(page, "02-service-subscribe")
+    assert_page_passes(page, "consumer-02-service-subscribe")
     page.get_by_role("button", name="Request subscription").click()
     expect(page.get_by_text("Globex bot asked for the Free plan: Acme decides.")).to_be_visible()
     expect(page.locator("#subscribe .badge")).to_have_text("Pending approval")
     subscription = Subscription.objects.get(service=published)
     assert (subscription.status, subscription.app.slug) == ("pending", "globex-bot")
-    _check_page(page, "03-service-pending")
+    assert_page_passes(page, "consumer-03-service-pending")
 
     # An Acme admin approves it in the queue.
     admin = browser.new_page(viewport={"width": width, "height": 900})
@@ -157,14 +152,14 @@ def test_a_developer_subscribes_gets_approved_calls_the_service_and_tries_it(
     expect(page.locator("#try-it-curl")).to_contain_text("Bearer $GATEWAY_API_KEY")
     assert fake_upstream.requests[-1].body["messages"][-1]["content"] == "Summarize in de: Meeting moved to Friday"
     assert secret not in page.content()
-    _check_page(page, "04-try-it")
+    assert_page_passes(page, "consumer-04-try-it")
     page.get_by_text("Send raw JSON instead").click()
     page.get_by_label("Body (JSON)").fill('{"text": "Raw and ready"}')
     page.get_by_role("button", name="Send JSON").click()
     expect(page.locator("#try-it-curl")).to_contain_text("Raw and ready")  # the new answer is in
     expect(page.locator("#try-it [data-status]")).to_have_text("HTTP 200")
     assert fake_upstream.requests[-1].body["messages"][-1]["content"] == "Summarize in en: Raw and ready"
-    _check_page(page, "05-try-it-raw")
+    assert_page_passes(page, "consumer-05-try-it-raw")
     tried = CallLog.objects.filter(endpoint="try_it", app_id=subscription.app_id)
     assert tried.filter(status=200).count() == 2
 
@@ -181,4 +176,4 @@ def test_a_service_hidden_since_the_page_was_shown_is_refused_in_the_panel(page:
         "No service 'summarize' is visible to Globex: nothing was requested."
     )
     assert not Subscription.objects.exists()
-    _check_page(page, "06-service-hidden")
+    assert_page_passes(page, "consumer-06-service-hidden")

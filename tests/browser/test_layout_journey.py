@@ -97,6 +97,7 @@ MAIN_PAGES = [
     ("home", "/"),
     ("catalog", "/catalog/"),
     ("service", "/catalog/summarize/"),
+    ("openapi", "/catalog/summarize/openapi/"),
     ("apps", "/apps/"),
     ("app", "/apps/billing-bot/"),
     ("subscriptions", "/subscriptions/"),

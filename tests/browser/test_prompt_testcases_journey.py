@@ -2,15 +2,14 @@
 desktop (1,440 px), against the portal served as in production (its ASGI application under uvicorn, so the
 playground's answer really streams) and a fake OpenAI upstream behind the prompt's route: the run of the draft shows
 one case passing and one failing; the playground runs the draft and the live version side by side and shows each
-answer as it streams, with latency, tokens and cost. No page is wider than the screen; screenshots go to
-test-artifacts/screenshots/."""
+answer as it streams, with latency, tokens and cost. No page is wider than the screen and axe-core finds no critical
+or serious violation on any; screenshots go to test-artifacts/screenshots/prompts-*."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import uvicorn
@@ -20,25 +19,16 @@ from playwright.sync_api import Page, expect
 from apps.analytics.models import CallLog
 from apps.prompts.models import PromptTestRun
 from apps.prompts.services import prompt_test_case_create
+from tests.browser.checks import WIDTHS, assert_page_passes
 from tests.factories import PASSWORD
 from tests.prompts import conftest as prompts_fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-WIDTHS = [390, 1440]
 
 # Fixtures of the prompts tests: the prompt `summarize` on the fake upstream (v1 live, v2 draft); a fresh pipeline.
 draft = prompts_fixtures.draft
 fresh_gateway = prompts_fixtures.fresh_gateway
-
-
-def _check_page(page: Page, name: str, width: int) -> None:
-    """No horizontal scroll of the page (tables and code scroll inside their boxes), then a screenshot."""
-    scroll_width = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll_width <= page.evaluate("innerWidth"), f"{name} is {scroll_width} px wide at {width} px"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"prompts-{name}-{width}.png", full_page=True)
 
 
 @pytest.fixture
@@ -95,7 +85,7 @@ def test_a_developer_runs_the_test_cases_of_a_draft_and_plays_with_two_versions(
     expect(page).to_have_title("Test cases of Summarize · AI Gateway")
     expect(page.locator("#test-cases tbody tr")).to_have_count(2)
     expect(page.get_by_label("Version to test")).to_have_value(str(draft.number))  # the draft, by default
-    _check_page(page, "testcases", width)
+    assert_page_passes(page, "prompts-testcases")
 
     page.get_by_role("button", name="Run 2 cases").click()
     run = PromptTestRun.objects.get()
@@ -105,7 +95,7 @@ def test_a_developer_runs_the_test_cases_of_a_draft_and_plays_with_two_versions(
     failed = page.locator('.test-result[data-case="mentions the cat"][data-passed="false"]')
     expect(failed).to_contain_text("Check 1 (contains): does not contain 'cat'.")
     expect(page.locator(".test-run-summary")).to_contain_text("1 passed, 1 failed of 2")
-    _check_page(page, "testrun", width)
+    assert_page_passes(page, "prompts-testrun")
 
     page.get_by_role("link", name="All test cases").click()
     page.get_by_role("link", name="Playground →").click()
@@ -130,7 +120,7 @@ def test_a_developer_runs_the_test_cases_of_a_draft_and_plays_with_two_versions(
         expect(panel.locator("[data-output]")).to_have_text("This is a test.")
         expect(panel.locator("[data-stats]")).to_contain_text(" tokens · $")
     assert page.evaluate("window.outputWrites") > 2  # several deltas, then the whole answer
-    _check_page(page, "playground", width)
+    assert_page_passes(page, "prompts-playground")
 
     sent = [request.body["messages"][-1]["content"] for request in fake_upstream.requests[-2:]]
     assert sorted(sent) == [

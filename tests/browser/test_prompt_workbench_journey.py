@@ -20,7 +20,7 @@ from apps.catalog.services import service_set_lifecycle
 from apps.prompts.services import prompt_service_create
 from apps.providers.services import deployment_add, model_create, provider_create, route_create
 from apps.tenants.models import Role
-from tests.browser.checks import check_page
+from tests.browser.checks import assert_page_passes
 from tests.conftest import FAKE_KEY
 from tests.factories import PASSWORD, AppFactory, MembershipFactory, TenantFactory, UserFactory
 from tests.gateway import conftest as gateway_fixtures
@@ -31,12 +31,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 _fresh_gateway = gateway_fixtures._fresh_gateway
 live_gateway = gateway_fixtures.live_gateway
 SCHEMA = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
-
-
-def _check_page(page: Page, name: str) -> None:
-    """No horizontal scroll and no critical or serious axe-core violation; a screenshot either way."""
-    problems = check_page(page, f"prompts-{name}", page.evaluate("innerWidth"))
-    assert not problems, problems
 
 
 def _invoke(base: str, secret: str, fake_upstream) -> tuple[str, str]:
@@ -128,7 +122,7 @@ def test_an_admin_edits_previews_publishes_and_rolls_back_a_prompt(
     user_template = page.get_by_label("User template")
     user_template.fill("two:\n{{ txet }}")
     expect(page.locator("#id_user_template_problems")).to_contain_text("Line 2: txet is not declared")
-    _check_page(page, "editor-error")
+    assert_page_passes(page, "prompts-editor-error")
     user_template.fill("two: {{ text }}")
     expect(page.locator("#check-summary")).to_contain_text("No problems found")
     expect(page.locator("#id_user_template_problems")).to_be_empty()
@@ -136,7 +130,7 @@ def test_an_admin_edits_previews_publishes_and_rolls_back_a_prompt(
     page.get_by_label("Sample variables").fill('{"text": "hi"}')
     page.get_by_role("button", name="Preview").click()
     expect(page.locator("#preview pre")).to_have_text("two: hi")
-    _check_page(page, "editor-preview")
+    assert_page_passes(page, "prompts-editor-preview")
     page.get_by_label("Change note").fill("shorter")
     page.get_by_role("button", name="Save as draft").click()
     expect(page.get_by_text("Version 2 is saved as a draft")).to_be_visible()
@@ -146,11 +140,11 @@ def test_an_admin_edits_previews_publishes_and_rolls_back_a_prompt(
     expect(page.get_by_text("Version 2 is live")).to_be_visible()
     assert asked[-1].startswith("Publish v2 of Echo prompt?")
     assert _invoke(live_gateway, secret, fake_upstream) == ("2", "two: hi")
-    _check_page(page, "prompt-page")
+    assert_page_passes(page, "prompts-prompt-page")
 
     page.get_by_role("button", name="Compare").click()
     expect(page.locator("ins", has_text="two: {{ text }}")).to_be_visible()
-    _check_page(page, "diff")
+    assert_page_passes(page, "prompts-diff")
     page.go_back()
 
     page.get_by_role("button", name="Roll back to v1").click()
@@ -166,7 +160,7 @@ def test_an_admin_edits_previews_publishes_and_rolls_back_a_prompt(
     }
     for name, path in pages.items():
         page.goto(f"{live_server.url}/prompts/{path}")
-        _check_page(page, name)
+        assert_page_passes(page, f"prompts-{name}")
 
 
 def test_a_viewer_sees_no_edit_button_and_gets_403_on_the_editor(page: Page, live_server, prompt_api):
@@ -179,4 +173,4 @@ def test_a_viewer_sees_no_edit_button_and_gets_403_on_the_editor(page: Page, liv
     response = page.goto(f"{live_server.url}/prompts/echo-prompt/edit/")
     assert response.status == 403
     expect(page.get_by_text("This page needs the developer role in Acme")).to_be_visible()
-    _check_page(page, "viewer-403")
+    assert_page_passes(page, "prompts-viewer-403")

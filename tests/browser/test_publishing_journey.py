@@ -2,13 +2,12 @@
 admin goes from the catalog to the tenant's services and creates a prompt API (a template error is shown at its
 field, the description is previewed), adds a plan (a negative limit is stopped at its field), publishes it,
 deprecates it with a sunset date (one in the past is refused at its field) and retires it, each after a
-confirmation, which closes another tenant's subscription. No page is wider than the screen; screenshots of each page
-go to test-artifacts/screenshots/."""
+confirmation, which closes another tenant's subscription. No page is wider than the screen and axe-core finds no
+critical or serious violation on any; screenshots go to test-artifacts/screenshots/publishing-*."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -17,20 +16,10 @@ from playwright.sync_api import Page, expect
 from apps.access.models import Subscription, SubscriptionStatus
 from apps.catalog.models import Lifecycle, Service
 from apps.prompts.models import PromptTemplate
+from tests.browser.checks import WIDTHS, assert_page_passes
 from tests.factories import PASSWORD, AppFactory, SubscriptionFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-WIDTHS = [390, 1440]
-
-
-def _check_page(page: Page, name: str, width: int) -> None:
-    """No horizontal scroll of the page (tables and code scroll inside their boxes), then a screenshot."""
-    scroll_width = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll_width <= page.evaluate("innerWidth"), f"{name} is {scroll_width} px wide at {width} px"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"publishing-{name}-{width}.png", full_page=True)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -46,12 +35,12 @@ def test_an_admin_creates_publishes_deprecates_and_retires_a_service(
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("link", name="Services Acme publishes →").click()
     expect(page.get_by_role("heading", name="No services yet")).to_be_visible()
-    _check_page(page, "01-services-empty", width)
+    assert_page_passes(page, "publishing-01-services-empty")
 
     # A new prompt API; a template that uses an undeclared variable is refused at its field, the rest kept.
     page.get_by_role("button", name="Create your first service").click()
     expect(page).to_have_title("New service · AI Gateway")
-    _check_page(page, "02-new-service", width)
+    assert_page_passes(page, "publishing-02-new-service")
     page.get_by_label("Model API").check()
     expect(page.get_by_label("User template")).to_be_hidden()  # prompt fields only for prompt APIs
     page.get_by_label("Prompt API").check()
@@ -70,14 +59,14 @@ def test_an_admin_creates_publishes_deprecates_and_retires_a_service(
     page.get_by_role("button", name="Create draft").click()
     expect(page.locator("#id_user_template_error")).to_contain_text("txet")
     expect(page.get_by_label("Summary")).to_have_value("Shorter text, same meaning")
-    _check_page(page, "03-new-service-error", width)
+    assert_page_passes(page, "publishing-03-new-service-error")
     page.get_by_label("User template").fill("Summarize: {{ text }}")
     page.get_by_role("button", name="Create draft").click()
 
     expect(page).to_have_url(f"{live_server.url}/catalog/summarize/manage/")
     expect(page.get_by_text("Summarize is created, as a draft")).to_be_visible()
     assert PromptTemplate.objects.get(service__slug="summarize").live_version.number == 1
-    _check_page(page, "04-manage-draft", width)
+    assert_page_passes(page, "publishing-04-manage-draft")
 
     # A plan: a negative limit is stopped at its field by the browser already (the server refuses it too: the
     # view tests), and nothing is sent.
@@ -88,7 +77,7 @@ def test_an_admin_creates_publishes_deprecates_and_retires_a_service(
     page.get_by_role("button", name="Add plan").click()
     assert page.get_by_label("Requests per day").evaluate("field => field.validity.rangeUnderflow")
     expect(page).to_have_url(f"{live_server.url}/catalog/summarize/plans/")
-    _check_page(page, "05-plan-form", width)
+    assert_page_passes(page, "publishing-05-plan-form")
     page.get_by_label("Requests per day").fill("1000")
     page.get_by_label("Monthly budget", exact=True).fill("50")
     page.get_by_role("button", name="Add plan").click()
@@ -98,7 +87,7 @@ def test_an_admin_creates_publishes_deprecates_and_retires_a_service(
     expect(page.get_by_text("Summarize is published")).to_be_visible()
     assert asked == []  # publishing asks nothing
     expect(page.locator("h1 .badge")).to_have_text("Published")
-    _check_page(page, "06-manage-published", width)
+    assert_page_passes(page, "publishing-06-manage-published")
 
     # Another tenant's app subscribes (its own pages are another issue's), then the service is deprecated.
     service = Service.objects.get(slug="summarize")
@@ -110,17 +99,17 @@ def test_an_admin_creates_publishes_deprecates_and_retires_a_service(
     page.get_by_role("button", name="Deprecate").click()
     expect(page.locator("#id_sunset_on_error")).to_have_text("The sunset date must be after today.")
     expect(page.locator("h1 .badge")).to_have_text("Published")
-    _check_page(page, "07-deprecate-error", width)
+    assert_page_passes(page, "publishing-07-deprecate-error")
     sunset = timezone.localdate() + timedelta(days=30)
     page.get_by_label("Sunset date").fill(sunset.isoformat())
     page.get_by_role("button", name="Deprecate").click()
     expect(page.get_by_text("Summarize is deprecated")).to_be_visible()
     expect(page.get_by_text(f"to be retired on {sunset:%Y-%m-%d}")).to_be_visible()
-    _check_page(page, "08-manage-deprecated", width)
+    assert_page_passes(page, "publishing-08-manage-deprecated")
 
     page.get_by_role("link", name="Its catalog page →").click()
     expect(page.locator(".message-warning")).to_contain_text(f"will be retired on {sunset:%-d %B %Y}")
-    _check_page(page, "09-catalog-deprecated", width)
+    assert_page_passes(page, "publishing-09-catalog-deprecated")
     page.get_by_role("button", name="Manage this service").click()
 
     page.get_by_role("button", name="Retire").click()
@@ -131,11 +120,11 @@ def test_an_admin_creates_publishes_deprecates_and_retires_a_service(
         "Retire Summarize for good",
     ]
     expect(page.get_by_role("button", name="Publish")).to_have_count(0)  # retired is final
-    _check_page(page, "10-manage-retired", width)
+    assert_page_passes(page, "publishing-10-manage-retired")
     assert Service.objects.get(slug="summarize").lifecycle == Lifecycle.RETIRED
     assert Subscription.objects.get(pk=subscription.pk).status == SubscriptionStatus.REVOKED
 
     page.goto(f"{live_server.url}/services/")
     expect(page.locator("tbody tr")).to_have_count(1)
     expect(page.locator("tbody .badge")).to_have_text("Retired")
-    _check_page(page, "11-services", width)
+    assert_page_passes(page, "publishing-11-services")
