@@ -1,5 +1,5 @@
-"""OpenAI chat-completions ⇄ Anthropic Messages API, as pure functions (no I/O), for the `anthropic` client now
-and for the canonical model of issue 13 later.
+"""OpenAI chat-completions (the gateway's canonical format) ⇄ Anthropic Messages API, as pure functions (no I/O),
+for the `anthropic` client.
 
 Request (OpenAI → Anthropic), the rules where the two differ:
 - `system`/`developer` messages become the top-level `system` (in order, wherever they were);
