@@ -1,8 +1,9 @@
-"""The try-it panel of a service's page: invoke the service as one of my apps, server-side on my session (no key in
+"""The try-it panel of a service's page: call the service as one of my apps, server-side on my session (no key in
 the page), and see the answer, its headers, the latency and the same call as curl.
 
-The input is a form generated from the top-level properties of the service's input schema, or the whole body as
-raw JSON. The call runs through the gateway's real invoke path (subscription, input schema, prompt, route, call log)
+The input (forms_try_it.py) is, for a prompt API, a form generated from the top-level properties of its input
+schema; for a model API, a chat (system and user message, max_tokens, temperature); or the whole body as raw JSON.
+The call runs through the gateway's real path — a prompt API's invocation, a model API's /v1 chat completion —
 behind the catalog's ServiceTrier port: the control plane never imports the gateway. Whoever may manage an app may
 act for it, as for its keys; the pipeline then asks for the app's approved subscription like for any call."""
 
@@ -11,105 +12,34 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from apps.access import selectors
+from apps.access.forms_try_it import FORM, RAW, ChatTryItForm, TryItForm
 from apps.access.models import App
 from apps.access.views_subscribe import my_apps, require_developer
 from apps.catalog import docs, openapi
-from apps.catalog.models import Service
+from apps.catalog.models import Service, ServiceKind
 from apps.catalog.selectors import service_get_visible
 from apps.catalog.services.ports import TryItCall, TryItResult, service_trier
 from apps.tenants.models import Role
 from apps.tenants.web import tenant_required
 
-FORM, RAW = "form", "raw"
-BOOLEANS = {"true": True, "false": False}
-SHORT_TEXT = 120  # strings allowed no longer than this get a one-line input; others a text area
 
-
-def _typed_field(schema: Any, *, label: str, required: bool) -> forms.Field:
-    """A form field for one top-level property: strings, numbers, integers, booleans and enums typed; anything else
-    (objects, arrays, references) is typed as JSON."""
-    schema = schema if isinstance(schema, dict) else {}
-    common = {"label": label, "required": required, "help_text": schema.get("description", "")}
-    kind = schema.get("type")
-    if isinstance(schema.get("enum"), list):
-        choices = [("", "—")] + [(json.dumps(value), str(value)) for value in schema["enum"]]
-        return forms.TypedChoiceField(choices=choices, coerce=json.loads, empty_value=None, **common)
-    if kind == "boolean":
-        choices = [("", "—"), ("true", "true"), ("false", "false")]
-        return forms.TypedChoiceField(choices=choices, coerce=BOOLEANS.__getitem__, empty_value=None, **common)
-    if kind == "integer":
-        return forms.IntegerField(**common)
-    if kind == "number":
-        return forms.FloatField(**common)
-    if kind == "string":
-        short = schema.get("maxLength", SHORT_TEXT + 1) <= SHORT_TEXT
-        return forms.CharField(widget=None if short else forms.Textarea(attrs={"rows": 3}), strip=False, **common)
-    common["help_text"] = " ".join(filter(None, [common["help_text"], "As JSON."]))
-    return forms.JSONField(widget=forms.Textarea(attrs={"rows": 3}), **common)
-
-
-class TryItForm(forms.Form):
-    """The app to call as, then the input: one field per top-level property (mode "form", field_<n> for the n-th
-    property, whatever its name) or the body as JSON (mode "raw")."""
-
-    app = forms.ChoiceField(label="Call as app")
-    raw = forms.CharField(label="Body (JSON)", required=False, strip=False, widget=forms.Textarea(attrs={"rows": 8}))
-
-    def __init__(self, data: Any = None, *, apps: list[App], service: Service, mode: str) -> None:
-        super().__init__(data, prefix=mode)
-        self.mode = mode
-        self.apps = {app.slug: app for app in apps}
-        self.fields["app"].choices = [(app.slug, app.name) for app in apps]
-        schema = service.input_schema if isinstance(service.input_schema, dict) else {}
-        required = list(schema.get("required") or [])
-        # Required ones first, in their order, then the others by name: the stored schema (jsonb) keeps no key order.
-        order = {name: n for n, name in enumerate(required)}
-        properties = (schema.get("properties") or {}).items() if mode == FORM else ()
-        self.properties = sorted(properties, key=lambda item: (order.get(item[0], len(order)), item[0]))
-        for number, (name, prop) in enumerate(self.properties):
-            self.fields[f"field_{number}"] = _typed_field(prop, label=name, required=name in required)
-        if mode == FORM:
-            del self.fields["raw"]
-        else:
-            self.fields["raw"].required = True
-            self.fields["raw"].initial = json.dumps(docs.example_body(schema), indent=2, ensure_ascii=False)
-
-    def clean_raw(self) -> Any:
-        try:
-            return json.loads(self.cleaned_data["raw"])
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
-
-    def body(self) -> Any:
-        if self.mode == RAW:
-            return self.cleaned_data["raw"]
-        values = ((name, self.cleaned_data[f"field_{n}"]) for n, (name, _) in enumerate(self.properties))
-        return {name: value for name, value in values if value not in (None, "")}
-
-    def add_input_errors(self, fields: dict[str, str]) -> None:
-        """The pipeline's error.fields (path → problem) at the field they concern, or above the form."""
-        numbers = {name: n for n, (name, _) in enumerate(self.properties)}
-        for path, problem in fields.items():
-            top = path.split(".")[0]
-            if self.mode == RAW:
-                self.add_error("raw", f"{path}: {problem}")
-            elif top in numbers:
-                self.add_error(f"field_{numbers[top]}", problem if path == top else f"{path}: {problem}")
-            else:
-                self.add_error(None, f"{path}: {problem}")
+def _own_model_api(request: HttpRequest, service: Service) -> bool:
+    # The owners' apps call their model API's route by its alias, without a subscription (resolve_route on /v1).
+    return service.kind == ServiceKind.MODEL and service.tenant_id == request.tenant.pk
 
 
 def _callers(request: HttpRequest, service: Service) -> list[App]:
     """My apps that may call the service: all of them for a service of my own tenant that asks no subscription of its
-    own apps, else those with an active subscription (the pipeline checks again, from its snapshot)."""
+    own apps (a model API never does), else those with an active subscription (the pipeline checks again, from its
+    snapshot)."""
     apps = my_apps(request)
-    if service.tenant_id == request.tenant.pk and not request.tenant.require_internal_subscriptions:
+    own = service.tenant_id == request.tenant.pk
+    if own and (service.kind == ServiceKind.MODEL or not request.tenant.require_internal_subscriptions):
         return apps
     active = set(
         selectors.subscription_list_active().filter(service=service, app__in=apps).values_list("app_id", flat=True)
@@ -117,9 +47,18 @@ def _callers(request: HttpRequest, service: Service) -> list[App]:
     return [app for app in apps if app.pk in active]
 
 
+def _form(
+    request: HttpRequest, service: Service, *, apps: list[App], mode: str, data: Any = None
+) -> TryItForm | ChatTryItForm:
+    if service.kind == ServiceKind.MODEL:
+        model = service.route.alias if _own_model_api(request, service) else service.slug
+        return ChatTryItForm(data, apps=apps, model=model, mode=mode)
+    return TryItForm(data, apps=apps, service=service, mode=mode)
+
+
 def _panel(request: HttpRequest, service: Service, context: dict[str, Any], status: int = 200) -> HttpResponse:
     apps = _callers(request, service) if request.membership.has_role(Role.DEVELOPER) else []
-    forms_by_mode = {mode: TryItForm(apps=apps, service=service, mode=mode) for mode in (FORM, RAW)}
+    forms_by_mode = {mode: _form(request, service, apps=apps, mode=mode) for mode in (FORM, RAW)}
     if "form" in context:
         forms_by_mode[context["form"].mode] = context["form"]
     context = {
@@ -133,15 +72,27 @@ def _panel(request: HttpRequest, service: Service, context: dict[str, Any], stat
     return render(request, "catalog/_try_it_panel.html", context, status=status)
 
 
+def _chat_text(body: Any) -> str | None:
+    """A chat completion's answer text (choices[0].message.content), None when there is none."""
+    try:
+        content = body["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return content if isinstance(content, str) else None
+
+
 def _shown(service: Service, request: HttpRequest, body: Any, result: TryItResult) -> dict[str, Any]:
     document = openapi.service_openapi(service, server_url=request.build_absolute_uri("/").rstrip("/"))
     url, _ = docs.call_example(document)
+    error = result.body.get("error") if isinstance(result.body, dict) else None
     return {
         "status": result.status,
         "ok": 200 <= result.status < 300,
         "latency_ms": result.latency_ms,
         "headers": sorted(result.headers.items()),
         "body": json.dumps(result.body, indent=2, ensure_ascii=False),
+        "error": error.get("message", "") if isinstance(error, dict) else "",
+        "answer": _chat_text(result.body) if service.kind == ServiceKind.MODEL else None,
         "curl": docs.curl_snippet(url=url, body=body),
     }
 
@@ -156,7 +107,7 @@ def service_try_it(request: HttpRequest, slug: str) -> HttpResponse:
         return _panel(request, service, {})
     require_developer(request)
     mode = RAW if request.POST.get("mode") == RAW else FORM
-    form = TryItForm(request.POST, apps=_callers(request, service), service=service, mode=mode)
+    form = _form(request, service, apps=_callers(request, service), mode=mode, data=request.POST)
     if not form.is_valid():
         return _panel(request, service, {"form": form, "open_raw": mode == RAW}, status=400)
     app, body = form.apps[form.cleaned_data["app"]], form.body()
@@ -168,7 +119,8 @@ def service_try_it(request: HttpRequest, slug: str) -> HttpResponse:
         service_slug=service.slug,
         body=body,
     )
-    result = service_trier()(call)
+    trier = service_trier()
+    result = trier.chat(call) if service.kind == ServiceKind.MODEL else trier(call)
     form.add_input_errors(dict(result.field_errors))
     context = {"form": form, "open_raw": mode == RAW, "result": _shown(service, request, body, result)}
     return _panel(request, service, context, status=400 if result.field_errors else 200)

@@ -66,7 +66,12 @@ def parse_json_body(request: HttpRequest) -> Any:
 
 def parse_body(request: HttpRequest, schema: type[BaseModel]) -> dict[str, Any]:
     """A JSON object that the schema accepts; a 400 naming the parameter at fault otherwise."""
-    body = parse_json_body(request)
+    return checked_body(parse_json_body(request), schema)
+
+
+def checked_body(body: Any, schema: type[BaseModel]) -> dict[str, Any]:
+    """`body` if it is a JSON object that the schema accepts (the edge's check, for a body that came another way
+    than HTTP: the try-it panel's); a 400 naming the parameter at fault otherwise."""
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     try:

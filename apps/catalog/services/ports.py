@@ -7,7 +7,8 @@ only downward imports). Each registers its callable once, in its AppConfig.ready
   transaction, so that a failure leaves the service as it was.
 
 And where the catalog's try-it panel reaches the data plane, which the control plane never imports: the gateway
-registers a ServiceTrier that runs one invocation through the real invoke path as a given app."""
+registers a ServiceTrier that runs one call through the real data-plane path as a given app: a prompt API's
+invocation, or a model API's chat completion."""
 
 from __future__ import annotations
 
@@ -45,8 +46,9 @@ def run_retire_hooks(*, service: Service, actor_membership: Membership | None) -
 
 @dataclass(frozen=True)
 class TryItCall:
-    """One invocation of a service as an app, for a person whose session may act for that app (no key: the view
-    checked the person). Plain data, so the data plane needs no model instance."""
+    """One call of a service as an app, for a person whose session may act for that app (no key: the view checked
+    the person). Plain data, so the data plane needs no model instance. `body` is the invocation's input, or for a
+    model API the chat completion request (its "model" names the service as the app calls it)."""
 
     tenant_id: int
     tenant_slug: str
@@ -58,8 +60,9 @@ class TryItCall:
 
 @dataclass(frozen=True)
 class TryItResult:
-    """The invocation's answer as the app would see it: status, JSON body (the answer or the error envelope) and
-    headers, with the gateway's latency and, for an input refused by the schema, the problem of each field."""
+    """The answer as the app would see it: status, JSON body (the answer or the error envelope) and headers, with
+    the gateway's latency and, for a refused input, the problem of each field (an invocation's schema errors by
+    path; a chat completion's 400 at the parameter it names)."""
 
     status: int
     body: Any
@@ -71,6 +74,9 @@ class TryItResult:
 class ServiceTrier(Protocol):
     def __call__(self, call: TryItCall) -> TryItResult:
         """From synchronous code: the invocation on an event loop of its own, recorded in the call log."""
+
+    def chat(self, call: TryItCall) -> TryItResult:
+        """The same for a model API: one chat completion, not streamed, through the /v1 path."""
 
 
 _trier: ServiceTrier | None = None

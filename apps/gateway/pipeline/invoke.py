@@ -168,10 +168,7 @@ class ServiceInvoker:
         service: ServiceEntry | None = None
         ctx: CallContext | None = None
         try:
-            key = caller or await p.authenticate(snapshot, req.api_key)
-            p.identify(record, key)
-            if caller is not None:
-                record.key_prefix = ""  # try-it: no key was used
+            key = await p.caller_or_key(snapshot, record, req, caller)
             require_gateway_scope(key)  # invoking is a gateway call: a catalog-only key reads the catalog, no more
             service, subscription = self.authorize(snapshot, key, slug, p.now())
             record.service_id = service.service_id

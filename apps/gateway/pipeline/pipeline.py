@@ -115,13 +115,25 @@ class GatewayPipeline(Seam):
 
         return call
 
-    async def _authorized(self, req: GatewayRequest, endpoint: str, *, stream: bool = False) -> CallContext:
-        """/v1's steps before the call: the key, the model, the context of the call."""
+    async def caller_or_key(
+        self, snapshot: Snapshot, record: CallRecord, req: GatewayRequest, caller: KeyEntry | None
+    ) -> KeyEntry:
+        """Who calls: the app of the request's key, or for the portal's try-it panel the app `caller` names, whom
+        the person's session was allowed to act for (no key to verify, so none is recorded)."""
+        key = caller or await self.authenticate(snapshot, req.api_key)
+        self.identify(record, key)
+        if caller is not None:
+            record.key_prefix = ""
+        return key
+
+    async def _authorized(
+        self, req: GatewayRequest, endpoint: str, *, stream: bool = False, caller: KeyEntry | None = None
+    ) -> CallContext:
+        """/v1's steps before the call: the key (or the try-it panel's app), the model, the context of the call."""
         snapshot, record = await self.begin(req, endpoint)
         record.stream = stream
         try:
-            key = await self.authenticate(snapshot, req.api_key)
-            self.identify(record, key)
+            key = await self.caller_or_key(snapshot, record, req, caller)
             return self.model_context(req, record, snapshot, key, stream=stream)
         except GatewayError as exc:
             raise _Refused(self.fail(req, record, exc)) from exc
@@ -155,13 +167,14 @@ class GatewayPipeline(Seam):
             return _service_model(service)
         raise ModelNotFound(f"The model {model_id!r} does not exist or you do not have access to it.", param="model")
 
-    async def refuse(self, req: GatewayRequest, refusal: GatewayError, *, endpoint: str) -> GatewayResponse:
+    async def refuse(
+        self, req: GatewayRequest, refusal: GatewayError, *, endpoint: str, caller: KeyEntry | None = None
+    ) -> GatewayResponse:
         """A request whose body the edge refused: the key is checked first, as for any call (a bad key is a 401
         whatever the body), then the refusal is answered and recorded."""
         snapshot, record = await self.begin(req, endpoint)
         try:
-            key = await self.authenticate(snapshot, req.api_key)
-            self.identify(record, key)
+            key = await self.caller_or_key(snapshot, record, req, caller)
             require_gateway_scope(key)
         except GatewayError as exc:
             refusal = exc
@@ -187,9 +200,15 @@ class GatewayPipeline(Seam):
         headers = self.finish(req, ctx.record, outcome) | ctx.headers
         return GatewayResponse(status=200, body=body, headers=headers, record=ctx.record)
 
-    async def chat(self, req: GatewayRequest) -> GatewayResponse:
+    async def chat_as_app(self, req: GatewayRequest, *, caller: KeyEntry) -> GatewayResponse:
+        """The portal's try-it panel of a model API: chat as the app `caller` names — no key to verify — then
+        exactly chat's steps, recorded as a "try_it" call of the app."""
+        return await self.chat(req, caller=caller)
+
+    async def chat(self, req: GatewayRequest, *, caller: KeyEntry | None = None) -> GatewayResponse:
         try:
-            ctx = await self._authorized(req, "chat", stream=bool(req.body.get("stream")))
+            endpoint = "chat" if caller is None else "try_it"
+            ctx = await self._authorized(req, endpoint, stream=bool(req.body.get("stream")), caller=caller)
         except _Refused as refused:
             return refused.response
         outcome = RouteOutcome()

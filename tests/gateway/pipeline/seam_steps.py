@@ -209,6 +209,11 @@ async def run_try_it(pipeline, invoker) -> Ran:
     return await _response(await invoker.invoke_as_app(request({"text": "one two three"}), caller=caller, slug="svc"))
 
 
+async def run_try_it_chat(pipeline, invoker) -> Ran:
+    caller = key(KEY)  # a model API's try-it: /v1 chat as the app the person acts for
+    return await _response(await pipeline.chat_as_app(request(chat_body()), caller=caller))
+
+
 async def _run_version(invoker, stream: bool) -> Ran:
     deltas: list[str] = []
     outcome: RunOutcome | None = None
@@ -239,6 +244,7 @@ SURFACES: dict[str, Callable] = {
     "invoke": run_invoke,
     "invoke stream": run_invoke_stream,
     "try-it": run_try_it,
+    "try-it chat": run_try_it_chat,
     "run_version": run_version,
     "run_version stream": run_version_stream,
 }
