@@ -2,8 +2,9 @@
 uvicorn and a fake OpenAI upstream: a developer of Globex searches the catalog, subscribes her app with a purpose
 from Acme's service page, an Acme admin approves it in the queue, the developer issues a key on the app's page and
 the service answers it over HTTP; then she tries the service in the try-it panel (a field the schema refuses is
-named at the field; the form and the raw JSON both answer). At 390 and 1,440 px, no page is wider than the screen
-and axe-core finds no critical or serious violation; screenshots go to test-artifacts/screenshots/consumer-*."""
+named at the field; the form and the raw JSON both answer), and a model API in its chat panel. At 390 and 1,440
+px, no page is wider than the screen and axe-core finds no critical or serious violation; screenshots go to
+test-artifacts/screenshots/consumer-*."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from apps.access.models import Subscription
+from apps.access.models import App, Subscription
 from apps.access.services import app_create
 from apps.analytics.models import CallLog
 from apps.catalog.models import Lifecycle, Service
@@ -177,3 +178,37 @@ def test_a_service_hidden_since_the_page_was_shown_is_refused_in_the_panel(page:
     )
     assert not Subscription.objects.exists()
     assert_page_passes(page, "consumer-06-service-hidden")
+
+
+@pytest.fixture
+def model_api(published):
+    """Acme's model API `acme-chat` on the same route (plan Free), with globex-bot's subscription approved."""
+    service = Service.objects.create(
+        tenant=published.tenant, slug="acme-chat", name="Acme chat", kind="model", visibility="public",
+        lifecycle="published", route=published.route,
+    )  # fmt: skip
+    plan = PlanFactory(service=service, slug="free", name="Free")
+    app = App.objects.get(slug="globex-bot")
+    Subscription.objects.create(app=app, service=service, plan=plan, status="approved", purpose="Chat")
+    return service
+
+
+def test_a_developer_tries_a_model_api_in_the_chat_panel(page: Page, live_server, model_api, fake_upstream):
+    """A model API's try-it: a bad max_tokens is refused at its field (by the browser: the field carries its bounds);
+    then one chat completion answers in the panel."""
+    page.set_viewport_size({"width": 390, "height": 900})
+    _log_in(page, live_server.url, "dev-user", "/catalog/acme-chat/")
+    try_it = page.locator("#try-it")
+    try_it.get_by_label("User message").fill("Hello, model")
+    try_it.get_by_label("max_tokens").fill("0")
+    try_it.get_by_role("button", name="Send", exact=True).click()
+    assert try_it.get_by_label("max_tokens").evaluate("field => field.validity.rangeUnderflow")
+    assert not CallLog.objects.exists()
+    try_it.get_by_label("max_tokens").fill("64")
+    try_it.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("#try-it [data-status]")).to_have_text("HTTP 200")
+    expect(page.locator("#try-it .try-it-answer")).to_have_text("This is a test.")  # the fake upstream's answer
+    expect(page.locator("#try-it-curl")).to_contain_text('"model": "acme-chat"')
+    assert fake_upstream.requests[-1].body["messages"][-1]["content"] == "Hello, model"
+    assert_page_passes(page, "consumer-07-try-it-model")
+    assert CallLog.objects.get(endpoint="try_it").service_id == model_api.pk
