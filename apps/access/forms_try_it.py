@@ -128,7 +128,7 @@ class ChatTryItForm(forms.Form):
         for name in CHAT_FIELDS:
             del self.fields[name]
         self.fields["raw"].required = True
-        self.fields["raw"].help_text = 'A chat completion request; "stream" is not shown here: use the curl below.'
+        self.fields["raw"].help_text = 'A chat completion request, without "stream": the panel shows one answer.'
         example = {"model": model, "messages": [{"role": "user", "content": "Hello"}]}
         self.fields["raw"].initial = json.dumps(example, indent=2, ensure_ascii=False)
 
