@@ -13,7 +13,7 @@ from django.db import models
 from django.forms.models import model_to_dict
 
 from apps.catalog.models import ApprovalMode, BudgetCurrency, OutputMode, Plan, Service, ServiceKind, Visibility
-from apps.catalog.selectors import route_list_for, share_target_list
+from apps.catalog.selectors import route_list_for, service_prompt_editor_candidates, share_target_list
 from apps.core.forms import ServiceForm
 from apps.tenants.models import Tenant
 
@@ -253,3 +253,20 @@ class PlanEditForm(PlanFields):
 
 class MarkdownPreviewForm(forms.Form):
     description = forms.CharField(required=False, max_length=100_000)
+
+
+class PromptEditorGrantForm(ServiceForm):
+    """Whom to give the prompt right on a service: one of its tenant's members who does not hold it yet."""
+
+    username = forms.ChoiceField(label="Member", help_text="They may then edit, test and publish this prompt.")
+
+    def __init__(self, *args: Any, service: Service, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].choices = [
+            (m.user.username, f"{m.user.get_full_name() or m.user.username} ({m.get_role_display().lower()})")
+            for m in service_prompt_editor_candidates(service=service)
+        ]
+
+
+class PromptEditorRevokeForm(ServiceForm):
+    username = forms.CharField(max_length=150, widget=forms.HiddenInput)

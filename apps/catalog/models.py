@@ -121,7 +121,10 @@ class Service(TenantOwnedModel):
     class Meta:
         ordering = ["name", "slug"]
         indexes = [models.Index(fields=["visibility", "lifecycle"])]
-        permissions = [("approve_subscription", "Can approve subscriptions to this service")]
+        permissions = [
+            ("approve_subscription", "Can approve subscriptions to this service"),
+            ("change_prompt", "Can edit and publish this service's prompt"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -13,11 +13,12 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from guardian.shortcuts import get_users_with_perms
 
 from apps.catalog.models import INVOCABLE, Plan, Service, Tag, Visibility
 from apps.core.errors import ApplicationError
-from apps.tenants.models import Tenant
-from apps.tenants.selectors import tenant_get_for_user, tenant_list_for_user
+from apps.tenants.models import Membership, Tenant
+from apps.tenants.selectors import membership_list, tenant_get_for_user, tenant_list_for_user
 
 
 def route_list_for(*, tenant: Tenant) -> QuerySet:
@@ -129,3 +130,21 @@ def catalog_tenant_for_person(*, user: AbstractBaseUser, slug: str | None) -> Te
     if tenants:
         raise ApplicationError("You belong to several tenants: say whose catalog with ?tenant=<slug>.", field="tenant")
     raise ApplicationError("You belong to no tenant, and the catalog is seen through one.", field="tenant")
+
+
+def service_prompt_editors(*, service: Service) -> list[tuple[AbstractBaseUser, Membership | None]]:
+    """Who holds catalog.change_prompt on the service, by username, each with their membership of its tenant (None:
+    no longer a member, for whom the right counts for nothing until they are one again)."""
+    holders = get_users_with_perms(
+        service, only_with_perms_in=["change_prompt"], with_superusers=False, with_group_users=False
+    ).order_by("username")
+    memberships = {m.user_id: m for m in membership_list(tenant=service.tenant).filter(user__in=holders)}
+    return [(user, memberships.get(user.pk)) for user in holders]
+
+
+def service_prompt_editor_candidates(*, service: Service) -> QuerySet[Membership]:
+    """The members of the service's tenant who do not hold the prompt right on it yet."""
+    holders = get_users_with_perms(
+        service, only_with_perms_in=["change_prompt"], with_superusers=False, with_group_users=False
+    )
+    return membership_list(tenant=service.tenant).exclude(user__in=holders)

@@ -22,4 +22,6 @@ urlpatterns = [
     path("catalog/<slug:slug>/plans/", views.plan_create, name="plan-create"),
     path("catalog/<slug:slug>/plans/<slug:plan_slug>/", views.plan_edit, name="plan-edit"),
     path("catalog/<slug:slug>/plans/<slug:plan_slug>/delete/", views.plan_delete, name="plan-delete"),
+    path("catalog/<slug:slug>/prompt-editors/", views.prompt_editor_grant, name="prompt-editor-grant"),
+    path("catalog/<slug:slug>/prompt-editors/revoke/", views.prompt_editor_revoke, name="prompt-editor-revoke"),
 ]

@@ -1,5 +1,6 @@
 """Writing prompts: new immutable versions, which one is live, A/B splits. `actor_membership`/`author` None is a
-trusted caller (seed, gitops); otherwise developers write versions and owners/admins decide what serves traffic."""
+trusted caller (seed, gitops); otherwise apps.prompts.permissions decides who writes versions and test cases and who
+decides what serves traffic (a tenant role, or the change-prompt right on the service)."""
 
 from __future__ import annotations
 
@@ -11,23 +12,19 @@ from django.db import transaction
 from django.db.models import Max
 
 from apps.catalog.models import Service, ServiceKind
-from apps.catalog.services import service_create
+from apps.catalog.services import service_create, service_manage_allowed
 from apps.core.errors import ApplicationError, ConflictError, NotPermitted
 from apps.core.services import audit_record, config_version_bump, model_diff
 from apps.prompts.checks import checks_clean
 from apps.prompts.models import PromptTemplate, PromptTestCase, PromptTestRun, PromptVersion, StickyBy
+from apps.prompts.permissions import require_edit_prompt, require_publish_prompt
 from apps.prompts.rendering import template_variables
 from apps.prompts.validation import validate_version
 from apps.providers.models import Route
-from apps.tenants.models import Membership, Role, Tenant
+from apps.tenants.models import Membership, Tenant
 
 MIN_SPLIT_ENTRIES = 2
 MAX_TEST_CASES = 100  # per prompt: a run calls the model once per case
-
-
-def _require_role(membership: Membership | None, *, tenant: Tenant, minimum: str, message: str) -> None:
-    if membership is not None and (membership.tenant_id != tenant.pk or not membership.has_role(minimum)):
-        raise NotPermitted(message)
 
 
 def _locked(template: PromptTemplate) -> PromptTemplate:
@@ -81,9 +78,8 @@ def prompt_service_create(
     """A prompt API in one step (owners and admins): the catalog service (its input schema is the variables schema),
     its prompt and version 1, live. Any refusal names the field and leaves nothing behind."""
     # The catalog's rule, checked before the content so that a refusal comes first.
-    _require_role(
-        actor_membership, tenant=tenant, minimum=Role.ADMIN, message="Only owners and admins create services."
-    )
+    if actor_membership is not None and not service_manage_allowed(membership=actor_membership, tenant=tenant):
+        raise NotPermitted("Only owners and admins create services.")
     content = validate_version(
         system_template=system_template,
         user_template=user_template,
@@ -123,9 +119,9 @@ def prompt_version_create(
     parameters: dict[str, Any] | None = None,
     change_note: str = "",
 ) -> PromptVersion:
-    """The next version of a prompt (not live until published). Developers and up of the owning tenant."""
+    """The next version of a prompt (not live until published): for those who may edit it."""
     tenant = template.service.tenant
-    _require_role(author, tenant=tenant, minimum=Role.DEVELOPER, message="Viewers cannot write prompt versions.")
+    require_edit_prompt(membership=author, service=template.service)
     content = validate_version(
         system_template=system_template,
         user_template=user_template,
@@ -141,15 +137,6 @@ def prompt_version_create(
         changes={"number": version.number, "note": change_note},
     )
     return version
-
-
-def _require_admin(membership: Membership | None, template: PromptTemplate) -> None:
-    _require_role(
-        membership,
-        tenant=template.service.tenant,
-        minimum=Role.ADMIN,
-        message="Only owners and admins decide which prompt version serves traffic.",
-    )
 
 
 def _existing_version(template: PromptTemplate, number: int, *, field: str) -> PromptVersion:
@@ -178,8 +165,8 @@ def _make_live(template: PromptTemplate, version: PromptVersion, *, action: str)
 def prompt_version_publish(
     *, template: PromptTemplate, version_number: int, actor_membership: Membership | None
 ) -> PromptTemplate:
-    """Make a version live (owners and admins); any A/B split ends."""
-    _require_admin(actor_membership, template)
+    """Make a version live; any A/B split ends."""
+    require_publish_prompt(membership=actor_membership, service=template.service)
     template = _locked(template)
     version = _existing_version(template, version_number, field="version")
     return _make_live(template, version, action="prompt.publish")
@@ -189,8 +176,8 @@ def prompt_version_publish(
 def prompt_rollback(
     *, template: PromptTemplate, version_number: int, actor_membership: Membership | None
 ) -> PromptTemplate:
-    """Put an earlier version back live in one step (owners and admins); any A/B split ends."""
-    _require_admin(actor_membership, template)
+    """Put an earlier version back live in one step; any A/B split ends."""
+    require_publish_prompt(membership=actor_membership, service=template.service)
     template = _locked(template)
     version = _existing_version(template, version_number, field="version")
     live = template.live_version
@@ -248,7 +235,7 @@ def prompt_ab_set(
     *, template: PromptTemplate, split: Sequence[Mapping[str, int]], sticky_by: str, actor_membership: Membership | None
 ) -> PromptTemplate:
     """Split traffic across versions by weight, sticky per app or per conversation; an empty split clears it."""
-    _require_admin(actor_membership, template)
+    require_publish_prompt(membership=actor_membership, service=template.service)
     if sticky_by not in StickyBy.values:
         raise ApplicationError(f"sticky_by is one of: {', '.join(StickyBy.values)}.", field="sticky_by")
     template = _locked(template)
@@ -262,16 +249,7 @@ def prompt_ab_set(
     return template
 
 
-# Test cases: developers and up of the owning tenant write them and start runs, as they write versions.
-
-
-def _require_tester(membership: Membership | None, template: PromptTemplate) -> None:
-    _require_role(
-        membership,
-        tenant=template.service.tenant,
-        minimum=Role.DEVELOPER,
-        message="Viewers cannot change test cases or run them.",
-    )
+# Test cases: those who may edit the prompt write them and start runs, as they write versions.
 
 
 def _test_case_content(template: PromptTemplate, *, name: str, variables: Any, checks: Any) -> dict[str, Any]:
@@ -305,7 +283,7 @@ def prompt_test_case_create(
     *, template: PromptTemplate, actor_membership: Membership | None, name: str, variables: Any, checks: Any
 ) -> PromptTestCase:
     """A test case of a prompt: variables to render it with and checks its output must pass."""
-    _require_tester(actor_membership, template)
+    require_edit_prompt(membership=actor_membership, service=template.service)
     template = _locked(template)  # two people adding cases at once cannot both pass the count or the name check
     if template.test_cases.count() >= MAX_TEST_CASES:
         raise ApplicationError(f"A prompt has at most {MAX_TEST_CASES} test cases.", field="name")
@@ -321,7 +299,7 @@ def prompt_test_case_update(
 ) -> PromptTestCase:
     """Change a case's name, variables or checks (those given)."""
     template = case.template
-    _require_tester(actor_membership, template)
+    require_edit_prompt(membership=actor_membership, service=template.service)
     unknown = set(fields) - {"name", "variables", "checks"}
     if unknown:
         raise ApplicationError(f"A test case has no field {sorted(unknown)[0]}.", field=sorted(unknown)[0])
@@ -340,7 +318,7 @@ def prompt_test_case_update(
 def prompt_test_case_delete(*, case: PromptTestCase, actor_membership: Membership | None) -> None:
     """Delete a case; the results it had in earlier runs stay, under its name."""
     template = case.template
-    _require_tester(actor_membership, template)
+    require_edit_prompt(membership=actor_membership, service=template.service)
     audit_record(
         action="prompt_test_case.delete", obj=case, tenant=template.service.tenant, changes={"name": case.name}
     )
@@ -352,7 +330,7 @@ def prompt_test_run_start(*, version: PromptVersion, actor_membership: Membershi
     """Queue a run of every test case of the prompt against `version` (a draft or any other). The run goes on in
     a Celery task (eager on the embedded default); its results appear as each case finishes."""
     template = version.template
-    _require_tester(actor_membership, template)
+    require_edit_prompt(membership=actor_membership, service=template.service)
     total = template.test_cases.count()
     if not total:
         raise ApplicationError("This prompt has no test cases yet: add one, then run them.", field="version")

@@ -9,6 +9,7 @@ app_name = "prompts"
 urlpatterns = [
     path("", workbench.prompt_list, name="prompt-list"),
     path("<slug:slug>/", workbench.prompt_detail, name="prompt-detail"),
+    path("<slug:slug>/panel/", workbench.prompt_panel, name="prompt-panel"),
     path("<slug:slug>/edit/", editor.prompt_edit, name="prompt-edit"),
     path("<slug:slug>/check/", editor.prompt_check, name="prompt-check"),
     path("<slug:slug>/preview/", editor.prompt_preview, name="prompt-preview"),

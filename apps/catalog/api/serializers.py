@@ -287,3 +287,15 @@ class CatalogFilterIn(CatalogTenantIn):
     kind = serializers.ChoiceField(choices=ServiceKind.choices, required=False)
     lifecycle = serializers.ChoiceField(choices=Lifecycle.choices, required=False)
     owner = serializers.CharField(required=False, max_length=50, help_text="slug of the owning tenant")
+
+
+class PromptEditorIn(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+
+
+class PromptEditorOut(serializers.Serializer):
+    """A holder of the prompt right on a service; `role` is null for one who is no longer a member."""
+
+    username = serializers.CharField()
+    name = serializers.CharField()
+    role = serializers.CharField(allow_null=True)

@@ -1,5 +1,5 @@
-"""The catalog's API: a tenant's services and plans (its members read, owners and admins change), and the catalog
-itself, which people and apps read."""
+"""The catalog's API: a tenant's services, plans and prompt editors (its members read, owners and admins change),
+and the catalog itself, which people and apps read."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from apps.catalog.api.serializers import (
     PlanCreateIn,
     PlanOut,
     PlanUpdateIn,
+    PromptEditorIn,
+    PromptEditorOut,
     ServiceCreateIn,
     ServiceDeprecateIn,
     ServiceOut,
@@ -37,12 +39,15 @@ from apps.catalog.selectors import (
     service_get_visible,
     service_list,
     service_list_visible_to,
+    service_prompt_editors,
 )
 from apps.catalog.services import (
     plan_create,
     plan_delete,
     plan_update,
     service_create,
+    service_prompt_editor_grant,
+    service_prompt_editor_revoke,
     service_set_lifecycle,
     service_share,
     service_update,
@@ -152,6 +157,41 @@ class PlanViewSet(mixins.ListModelMixin, TenantScopedViewSet):
     def destroy(self, request, tenant_slug: str, service_slug: str, slug: str):
         plan_delete(plan=plan_get(service=self.get_service(), slug=slug), actor_membership=request.membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PromptEditorViewSet(TenantScopedViewSet):
+    """Holders of the prompt right on one of the tenant's prompt services (catalog.change_prompt): whatever their
+    role, they edit, test and publish that service's prompt. Members read; owners and admins grant and revoke."""
+
+    serializer_class = PromptEditorOut
+    lookup_field = "username"
+    lookup_value_regex = r"[^/]+"
+    write_role = Role.ADMIN
+
+    def get_service(self):
+        return service_get(tenant=self.request.tenant, slug=self.kwargs["service_slug"])
+
+    @extend_schema(responses=PromptEditorOut(many=True))
+    def list(self, request, tenant_slug: str, service_slug: str):
+        editors = service_prompt_editors(service=self.get_service())
+        return Response(PromptEditorOut([_editor(user, membership) for user, membership in editors], many=True).data)
+
+    @extend_schema(request=PromptEditorIn, responses={201: PromptEditorOut})
+    def create(self, request, tenant_slug: str, service_slug: str):
+        data = _validated(PromptEditorIn, request.data)
+        membership = service_prompt_editor_grant(
+            service=self.get_service(), username=data["username"], actor_membership=request.membership
+        )
+        return Response(PromptEditorOut(_editor(membership.user, membership)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request, tenant_slug: str, service_slug: str, username: str):
+        service_prompt_editor_revoke(service=self.get_service(), username=username, actor_membership=request.membership)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _editor(user, membership) -> dict:
+    return {"username": user.username, "name": user.get_full_name(), "role": membership.role if membership else None}
 
 
 class CatalogViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -1,4 +1,4 @@
-"""Writes of the catalog: services (create, update, lifecycle, sharing) and their plans.
+"""Writes of the catalog: services (create, update, lifecycle, sharing), their plans and prompt editors.
 
 Every write is atomic, audited, and bumps the gateway's configuration version (its data plane rebuilds its
 snapshot from it). `actor_membership=None` is a trusted caller (the demo seed, management commands)."""
@@ -6,6 +6,11 @@ snapshot from it). `actor_membership=None` is a trusted caller (the demo seed, m
 from apps.catalog.services.base import MANAGE_ROLE, service_manage_allowed
 from apps.catalog.services.plans import plan_create, plan_delete, plan_update
 from apps.catalog.services.ports import service_creator_register, service_retire_hook_register
+from apps.catalog.services.prompt_editors import (
+    CHANGE_PROMPT,
+    service_prompt_editor_grant,
+    service_prompt_editor_revoke,
+)
 from apps.catalog.services.service import (
     service_create,
     service_create_of_kind,
@@ -16,6 +21,7 @@ from apps.catalog.services.service import (
 )
 
 __all__ = [
+    "CHANGE_PROMPT",
     "MANAGE_ROLE",
     "plan_create",
     "plan_delete",
@@ -25,6 +31,8 @@ __all__ = [
     "service_creator_register",
     "service_lifecycle_moves",
     "service_manage_allowed",
+    "service_prompt_editor_grant",
+    "service_prompt_editor_revoke",
     "service_retire_hook_register",
     "service_set_lifecycle",
     "service_share",

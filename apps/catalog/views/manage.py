@@ -1,5 +1,6 @@
 """The pages where a tenant publishes its services: its list of them, a new prompt or model API, a service's
-details, plans and lifecycle (publish, deprecate with a sunset date, retire). Every member reads the list; the rest
+details, plans, lifecycle (publish, deprecate with a sunset date, retire) and, for a prompt API, its prompt editors
+(members given the right to change its prompt). Every member reads the list; the rest
 is for those the catalog's services let change services (service_manage_allowed: owners and admins), through those
 same services, which audit every change. Another tenant's services are 404 here, even when the catalog shows them."""
 
@@ -12,6 +13,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -21,10 +23,12 @@ from apps.catalog.forms import (
     MarkdownPreviewForm,
     PlanCreateForm,
     PlanEditForm,
+    PromptEditorGrantForm,
+    PromptEditorRevokeForm,
     ServiceCreateForm,
     ServiceEditForm,
 )
-from apps.catalog.models import Lifecycle, Service
+from apps.catalog.models import Lifecycle, Service, ServiceKind
 from apps.core.edits import definition_edit
 from apps.core.forms import ServiceForm
 from apps.tenants.web import role_refusal, tenant_required
@@ -87,13 +91,17 @@ def markdown_preview(request: HttpRequest) -> HttpResponse:
 
 def _manage_page(request: HttpRequest, service: Service, *, status: int = 200, **forms) -> HttpResponse:
     """A service's page for its managers. `forms` replace the blank ones: an action that was refused shows its
-    errors where it was asked (`deprecate_form`, `lifecycle_form`, `plan_form` with `refused_plan`)."""
+    errors where it was asked (`deprecate_form`, `lifecycle_form`, `plan_form` with `refused_plan`, `editor_form`,
+    `revoke_form`)."""
     context = {
         "service": service,
         "moves": services.service_lifecycle_moves(service=service),
         "deprecate_form": DeprecateForm(),
         **forms,
     }
+    if service.kind == ServiceKind.PROMPT:
+        context["prompt_editors"] = selectors.service_prompt_editors(service=service)
+        context.setdefault("editor_form", PromptEditorGrantForm(service=service))
     return render(request, "catalog/service_manage.html", context, status=status)
 
 
@@ -176,3 +184,33 @@ def plan_delete(request: HttpRequest, slug: str, plan_slug: str) -> HttpResponse
         return redirect("catalog:service-manage", slug=slug)
     service = selectors.service_get(tenant=request.tenant, slug=slug)
     return _manage_page(request, service, status=form.status_code, plan_form=form, refused_plan=plan.slug)
+
+
+def _editors_outcome(
+    request: HttpRequest, service: Service, form: ServiceForm, done: str, refused: str
+) -> HttpResponse:
+    """Back to the prompt editors panel with a message, or the page with the refusal in the panel."""
+    if not form.errors:
+        messages.success(request, done)
+        return redirect(reverse("catalog:service-manage", args=[service.slug]) + "#prompt-editors")
+    return _manage_page(request, service, status=form.status_code, **{refused: form})
+
+
+@manager_required
+@require_POST
+def prompt_editor_grant(request: HttpRequest, slug: str) -> HttpResponse:
+    service = selectors.service_get(tenant=request.tenant, slug=slug)
+    form = PromptEditorGrantForm(request.POST, service=service)
+    form.submit(partial(services.service_prompt_editor_grant, service=service), actor_membership=request.membership)
+    done = f"{form.cleaned_data.get('username')} may now edit, test and publish the prompt of {service}."
+    return _editors_outcome(request, service, form, done, "editor_form")
+
+
+@manager_required
+@require_POST
+def prompt_editor_revoke(request: HttpRequest, slug: str) -> HttpResponse:
+    service = selectors.service_get(tenant=request.tenant, slug=slug)
+    form = PromptEditorRevokeForm(request.POST)
+    form.submit(partial(services.service_prompt_editor_revoke, service=service), actor_membership=request.membership)
+    done = f"{form.cleaned_data.get('username')} no longer holds the prompt right on {service}."
+    return _editors_outcome(request, service, form, done, "revoke_form")

@@ -1,13 +1,18 @@
-"""Prompts of a tenant's prompt services. Members read; developers write versions; owners and admins decide which
-version serves traffic (publish, rollback, A/B split). The services enforce the roles; the views only route."""
+"""Prompts of a tenant's prompt services. Members read; those apps.prompts.permissions lets edit a prompt write its
+versions and test cases and start test runs (developers and up, or holders of the prompt right on the service); those
+it lets publish decide which version serves traffic (publish, rollback, A/B split: owners and admins, or holders of
+the right). Asked before the body is read, and again by the services."""
 
 from __future__ import annotations
+
+from functools import cached_property
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apps.catalog.services import MANAGE_ROLE
 from apps.prompts.api.serializers import (
     PromptAbSetIn,
     PromptDiffOut,
@@ -23,6 +28,8 @@ from apps.prompts.api.serializers import (
     PromptVersionCreateIn,
     PromptVersionOut,
 )
+from apps.prompts.models import PromptTemplate, PromptVersion
+from apps.prompts.permissions import require_edit_prompt, require_publish_prompt
 from apps.prompts.selectors import (
     prompt_template_get,
     prompt_test_case_get,
@@ -44,33 +51,46 @@ from apps.prompts.services import (
     prompt_version_create,
     prompt_version_publish,
 )
-from apps.tenants.api.base import TenantScopedViewSet
+from apps.tenants.api.base import SAFE_METHODS, TenantScopedViewSet
 from apps.tenants.api.views import _validated
-from apps.tenants.models import Role
 
 
-class PromptViewSet(TenantScopedViewSet):
+class PromptScopedViewSet(TenantScopedViewSet):
+    """A viewset under one prompt: any member reads; a write needs the right to edit the prompt, or to publish it for
+    the `publish_actions` (403 naming the role or right, before the body is read)."""
+
+    publish_actions: frozenset[str] = frozenset()
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.method not in SAFE_METHODS:
+            require = require_publish_prompt if self.action in self.publish_actions else require_edit_prompt
+            require(membership=request.membership, service=self.template.service)
+
+    @cached_property
+    def template(self) -> PromptTemplate:
+        return prompt_template_get(tenant=self.request.tenant, service_slug=self.kwargs["service_slug"])
+
+
+class PromptViewSet(PromptScopedViewSet):
     """The prompt of a prompt service: which version is live, and the A/B split."""
 
     serializer_class = PromptTemplateOut
     lookup_field = "service_slug"
     lookup_value_regex = r"[a-z0-9-]+"
-    write_role = Role.ADMIN
-
-    def get_template(self):
-        return prompt_template_get(tenant=self.request.tenant, service_slug=self.kwargs["service_slug"])
+    publish_actions = frozenset({"rollback", "ab"})
 
     @extend_schema(responses=PromptTemplateOut, summary="The prompt: live version, A/B split")
     @action(detail=True, methods=["get"], url_path="prompt")
     def prompt(self, request, tenant_slug: str, service_slug: str):
-        return Response(PromptTemplateOut(self.get_template()).data)
+        return Response(PromptTemplateOut(self.template).data)
 
     @extend_schema(request=PromptRollbackIn, responses=PromptTemplateOut, summary="Put an earlier version back live")
     @action(detail=True, methods=["post"], url_path="prompt/rollback")
     def rollback(self, request, tenant_slug: str, service_slug: str):
         data = _validated(PromptRollbackIn, request.data)
         template = prompt_rollback(
-            template=self.get_template(), version_number=data["version"], actor_membership=request.membership
+            template=self.template, version_number=data["version"], actor_membership=request.membership
         )
         return Response(PromptTemplateOut(template).data)
 
@@ -79,7 +99,7 @@ class PromptViewSet(TenantScopedViewSet):
     def ab(self, request, tenant_slug: str, service_slug: str):
         data = _validated(PromptAbSetIn, request.data)
         template = prompt_ab_set(
-            template=self.get_template(),
+            template=self.template,
             split=[dict(entry) for entry in data["split"]],
             sticky_by=data["sticky_by"],
             actor_membership=request.membership,
@@ -90,36 +110,33 @@ class PromptViewSet(TenantScopedViewSet):
     @action(detail=True, methods=["get"], url_path="prompt/diff")
     def diff(self, request, tenant_slug: str, service_slug: str):
         query = _validated(PromptDiffQueryIn, request.query_params)
-        diff = prompt_version_diff(template=self.get_template(), **query)
+        diff = prompt_version_diff(template=self.template, **query)
         return Response(PromptDiffOut({**query, **diff}).data)
 
 
-class PromptVersionViewSet(mixins.ListModelMixin, TenantScopedViewSet):
+class PromptVersionViewSet(mixins.ListModelMixin, PromptScopedViewSet):
     """Immutable versions of a prompt, newest first. Creating one does not make it live: publishing does."""
 
     serializer_class = PromptVersionOut
     lookup_field = "number"
-    write_role = Role.DEVELOPER
-
-    def get_template(self):
-        return prompt_template_get(tenant=self.request.tenant, service_slug=self.kwargs["service_slug"])
+    publish_actions = frozenset({"publish"})
 
     def get_queryset(self):
-        return prompt_version_list(template=self.get_template())
+        return prompt_version_list(template=self.template)
 
     def retrieve(self, request, tenant_slug: str, service_slug: str, number: str):
-        return Response(PromptVersionOut(prompt_version_get(template=self.get_template(), number=number)).data)
+        return Response(PromptVersionOut(prompt_version_get(template=self.template, number=number)).data)
 
     @extend_schema(request=PromptVersionCreateIn, responses={201: PromptVersionOut})
     def create(self, request, tenant_slug: str, service_slug: str):
         data = _validated(PromptVersionCreateIn, request.data)
-        version = prompt_version_create(template=self.get_template(), author=request.membership, **data)
+        version = prompt_version_create(template=self.template, author=request.membership, **data)
         return Response(PromptVersionOut(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=PromptTemplateOut, summary="Make this version live")
     @action(detail=True, methods=["post"])
     def publish(self, request, tenant_slug: str, service_slug: str, number: str):
-        version = prompt_version_get(template=self.get_template(), number=number)
+        version = prompt_version_get(template=self.template, number=number)
         template = prompt_version_publish(
             template=version.template, version_number=version.number, actor_membership=request.membership
         )
@@ -130,7 +147,7 @@ class PromptServiceViewSet(TenantScopedViewSet):
     """Create a prompt API in one call: the catalog service, its prompt and version 1, live."""
 
     serializer_class = PromptServiceOut
-    write_role = Role.ADMIN
+    write_role = MANAGE_ROLE
 
     @extend_schema(request=PromptServiceCreateIn, responses={201: PromptServiceOut})
     def create(self, request, tenant_slug: str):
@@ -142,20 +159,16 @@ class PromptServiceViewSet(TenantScopedViewSet):
         return Response(PromptServiceOut(service).data, status=status.HTTP_201_CREATED)
 
 
-class PromptTestCaseViewSet(mixins.ListModelMixin, TenantScopedViewSet):
-    """Test cases of a prompt: variables and checks. Members read; developers and up write (as for versions)."""
+class PromptTestCaseViewSet(mixins.ListModelMixin, PromptScopedViewSet):
+    """Test cases of a prompt: variables and checks. Members read; those who may edit the prompt write them."""
 
     serializer_class = PromptTestCaseOut
-    write_role = Role.DEVELOPER
-
-    def get_template(self):
-        return prompt_template_get(tenant=self.request.tenant, service_slug=self.kwargs["service_slug"])
 
     def get_queryset(self):
-        return prompt_test_case_list(template=self.get_template())
+        return prompt_test_case_list(template=self.template)
 
     def get_object(self):
-        return prompt_test_case_get(template=self.get_template(), pk=self.kwargs["pk"])
+        return prompt_test_case_get(template=self.template, pk=self.kwargs["pk"])
 
     def retrieve(self, request, tenant_slug: str, service_slug: str, pk: str):
         return Response(PromptTestCaseOut(self.get_object()).data)
@@ -163,7 +176,7 @@ class PromptTestCaseViewSet(mixins.ListModelMixin, TenantScopedViewSet):
     @extend_schema(request=PromptTestCaseIn, responses={201: PromptTestCaseOut})
     def create(self, request, tenant_slug: str, service_slug: str):
         data = _validated(PromptTestCaseIn, request.data)
-        case = prompt_test_case_create(template=self.get_template(), actor_membership=request.membership, **data)
+        case = prompt_test_case_create(template=self.template, actor_membership=request.membership, **data)
         return Response(PromptTestCaseOut(case).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=PromptTestCaseUpdateIn, responses=PromptTestCaseOut)
@@ -178,16 +191,15 @@ class PromptTestCaseViewSet(mixins.ListModelMixin, TenantScopedViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class PromptTestRunViewSet(mixins.ListModelMixin, TenantScopedViewSet):
-    """Runs of the prompt's test cases against one version. POST starts one (developers and up): it answers 202
-    at once and the run goes on in the background; GET the run until its status is passed, failed or error."""
+class PromptTestRunViewSet(mixins.ListModelMixin, PromptScopedViewSet):
+    """Runs of the prompt's test cases against one version. POST starts one (those who may edit the prompt): it
+    answers 202 at once and the run goes on in the background; GET the run until its status is passed, failed or
+    error."""
 
     serializer_class = PromptTestRunOut
-    write_role = Role.DEVELOPER
 
-    def get_version(self):
-        template = prompt_template_get(tenant=self.request.tenant, service_slug=self.kwargs["service_slug"])
-        return prompt_version_get(template=template, number=self.kwargs["number"])
+    def get_version(self) -> PromptVersion:
+        return prompt_version_get(template=self.template, number=self.kwargs["number"])
 
     def get_queryset(self):
         version = self.get_version()

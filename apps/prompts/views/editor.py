@@ -1,7 +1,7 @@
 """The prompt editor: a new draft version from what was typed, checked as it is typed (htmx posts the form to
 prompt_check, which answers each field's problems with their lines) and again at the field on submit, and a preview
-of the exact messages the draft would send (rendered by the bounded renderer; no model is called). Developers and
-up of the owning tenant; viewers get the 403 page naming the role to ask for."""
+of the exact messages the draft would send (rendered by the bounded renderer; no model is called). For those who may
+edit the prompt (apps.prompts.permissions); others get the 403 page naming the role or right to ask for."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from apps.core.web import is_htmx
 from apps.prompts import selectors, services
 from apps.prompts.models import PromptTemplate, PromptVersion
 from apps.prompts.version_forms import PreviewForm, VersionForm
-from apps.tenants.models import Role
+from apps.prompts.views.rights import prompt_for
 from apps.tenants.web import tenant_required
 
 
@@ -35,11 +35,11 @@ def _editor_page(
     return render(request, "prompts/prompt_editor.html", context, status=status)
 
 
-@tenant_required(Role.DEVELOPER)
+@tenant_required()
 @require_http_methods(["GET", "POST"])
 @definition_edit
 def prompt_edit(request: HttpRequest, slug: str) -> HttpResponse:
-    template = selectors.prompt_template_get(tenant=request.tenant, service_slug=slug)
+    template = prompt_for(request, slug)
     if request.method == "GET":
         base = _base_version(template, request.GET.get("from"))
         return _editor_page(request, template, PreviewForm(initial=VersionForm.initial_from(base)), base=base)
@@ -50,21 +50,21 @@ def prompt_edit(request: HttpRequest, slug: str) -> HttpResponse:
     return _editor_page(request, template, form, status=form.status_code)
 
 
-@tenant_required(Role.DEVELOPER)
+@tenant_required()
 @require_POST
 def prompt_check(request: HttpRequest, slug: str) -> HttpResponse:
     """The save-time check of the typed text: every field's problems, swapped in at each field (htmx)."""
-    selectors.prompt_template_get(tenant=request.tenant, service_slug=slug)
+    prompt_for(request, slug)
     form = VersionForm(request.POST)
     form.is_valid()
     return render(request, "prompts/prompt_check.html", {"form": form})
 
 
-@tenant_required(Role.DEVELOPER)
+@tenant_required()
 @require_POST
 def prompt_preview(request: HttpRequest, slug: str) -> HttpResponse:
     """The messages the draft would send with the sample variables; htmx gets the preview section only."""
-    template = selectors.prompt_template_get(tenant=request.tenant, service_slug=slug)
+    template = prompt_for(request, slug)
     form = PreviewForm(request.POST)
     status = 200 if form.is_valid() else 400
     if is_htmx(request):

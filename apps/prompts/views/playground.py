@@ -4,7 +4,8 @@ two versions side by side on the same input, and watch the output stream in with
 The page's script (static/js/prompt_playground.js) posts to `playground_run` on the person's session — no key in
 the page — and reads the server-sent events it answers. The run goes through the data plane by the prompt runner
 port (apps/prompts/runner.py) and is recorded in the call log as a playground call of the person's tenant.
-Developers and up, as for writing versions: a run costs what a call costs."""
+For those who may edit the prompt, as for writing versions (apps.prompts.permissions): a run costs what a call
+costs."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.prompts import selectors
 from apps.prompts.forms import version_choices
 from apps.prompts.runner import PLAYGROUND, PromptRunDelta, PromptRunSpec, prompt_runner
-from apps.tenants.models import Role
+from apps.prompts.views.rights import prompt_for
 from apps.tenants.web import tenant_required
 
 INPUT_TYPES = {"string": "text", "integer": "number", "number": "number", "boolean": "checkbox"}
@@ -60,12 +61,12 @@ def variable_fields(schema: Mapping[str, Any]) -> list[VariableField]:
     return fields
 
 
-@tenant_required(Role.DEVELOPER)
+@tenant_required()
 @require_GET
 def playground(request: HttpRequest, service_slug: str) -> HttpResponse:
     """The page: two version pickers (the second optional), the variables form of the chosen first version (or
     raw JSON), and an output panel per version."""
-    template = selectors.prompt_template_get(tenant=request.tenant, service_slug=service_slug)
+    template = prompt_for(request, service_slug)
     versions = list(selectors.prompt_version_list(template=template))
     shown = versions[0]
     if request.GET.get("version", "").isdigit():
@@ -113,12 +114,12 @@ async def _events(spec: PromptRunSpec, variables: Mapping[str, Any]) -> AsyncIte
             yield _event({"type": "error", "message": event.error, "code": event.error_code, **summary})
 
 
-@tenant_required(Role.DEVELOPER)
+@tenant_required()
 @require_POST
 def playground_run(request: HttpRequest, service_slug: str) -> HttpResponse:
     """POST {"version": <number>, "variables": {…}} (JSON): the run, streamed as server-sent events. Bad input is a
     400 {"message", "errors": {field: […]}} before anything runs."""
-    template = selectors.prompt_template_get(tenant=request.tenant, service_slug=service_slug)
+    template = prompt_for(request, service_slug)
     try:
         body = orjson.loads(request.body)
     except orjson.JSONDecodeError:

@@ -1,6 +1,7 @@
 """The prompt workbench's pages: the tenant's prompts, a prompt's page (live version, A/B split, history) and the
-actions that decide what serves traffic (publish, A/B weights, rollback). Every member reads; owners and admins act
-(the services enforce it too, and audit each change). Another tenant's prompts are 404."""
+actions that decide what serves traffic (publish, A/B weights, rollback). Every member reads; those
+apps.prompts.permissions lets decide act (owners and admins, or holders of the prompt right on the service; the
+services enforce it too, and audit each change). Another tenant's prompts are 404."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from apps.core.web import redirect_after_action
 from apps.prompts import selectors, services
 from apps.prompts.models import PromptTemplate
 from apps.prompts.version_forms import DiffForm, SplitForm, VersionNumberForm
-from apps.tenants.models import Role
+from apps.prompts.views.rights import prompt_for, prompt_rights
 from apps.tenants.web import tenant_required
 
 
@@ -40,8 +41,7 @@ def _prompt_page(
         "versions": versions,
         "split": split,
         "split_total": sum(split.values()),
-        "can_edit": request.membership.has_role(Role.DEVELOPER),
-        "can_publish": request.membership.has_role(Role.ADMIN),
+        **prompt_rights(request, template),
         "split_form": SplitForm(template=template, versions=versions),
         "diff_form": DiffForm(initial={"a": versions[1].number if len(versions) > 1 else 1, "b": versions[0].number}),
         **forms,
@@ -55,6 +55,22 @@ def prompt_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return _prompt_page(request, selectors.prompt_template_get(tenant=request.tenant, service_slug=slug))
 
 
+@tenant_required()
+@require_GET
+def prompt_panel(request: HttpRequest, slug: str) -> HttpResponse:
+    """The prompt's panel on its catalog page (htmx, for the members of its tenant): live version, A/B split, links."""
+    template = selectors.prompt_template_get(tenant=request.tenant, service_slug=slug)
+    split = {entry["version"]: entry["weight"] for entry in template.ab_split}
+    context = {
+        "prompt": template,
+        "service": template.service,
+        "split": split,
+        "split_total": sum(split.values()),
+        **prompt_rights(request, template),
+    }
+    return render(request, "prompts/_service_panel.html", context)
+
+
 def _outcome(request: HttpRequest, form: ServiceForm, slug: str, done: str, refused: str) -> HttpResponse:
     """After an action: back to the prompt page with a message, or the page with the refusal at the action."""
     if not form.errors:
@@ -64,11 +80,11 @@ def _outcome(request: HttpRequest, form: ServiceForm, slug: str, done: str, refu
     return _prompt_page(request, template, status=form.status_code, **{refused: form})
 
 
-@tenant_required(Role.ADMIN)
+@tenant_required()
 @require_POST
 @definition_edit
 def prompt_publish(request: HttpRequest, slug: str, number: int) -> HttpResponse:
-    template = selectors.prompt_template_get(tenant=request.tenant, service_slug=slug)
+    template = prompt_for(request, slug, publish=True)
     version = selectors.prompt_version_get(template=template, number=number)
     form = ServiceForm(request.POST)
     form.submit(
@@ -81,22 +97,22 @@ def prompt_publish(request: HttpRequest, slug: str, number: int) -> HttpResponse
     return _outcome(request, form, slug, done, "action_form")
 
 
-@tenant_required(Role.ADMIN)
+@tenant_required()
 @require_POST
 @definition_edit
 def prompt_rollback(request: HttpRequest, slug: str) -> HttpResponse:
-    template = selectors.prompt_template_get(tenant=request.tenant, service_slug=slug)
+    template = prompt_for(request, slug, publish=True)
     form = VersionNumberForm(request.POST)
     form.submit(services.prompt_rollback, template=template, actor_membership=request.membership)
     done = f"Rolled back: version {form.cleaned_data.get('version')} is live again."
     return _outcome(request, form, slug, done, "action_form")
 
 
-@tenant_required(Role.ADMIN)
+@tenant_required()
 @require_POST
 @definition_edit
 def prompt_ab_set(request: HttpRequest, slug: str) -> HttpResponse:
-    template = selectors.prompt_template_get(tenant=request.tenant, service_slug=slug)
+    template = prompt_for(request, slug, publish=True)
     versions = list(selectors.prompt_version_list(template=template))
     form = SplitForm(request.POST, template=template, versions=versions)
     form.submit(services.prompt_ab_set, template=template, actor_membership=request.membership)
