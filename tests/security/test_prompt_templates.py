@@ -19,8 +19,10 @@ from apps.prompts.services import prompt_service_create, prompt_version_create, 
 from apps.tenants.models import Role
 from tests.gateway.conftest import _fresh_gateway, gateway_setup, live_gateway, refresh_snapshot  # noqa: F401
 
-# A loop-heavy template reaches the operations limit in about a tenth of a second, a loaded machine the clock first.
-OPERATIONS = r"more than 100000 operations|rendering took longer than 0\.25 s"
+# A loop-heavy template reaches the operations limit in about a tenth of a second; on a loaded machine (and under
+# tracemalloc) any runaway may reach the clock first, which is as good an end: fast, small, named.
+CLOCK = r"rendering took longer than 0\.25 s"
+OPERATIONS = r"more than 100000 operations"
 BUILDS = ".+ would build (a value of )?more than 1000000 characters or items"
 INTEGER = r"the \* operator would build an integer of more than 4300 digits"
 MB = 2**20
@@ -141,7 +143,7 @@ def peak_memory_of(action) -> int:
 @pytest.mark.parametrize(("source", "limit"), [pytest.param(source, limit, id=id_) for id_, source, limit in RUNAWAYS])
 def test_a_runaway_template_ends_small_with_an_error_naming_the_limit(source, limit):
     def render():
-        with pytest.raises(TemplateError, match=f"^The template went past a limit: ({limit})"):
+        with pytest.raises(TemplateError, match=f"^The template went past a limit: ({limit}|{CLOCK})"):
             render_text(source, {})
 
     assert peak_memory_of(render) < 64 * MB
@@ -284,7 +286,7 @@ def test_runaway_templates_are_400s_naming_the_limit_and_the_worker_keeps_servin
         assert response.status_code == 400, response.text[:500]
         error = response.json()["error"]
         assert error["type"] == "invalid_request_error"
-        assert re.search(f"went past a limit: ({limit})", error["message"]), error
+        assert re.search(f"went past a limit: ({limit}|{CLOCK})", error["message"]), error
         assert gateway_setup.secret not in response.text
     assert httpx.get(f"{live_gateway}/healthz").status_code == 200
     response = serve("Summarize: {{ text }}")
