@@ -1,6 +1,7 @@
 """Analytics in a real headless Chromium: the owner opens the dashboard (Chart.js draws the charts), filters it
 by a service, goes to the log explorer, finds a call by its request id (htmx swaps the results in) and opens
-the call's page with its timeline and captured bodies."""
+the call's page with its timeline and captured bodies. No page is wider than the window and axe-core finds no critical
+or serious violation; screenshots go to test-artifacts/screenshots/analytics-*."""
 
 from __future__ import annotations
 
@@ -8,22 +9,15 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from apps.analytics.models import CallBody
+from tests.browser.checks import assert_page_passes
 from tests.factories import PASSWORD, AppFactory, CallLogFactory, CallRollupFactory, ServiceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-
-def _screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
 
 @pytest.fixture
@@ -89,7 +83,7 @@ def test_owner_explores_analytics_from_dashboard_to_one_call(
     assert page.evaluate("Chart.version").startswith("4.")
     assert page.evaluate("Chart.getChart(document.getElementById('chart-calls')).data.labels.length") == 24
     expect(page.locator(".top-table").first).to_contain_text("Summarize")
-    _screenshot(page, "analytics-dashboard")
+    assert_page_passes(page, "analytics-dashboard")
 
     all_calls = page.locator('[data-kpi="calls"]').inner_text()
     page.get_by_label("Service", exact=True).select_option(label="Summarize")
@@ -102,7 +96,7 @@ def test_owner_explores_analytics_from_dashboard_to_one_call(
     expect(page).to_have_title("Call log of Acme · AI Gateway")
     expect(page.get_by_label("Service", exact=True)).to_have_value(str(traffic["services"][0].pk))
     expect(page.locator("#call-results tbody tr")).to_have_count(10)
-    _screenshot(page, "analytics-logs")
+    assert_page_passes(page, "analytics-logs")
 
     wanted = traffic["calls"][3]
     page.evaluate("window.stillTheSamePage = true")
@@ -123,4 +117,4 @@ def test_owner_explores_analytics_from_dashboard_to_one_call(
     expect(page.locator(".timeline")).to_contain_text("First token")
     expect(page.get_by_text("A customer asked for a refund.")).to_be_visible()
     expect(page.get_by_text("gwk_billing1")).to_be_visible()
-    _screenshot(page, "analytics-call")
+    assert_page_passes(page, "analytics-call")

@@ -1,40 +1,36 @@
 """The foundation, end to end in a real headless Chromium: an owner logs in, creates an app, issues a key, sees
-its secret once, revokes it, changes a member's role and finds all of it in the audit trail."""
+its secret once, revokes it, changes a member's role and finds all of it in the audit trail. No page is wider than the
+window and axe-core finds no critical or serious violation; screenshots go to
+test-artifacts/screenshots/foundation-*."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from apps.access.selectors import api_key_authenticate
 from apps.tenants.models import Membership, Role
+from tests.browser.checks import assert_page_passes
 from tests.factories import PASSWORD, MembershipFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 API_KEY = re.compile(r"^gwk_[a-z0-9]{12}_[A-Za-z0-9_-]{43,}$")
-
-
-def _screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
 
 def test_owner_journey_from_login_to_audit_trail(page: Page, live_server, transactional_db, members, tenant):
     page.on("dialog", lambda dialog: dialog.accept())  # hx-confirm asks before revoking
     page.goto(f"{live_server.url}/")
     expect(page).to_have_title("Log in · AI Gateway")
-    _screenshot(page, "01-login")
+    assert_page_passes(page, "foundation-01-login")
     page.get_by_label("Username").fill("owner-user")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_title(f"Dashboard of {tenant.name} · AI Gateway")
     expect(page.get_by_text("Create your first app")).to_be_visible()
-    _screenshot(page, "02-dashboard-empty")
+    assert_page_passes(page, "foundation-02-dashboard-empty")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Apps").click()
     page.get_by_label("Name").fill("Chat bot")
@@ -53,7 +49,7 @@ def test_owner_journey_from_login_to_audit_trail(page: Page, live_server, transa
     assert api_key_authenticate(plaintext=secret).name == "production"
     page.get_by_role("button", name="Copy").click()
     expect(page.locator("[data-copy-target]")).not_to_have_text("Copy")
-    _screenshot(page, "03-key-secret-shown-once")
+    assert_page_passes(page, "foundation-03-key-secret-shown-once")
 
     page.reload()
     expect(page.locator(".secret-once")).to_have_count(0)
@@ -64,10 +60,10 @@ def test_owner_journey_from_login_to_audit_trail(page: Page, live_server, transa
     row.get_by_role("button", name="Revoke").click()
     expect(row.locator(".badge-revoked")).to_have_text("Revoked")
     assert api_key_authenticate(plaintext=secret) is None
-    _screenshot(page, "04-key-revoked")
+    assert_page_passes(page, "foundation-04-key-revoked")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Apps").click()
     expect(page.locator("tbody tr", has_text="Chat bot").locator(".badge-revoked")).to_be_visible()
-    _screenshot(page, "04b-app-list")
+    assert_page_passes(page, "foundation-04b-app-list")
 
     developer = members[Role.DEVELOPER]
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Members").click()
@@ -77,20 +73,20 @@ def test_owner_journey_from_login_to_audit_trail(page: Page, live_server, transa
     assert answer.value.status == 200
     expect(page.locator(f"#member-{developer.pk} select")).to_have_value("viewer")
     assert Membership.objects.get(pk=developer.pk).role == Role.VIEWER
-    _screenshot(page, "05-members-role-changed")
+    assert_page_passes(page, "foundation-05-members-role-changed")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit").click()
     expect(page).to_have_title(f"Audit trail of {tenant.name} · AI Gateway")
     for action in ("app.create", "api_key.issue", "api_key.revoke", "membership.change_role"):
         expect(page.locator("table.audit").get_by_text(action, exact=True)).to_be_visible()
-    _screenshot(page, "06-audit-trail")
+    assert_page_passes(page, "foundation-06-audit-trail")
 
     page.get_by_text("Filter events").click()
     page.get_by_label("From", exact=True).fill("2024-03-02")
     page.get_by_label("To", exact=True).fill("2024-03-01")
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_text("The end date must not be before the start date.")).to_be_visible()
-    _screenshot(page, "07-audit-filter-error")
+    assert_page_passes(page, "foundation-07-audit-filter-error")
 
 
 def test_refusals_show_in_place_and_the_tenant_switcher_switches(
@@ -115,13 +111,13 @@ def test_refusals_show_in_place_and_the_tenant_switcher_switches(
     page.get_by_label("Role of owner-user").select_option("admin")
     expect(page.locator(f"#member-{owner.pk}")).to_contain_text("A tenant must keep at least one owner.")
     expect(page.locator(f"#member-{owner.pk} select")).to_have_value("owner")
-    _screenshot(page, "08-refusal-in-place")
+    assert_page_passes(page, "foundation-08-refusal-in-place")
 
     page.goto(f"{live_server.url}/account/tokens/")
     page.get_by_label("Name").fill("GitLab CI")
     page.get_by_role("button", name="Create token").click()
     expect(page.locator("#new-secret")).to_have_text(re.compile(r"^gwp_"))
-    _screenshot(page, "09-personal-token-shown-once")
+    assert_page_passes(page, "foundation-09-personal-token-shown-once")
 
     page.get_by_label("Tenant you are working in").select_option(other_tenant.slug)
     expect(page).to_have_title(f"Dashboard of {other_tenant.name} · AI Gateway")

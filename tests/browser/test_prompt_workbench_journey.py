@@ -161,6 +161,11 @@ def test_an_admin_edits_previews_publishes_and_rolls_back_a_prompt(
     for name, path in pages.items():
         page.goto(f"{live_server.url}/prompts/{path}")
         assert_page_passes(page, f"prompts-{name}")
+    page.goto(f"{live_server.url}/prompts/echo-prompt/edit/")  # and the editor with its preview filled in
+    page.get_by_label("Sample variables").fill('{"text": "hi"}')
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#preview pre")).to_have_text("one: hi")
+    assert_page_passes(page, "prompts-editor-preview")
 
 
 def test_a_viewer_sees_no_edit_button_and_gets_403_on_the_editor(page: Page, live_server, prompt_api):

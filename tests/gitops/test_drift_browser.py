@@ -9,7 +9,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from apps.gitops.models import GitLabConnection
-from tests.browser.checks import WIDTHS, check_page
+from tests.browser.checks import WIDTHS, assert_page_passes
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -47,4 +47,4 @@ def test_the_drift_banner_fits_the_screen_and_passes_axe(page: Page, live_server
     expect(banner).to_contain_text("prompt summarize, version 7: only in GitLab")
     expect(banner).to_contain_text("and 2 more")
     expect(banner.get_by_role("link", name="Open the GitLab page")).to_be_visible()
-    assert check_page(page, "gitops-drift-banner", width) == []
+    assert_page_passes(page, "gitops-drift-banner")
