@@ -7,6 +7,7 @@ import pytest
 
 from apps.access.services import api_key_issue
 from apps.catalog.services import service_create
+from apps.gateway import wiring
 from apps.tenants.models import Role
 from tests.factories import AppFactory, TenantFactory
 
@@ -62,3 +63,21 @@ def key_for():
         return api_key_issue(app=app, name="catalog reader", actor_membership=None, scopes=list(scopes))
 
     return issue
+
+
+@pytest.fixture
+def fresh_gateway():
+    """A gateway of the test's own (pipeline, snapshot, call sink, pooled clients, limit counters), for the try-it
+    tests that call through it."""
+    caches = (
+        wiring.get_invoker,
+        wiring.get_pipeline,
+        wiring.get_snapshot_store,
+        wiring.get_call_sink,
+        wiring.get_limit_counters,
+    )
+    for factory in caches:
+        factory.cache_clear()
+    yield
+    for factory in caches:
+        factory.cache_clear()

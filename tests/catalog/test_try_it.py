@@ -11,13 +11,12 @@ from guardian.shortcuts import assign_perm
 from apps.access.models import Subscription
 from apps.analytics.models import CallLog
 from apps.catalog.models import Plan, Service
-from apps.gateway import wiring
 from apps.prompts.models import PromptTemplate, PromptVersion
 from apps.tenants.models import Role
 from tests.factories import AppFactory, MembershipFactory, UserFactory
 
 # The call record is written by the sink's own thread: it must see committed rows.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_gateway")]
 
 INPUT_SCHEMA = {
     "type": "object",
@@ -30,17 +29,6 @@ INPUT_SCHEMA = {
     "required": ["text"],
     "additionalProperties": False,
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_gateway():
-    """A pipeline of this test's own (snapshot, sink, pooled clients)."""
-    caches = (wiring.get_invoker, wiring.get_pipeline, wiring.get_snapshot_store, wiring.get_call_sink)
-    for factory in caches:
-        factory.cache_clear()
-    yield
-    for factory in caches:
-        factory.cache_clear()
 
 
 @pytest.fixture

@@ -14,29 +14,11 @@ from apps.access.services import api_key_issue
 from apps.analytics.models import CallLog
 from apps.catalog.models import Plan, Service
 from apps.catalog.services.ports import TryItCall, service_trier
-from apps.gateway import wiring
 from apps.tenants.models import Role
 from tests.factories import AppFactory, MembershipFactory, UserFactory
 
 # The call record is written by the sink's own thread: it must see committed rows.
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_gateway():
-    """A pipeline of this test's own (snapshot, sink, pooled clients, limit counters)."""
-    caches = (
-        wiring.get_invoker,
-        wiring.get_pipeline,
-        wiring.get_snapshot_store,
-        wiring.get_call_sink,
-        wiring.get_limit_counters,
-    )
-    for factory in caches:
-        factory.cache_clear()
-    yield
-    for factory in caches:
-        factory.cache_clear()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_gateway")]
 
 
 @pytest.fixture
