@@ -6,7 +6,7 @@ the reply comes). Values of 1 KB or more are zlib-compressed (answers are JSON t
 at level 1 for a few µs). The semantic cache's vectors of a scope are one list: LRANGE to read it,
 LPUSH + LTRIM + EXPIRE in one round trip to add to it.
 
-Commands go through the hot path's own client (adapters/resp.py: one pipelined connection per event loop, shared
+Commands go through the hot path's own client (adapters/resp/: one pipelined connection per event loop, shared
 with the limit counters). Redis never fails a call: a lookup that fails is a miss and a store that fails is
 skipped, each counted in `gateway_cache_errors_total` and logged at most once a minute. Short timeouts and no
 retries, so an unreachable Redis costs a call milliseconds, not seconds."""

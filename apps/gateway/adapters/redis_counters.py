@@ -1,6 +1,6 @@
 """The limit and budget counters in Redis, shared by every gateway process and replica: each admission is ONE
 round trip (a Lua script by EVALSHA, which Redis runs atomically), so N processes admit exactly what one would.
-Commands go through the hot path's own client (adapters/resp.py: one pipelined connection per event loop, shared
+Commands go through the hot path's own client (adapters/resp/: one pipelined connection per event loop, shared
 with the response cache: a call's admission and its cache lookup go out in one write); settlements go with the
 next write.
 

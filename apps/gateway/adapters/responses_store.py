@@ -2,7 +2,7 @@
 (surfaces/openai_responses_serve.py: ResponseStore), for GATEWAY_RESPONSES_RETENTION_SECONDS.
 
 With REDIS_URL: one key per response (`gw:resp:<id>`) with the retention as its TTL, shared by every process and
-replica, through the hot path's Redis client (adapters/resp.py). The embedded default keeps them in this process's
+replica, through the hot path's Redis client (adapters/resp/). The embedded default keeps them in this process's
 memory (least recently used first out past MEMORY_MAX_RESPONSES): another process, or a restart, does not know them.
 
 A record is the tenant's id, the response and the conversation's items, as zlib-compressed JSON in both stores.

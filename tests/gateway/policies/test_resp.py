@@ -1,4 +1,4 @@
-"""The hot path's Redis client (apps/gateway/adapters/resp.py) against real redis-servers: the suite's for replies
+"""The hot path's Redis client (apps/gateway/adapters/resp/) against real redis-servers: the suite's for replies
 and pipelining, servers of the test's own for what would disturb other tests (stopping one, pausing every client,
 flushing its scripts)."""
 
