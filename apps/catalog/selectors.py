@@ -132,19 +132,21 @@ def catalog_tenant_for_person(*, user: AbstractBaseUser, slug: str | None) -> Te
     raise ApplicationError("You belong to no tenant, and the catalog is seen through one.", field="tenant")
 
 
+def _prompt_right_holders(service: Service) -> QuerySet:
+    """The users granted catalog.change_prompt on the service themselves (not superusers by default, not groups)."""
+    return get_users_with_perms(
+        service, only_with_perms_in=["change_prompt"], with_superusers=False, with_group_users=False
+    )
+
+
 def service_prompt_editors(*, service: Service) -> list[tuple[AbstractBaseUser, Membership | None]]:
     """Who holds catalog.change_prompt on the service, by username, each with their membership of its tenant (None:
     no longer a member, for whom the right counts for nothing until they are one again)."""
-    holders = get_users_with_perms(
-        service, only_with_perms_in=["change_prompt"], with_superusers=False, with_group_users=False
-    ).order_by("username")
+    holders = _prompt_right_holders(service).order_by("username")
     memberships = {m.user_id: m for m in membership_list(tenant=service.tenant).filter(user__in=holders)}
     return [(user, memberships.get(user.pk)) for user in holders]
 
 
 def service_prompt_editor_candidates(*, service: Service) -> QuerySet[Membership]:
     """The members of the service's tenant who do not hold the prompt right on it yet."""
-    holders = get_users_with_perms(
-        service, only_with_perms_in=["change_prompt"], with_superusers=False, with_group_users=False
-    )
-    return membership_list(tenant=service.tenant).exclude(user__in=holders)
+    return membership_list(tenant=service.tenant).exclude(user__in=_prompt_right_holders(service))

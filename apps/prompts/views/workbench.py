@@ -5,6 +5,8 @@ services enforce it too, and audit each change). Another tenant's prompts are 40
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -29,19 +31,26 @@ def prompt_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _prompt_context(request: HttpRequest, template: PromptTemplate) -> dict[str, Any]:
+    """What the prompt's page and its panel on the catalog page both show: the A/B split and the person's rights."""
+    split = {entry["version"]: entry["weight"] for entry in template.ab_split}
+    return {
+        "prompt": template,
+        "service": template.service,
+        "split": split,
+        "split_total": sum(split.values()),
+        **prompt_rights(request, template),
+    }
+
+
 def _prompt_page(
     request: HttpRequest, template: PromptTemplate, *, status: int = 200, **forms: ServiceForm
 ) -> HttpResponse:
     """A prompt's page; `forms` replace the blank ones when an action was refused (its errors show at the action)."""
     versions = list(selectors.prompt_version_list(template=template))
-    split = {entry["version"]: entry["weight"] for entry in template.ab_split}
     context = {
-        "prompt": template,
-        "service": template.service,
+        **_prompt_context(request, template),
         "versions": versions,
-        "split": split,
-        "split_total": sum(split.values()),
-        **prompt_rights(request, template),
         "split_form": SplitForm(template=template, versions=versions),
         "diff_form": DiffForm(initial={"a": versions[1].number if len(versions) > 1 else 1, "b": versions[0].number}),
         **forms,
@@ -60,15 +69,7 @@ def prompt_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def prompt_panel(request: HttpRequest, slug: str) -> HttpResponse:
     """The prompt's panel on its catalog page (htmx, for the members of its tenant): live version, A/B split, links."""
     template = selectors.prompt_template_get(tenant=request.tenant, service_slug=slug)
-    split = {entry["version"]: entry["weight"] for entry in template.ab_split}
-    context = {
-        "prompt": template,
-        "service": template.service,
-        "split": split,
-        "split_total": sum(split.values()),
-        **prompt_rights(request, template),
-    }
-    return render(request, "prompts/_service_panel.html", context)
+    return render(request, "prompts/_service_panel.html", _prompt_context(request, template))
 
 
 def _outcome(request: HttpRequest, form: ServiceForm, slug: str, done: str, refused: str) -> HttpResponse:
