@@ -17,7 +17,7 @@ from guardian.shortcuts import get_users_with_perms
 
 from apps.catalog.models import INVOCABLE, Plan, Service, Tag, Visibility
 from apps.core.errors import ApplicationError
-from apps.tenants.models import Membership, Tenant
+from apps.tenants.models import ROLE_RANK, Membership, Role, Tenant
 from apps.tenants.selectors import membership_list, tenant_get_for_user, tenant_list_for_user
 
 
@@ -148,5 +148,8 @@ def service_prompt_editors(*, service: Service) -> list[tuple[AbstractBaseUser, 
 
 
 def service_prompt_editor_candidates(*, service: Service) -> QuerySet[Membership]:
-    """The members of the service's tenant who do not hold the prompt right on it yet."""
-    return membership_list(tenant=service.tenant).exclude(user__in=_prompt_right_holders(service))
+    """The members of the service's tenant who do not hold the prompt right on it yet and whose role does not give it
+    already: owners and admins edit and publish every prompt of the tenant, so the right would add nothing."""
+    below_admin = [role for role, rank in ROLE_RANK.items() if rank < ROLE_RANK[Role.ADMIN]]
+    members = membership_list(tenant=service.tenant).filter(role__in=below_admin)
+    return members.exclude(user__in=_prompt_right_holders(service))

@@ -60,6 +60,7 @@ def test_the_manage_page_lists_holders_and_offers_the_members_who_are_not(summar
     options = panel[panel.index("<select") : panel.index("</select>")]
     assert 'value="pia"' in options
     assert 'value="developer-user"' not in options
+    assert 'value="admin-user"' not in options  # owners and admins edit and publish every prompt already
 
 
 def test_an_owner_grants_and_revokes_on_the_manage_page_audited(summarize, owner, pia, client_for):
