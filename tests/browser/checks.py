@@ -53,6 +53,16 @@ def page_overflow(page: Page) -> int:
     return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
 
 
+def sticking_out(page: Page) -> list[str]:
+    """The innermost elements whose right edge is past the window's, as tag.class and the start of their text."""
+    return page.evaluate(
+        """Array.from(document.querySelectorAll('body *'))
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth && !e.querySelector('*'))
+            .slice(0, 5)
+            .map(e => `${e.tagName.toLowerCase()}.${e.className} "${(e.textContent || '').trim().slice(0, 40)}"`)"""
+    )
+
+
 def screenshot(page: Page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
@@ -73,7 +83,14 @@ def check_page(page: Page, name: str, width: int) -> list[str]:
     problems = []
     overflow = page_overflow(page)
     if overflow > 0:
-        problems.append(f"{name} at {width} px: the page is {overflow} px wider than the screen")
+        # Measured again once the page has had a moment to settle (a late swap or reflow), and named: which
+        # elements stick out, so that a failure says where to look.
+        page.wait_for_timeout(300)
+        overflow = page_overflow(page)
+    if overflow > 0:
+        problems.append(
+            f"{name} at {width} px: the page is {overflow} px wider than the screen ({', '.join(sticking_out(page))})"
+        )
     for violation in axe_violations(page):
         problems.append(
             f"{name} at {width} px: {violation['impact']} {violation['id']} ({violation['help']}) on "

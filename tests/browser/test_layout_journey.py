@@ -15,7 +15,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from apps.access.models import LimitSet, Subscription, SubscriptionStatus
+from apps.access.models import ApiKey, LimitSet, Subscription, SubscriptionStatus
 from apps.analytics.models import Granularity
 from apps.catalog.models import Lifecycle, Visibility
 from apps.core.services import notification_send
@@ -79,6 +79,9 @@ def portal(tenant, other_tenant, members, mallory, route, app, other_app, issued
     membership_set_role(membership=members[Role.VIEWER], role=Role.DEVELOPER, actor_membership=owner)
     MembershipFactory(user=owner.user, tenant=other_tenant, role=Role.VIEWER)
     key = issued_key[0]
+    # The widest id a key can have (the pages are not called with it): its prefix in a heading must still fit a phone.
+    ApiKey.objects.filter(pk=key.pk).update(lookup_id="mw" * 6)
+    key.refresh_from_db()
     LimitSet.objects.create(tenant=tenant, api_key=key, requests_per_minute=60, budget_per_day=Decimal("5.00"))
     return {
         "owner": owner.user, "app": app, "approved": approved, "pending": pending, "summarize": summarize, "key": key,
