@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import cast
 
 import redis
@@ -21,32 +21,47 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry as SyncRetry
 
 from apps.analytics.metrics import LIMIT_STORE_ERRORS
-from apps.gateway.adapters.resp import Reply, RespClient, RespConnectionError, RespError, RespTimeout, Script
+from apps.gateway.adapters.resp import (
+    Arg,
+    Prepared,
+    Reply,
+    RespClient,
+    RespConnectionError,
+    RespError,
+    RespTimeout,
+    Script,
+)
 from apps.gateway.pipeline.policies.counters import Admission, Charge, CounterStoreDown
 
 logger = logging.getLogger(__name__)
 
-# KEYS: the counters; ARGV[1]: for each, its limit, amount and time to live in ms, space-separated (one argument
-# instead of three per counter: encoding them costs the gateway more than parsing them costs Redis). Returns
-# {refused (1-based, 0 when all were added), value of each counter after}. Amounts stay strings for INCRBY:
-# micro-dollar sums beyond 2^53 would lose digits as Lua numbers. The time to live runs from the call's clock to
-# its window's end, so neither a skew with Redis's clock nor a call admitted just after its window's end (it
-# arrived before) can drop a counter while its window is still being counted.
+PREPARED_CAP = 4096  # admissions kept encoded (sets of counters and limits)
+
+# KEYS: the counters; ARGV[1]: for each, its limit and its window's end in unix ms, space-separated (one argument
+# instead of two per counter: encoding them costs the gateway more than parsing them costs Redis; and the same
+# for every call of the minute: keys and ARGV[1] are encoded once, see RedisCounters._prepared); ARGV[2]: the
+# call's clock in unix ms; ARGV[3]: the amounts, space-separated. Returns {refused (1-based, 0 when all were
+# added), value of each counter after}. Amounts stay strings for INCRBY: micro-dollar sums beyond 2^53 would lose
+# digits as Lua numbers. The time to live runs from the call's clock to its window's end, so neither a skew with
+# Redis's clock nor a call admitted just after its window's end (it arrived before) can drop a counter while its
+# window is still being counted.
 ADMIT = Script("""
-local spec = {}
-for part in string.gmatch(ARGV[1], '%S+') do spec[#spec + 1] = part end
+local spec, amounts = {}, {}
+for part in string.gmatch(ARGV[1], '%S+') do spec[#spec + 1] = tonumber(part) end
+for part in string.gmatch(ARGV[3], '%S+') do amounts[#amounts + 1] = part end
+local now = tonumber(ARGV[2])
 local used = redis.call('MGET', unpack(KEYS))
 for i = 1, #KEYS do
   used[i] = tonumber(used[i] or '0')
 end
 for i = 1, #KEYS do
-  if used[i] + tonumber(spec[3 * i - 1]) > tonumber(spec[3 * i - 2]) then
+  if used[i] + tonumber(amounts[i]) > spec[2 * i - 1] then
     return {i, unpack(used)}
   end
 end
 for i = 1, #KEYS do
-  used[i] = redis.call('INCRBY', KEYS[i], spec[3 * i - 1])
-  redis.call('PEXPIRE', KEYS[i], spec[3 * i])
+  used[i] = redis.call('INCRBY', KEYS[i], amounts[i])
+  redis.call('PEXPIRE', KEYS[i], math.max(1, spec[2 * i] - now))
 end
 return {0, unpack(used)}
 """)
@@ -71,14 +86,16 @@ class RedisCounters:
         self._down_until = 0.0  # monotonic: no attempt before then
         self._timeout = timeout
         self._client = RespClient.shared(url)
+        self._admissions: dict[tuple[str | int, ...], Prepared] = {}
         self._sync: redis.Redis | None = None
 
-    async def _run(self, script: Script, charges: Sequence[Charge], args: str, *, lazy: bool = False) -> Reply:
+    def _ensure_up(self) -> None:
         if time.monotonic() < self._down_until:
             raise CounterStoreDown("the limit store was unreachable less than a second ago")
+
+    async def _call(self, command: Awaitable[Reply]) -> Reply:
         try:
-            keys = [c.key for c in charges]
-            reply = await self._client.evalsha(script, keys, [args], lazy=lazy, within=self._timeout)
+            reply = await command
         except RespTimeout as exc:  # slow, not down: the next call tries again
             raise CounterStoreDown(f"the limit store is unreachable: {exc}") from exc
         except (RespConnectionError, RespError) as exc:
@@ -86,17 +103,36 @@ class RedisCounters:
             raise CounterStoreDown(f"the limit store is unreachable: {exc}") from exc
         return reply
 
+    def _prepared(self, charges: Sequence[Charge]) -> Prepared:
+        """The admission's EVALSHA up to its per-call arguments, encoded once per set of counters and limits: the
+        same for every call of a scope in a minute (the keys name their window)."""
+        identity = (*[c.key for c in charges], *[c.limit for c in charges])
+        prepared = self._admissions.get(identity)
+        if prepared is None:
+            if len(self._admissions) >= PREPARED_CAP:  # last minute's, mostly
+                self._admissions.clear()
+            spec = " ".join(f"{c.limit} {c.resets_at * 1000}" for c in charges)
+            fixed: list[Arg] = ["EVALSHA", ADMIT.sha, len(charges), *[c.key for c in charges], spec]
+            prepared = self._admissions[identity] = Prepared(fixed, 2)
+        return prepared
+
     async def admit(self, charges: Sequence[Charge], now: float) -> Admission:
         if not charges:
             return Admission(refused=None, used=())
-        args = " ".join(f"{c.limit} {c.amount} {max(1, int((c.resets_at - now) * 1000))}" for c in charges)
-        reply = await self._run(ADMIT, charges, args)
+        self._ensure_up()
+        payload = self._prepared(charges).encode(int(now * 1000), " ".join([str(c.amount) for c in charges]))
+        reply = await self._call(self._client.run_script(ADMIT, payload, within=self._timeout))
         refused, *used = cast(list[int], reply)  # the script returns an array of integers
         return Admission(refused=refused - 1 if refused else None, used=tuple(used))
 
     async def add(self, charges: Sequence[Charge], now: float) -> None:
-        if charges:  # settling: nobody waits for it, so it goes with the next admission's write
-            await self._run(ADD, charges, " ".join(str(c.amount) for c in charges), lazy=True)
+        if not charges:
+            return
+        self._ensure_up()
+        # Settling: nobody waits for it, so it goes with the next admission's write.
+        amounts = " ".join([str(c.amount) for c in charges])
+        keys = [c.key for c in charges]
+        await self._call(self._client.evalsha(ADD, keys, [amounts], lazy=True, within=self._timeout))
 
     def read(self, keys: Sequence[str], now: float) -> list[int]:
         if self._sync is None:

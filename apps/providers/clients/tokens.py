@@ -101,10 +101,28 @@ def count_message_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
     for message in messages:
         total += _TOKENS_PER_MESSAGE
         for key, value in message.items():
+            if key == "role":
+                total += _role_tokens(value)
+                continue
             total += _value_tokens(value)
             if key == "name":
                 total += _TOKENS_PER_NAME
     return total
+
+
+# A message's role is one of a handful of words: counted once per process, not once per message (this is on
+# every call with a token limit or a budget).
+_ROLES: dict[str, int] = {}
+_MAX_ROLES = 64
+
+
+def _role_tokens(role: Any) -> int:
+    found = _ROLES.get(role) if type(role) is str else None
+    if found is None:
+        found = _value_tokens(role)
+        if type(role) is str and len(_ROLES) < _MAX_ROLES:
+            _ROLES[role] = found
+    return found
 
 
 def count_input_tokens(inputs: Any) -> int:
@@ -129,7 +147,15 @@ def _value_tokens(value: Any) -> int:
 
 
 def _chars(value: Any) -> int:
-    """How many characters of text `value` holds, however nested (cheap: len() of each string)."""
+    """How many characters of text `value` holds, however nested (cheap: len() of each string). Exact types
+    first: an isinstance() against Mapping is an ABC check, dear on every call's messages."""
+    kind = type(value)
+    if kind is str:
+        return len(value)
+    if kind is dict:
+        return sum([_chars(item) for item in value.values()])
+    if kind is list or kind is tuple:
+        return sum([_chars(item) for item in value])
     if isinstance(value, str):
         return len(value)
     if isinstance(value, Mapping):

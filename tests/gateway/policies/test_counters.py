@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import pytest
+import redis
 
+from apps.gateway.adapters.redis_counters import RedisCounters
 from apps.gateway.pipeline.policies.counters import Charge, counter_key, window_bounds
 from tests.gateway.policies.conftest import NOW
 
@@ -44,6 +47,31 @@ async def test_an_amount_larger_than_the_limit_is_refused_on_an_empty_counter(co
     admission = await counters.admit([charge("gw:lim:key:1:tpm:0", 100, 101)], NOW)
     assert admission.refused == 0
     assert counters.read(["gw:lim:key:1:tpm:0"], NOW) == [0]
+
+
+async def test_a_limit_changed_within_the_minute_applies_to_the_next_admission(counters):
+    # Redis keeps each set of counters and limits encoded for the minute: a new limit must not reuse the old one.
+    for _ in range(3):
+        assert (await counters.admit([charge("gw:lim:key:1:rpm:0", 5)], NOW)).admitted
+    assert (await counters.admit([charge("gw:lim:key:1:rpm:0", 3)], NOW)).refused == 0
+    assert (await counters.admit([charge("gw:lim:key:1:rpm:0", 4)], NOW)).used == (4,)
+
+
+async def test_redis_counters_expire_at_their_windows_end_from_the_calls_clock(clean_counters):
+    counters = RedisCounters(url=os.environ["REDIS_URL"])
+    # The call's clock 30.5 s before the window's end, whatever Redis's clock says: a counter lives that long.
+    resets_at = window_bounds("minute", NOW)[1]
+    try:
+        await counters.admit([Charge("gw:lim:key:1:rpm:ttl", 10, 1, resets_at)], resets_at - 30.5)
+        await counters.admit([Charge("gw:lim:key:1:rpm:ttl", 10, 1, resets_at)], resets_at - 30.5)
+    finally:
+        await counters.aclose()
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        assert client.get("gw:lim:key:1:rpm:ttl") == b"2"
+        assert 30_000 < client.pttl("gw:lim:key:1:rpm:ttl") <= 30_500
+    finally:
+        client.close()
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,14 @@ fail-open setting).
 Not for anything else: no pub/sub, no transactions, no cluster; the control plane uses redis-py."""
 
 from apps.gateway.adapters.resp.client import RespClient
-from apps.gateway.adapters.resp.protocol import Arg, Reply, RespConnectionError, RespError, RespTimeout, Script
+from apps.gateway.adapters.resp.protocol import (
+    Arg,
+    Prepared,
+    Reply,
+    RespConnectionError,
+    RespError,
+    RespTimeout,
+    Script,
+)
 
-__all__ = ["Arg", "Reply", "RespClient", "RespConnectionError", "RespError", "RespTimeout", "Script"]
+__all__ = ["Arg", "Prepared", "Reply", "RespClient", "RespConnectionError", "RespError", "RespTimeout", "Script"]

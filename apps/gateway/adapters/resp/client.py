@@ -61,12 +61,16 @@ class RespClient:
 
     async def execute(self, *args: Arg, lazy: bool = False, within: float | None = None) -> Reply:
         """The command's reply, failing with RespTimeout after `within` seconds (the client's timeout)."""
+        return await self.execute_encoded(encode(args), lazy=lazy, within=within)
+
+    async def execute_encoded(self, payload: bytes, *, lazy: bool = False, within: float | None = None) -> Reply:
+        """`execute` of one command already encoded (encode, Prepared)."""
         timeout = self._timeout if within is None else within
         loop = asyncio.get_running_loop()
         connection = self._connections.get(id(loop))
         if connection is None or not connection.open or connection.loop is not loop:
             connection = await self._connection(loop, timeout)
-        return await connection.send(encode(args), timeout=timeout, lazy=lazy)[0]
+        return await connection.send(payload, timeout=timeout, lazy=lazy)[0]
 
     def submit(self, *args: Arg, lazy: bool = False, within: float | None = None) -> asyncio.Future[Reply]:
         """The command, sent with this turn's others without waiting for its reply: the future of the reply, to
@@ -120,14 +124,22 @@ class RespClient:
         lazy: bool = False,
         within: float | None = None,
     ) -> Reply:
+        payload = encode(["EVALSHA", script.sha, len(keys), *keys, *args])
+        return await self.run_script(script, payload, lazy=lazy, within=within)
+
+    async def run_script(
+        self, script: Script, payload: bytes, *, lazy: bool = False, within: float | None = None
+    ) -> Reply:
+        """`payload`, an EVALSHA of `script` already encoded (a caller may keep its fixed part encoded: Prepared),
+        loading the script first when Redis does not have it."""
         try:
-            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args, lazy=lazy, within=within)
+            return await self.execute_encoded(payload, lazy=lazy, within=within)
         except RespError as exc:
             if not str(exc).startswith("NOSCRIPT"):
                 raise
         # Not in this Redis yet (a restart or SCRIPT FLUSH empties its cache): load it, then run it.
         await self.execute("SCRIPT", "LOAD", script.source, within=within)
-        return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args, within=within)
+        return await self.execute_encoded(payload, within=within)
 
     async def _connection(self, loop: asyncio.AbstractEventLoop, within: float) -> Connection:
         # Shielded, so a caller that gives up does not cancel the others' connection.

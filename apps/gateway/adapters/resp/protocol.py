@@ -33,17 +33,40 @@ class Script:
 
 
 def encode(args: Sequence[Arg]) -> bytes:
+    return b"*%d\r\n%s" % (len(args), _bulks(args))
+
+
+def _bulks(args: Sequence[Arg]) -> bytes:
+    """The arguments as RESP bulk strings, one after the other (a command without its array header)."""
     if not any(arg.__class__ is bytes for arg in args):
         # Text and numbers only (keys, scripts' arguments): formatted as one string, encoded once.
         texts = [arg if arg.__class__ is str else f"{arg:d}" for arg in args]
         body = "".join([f"${len(text)}\r\n{text}\r\n" for text in texts])
         if body.isascii():  # so that len() counted bytes
-            return f"*{len(texts)}\r\n{body}".encode()
-    parts = [b"*%d\r\n" % len(args)]
+            return body.encode()
+    parts = []
     for arg in args:
         data = arg if isinstance(arg, bytes) else arg.encode() if isinstance(arg, str) else b"%d" % arg
         parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(parts)
+
+
+class Prepared:
+    """A command whose leading arguments are fixed (a script's digest, its keys and its fixed arguments): encoded
+    once, then each use appends its `more` last arguments. For the hot path's scripts, whose keys and limits stay
+    the same for a minute while the amounts change with every call."""
+
+    __slots__ = ("_count", "_head", "_more")
+
+    def __init__(self, fixed: Sequence[Arg], more: int) -> None:
+        self._count = len(fixed) + more
+        self._more = more
+        self._head = _bulks(fixed)
+
+    def encode(self, *rest: Arg) -> bytes:
+        if len(rest) != self._more:
+            raise ValueError(f"this command takes {self._more} more arguments, not {len(rest)}")
+        return b"*%d\r\n%s%s" % (self._count, self._head, _bulks(rest))
 
 
 INCOMPLETE = object()  # a reply not yet whole in the buffer
