@@ -76,6 +76,15 @@ class RouteEntry:
     deployments: tuple[DeploymentEntry, ...]  # enabled ones, sorted by priority
     created: int = 0  # unix time, for /v1/models
     strategy: str = "priority"  # the order inside a priority group: "priority" (weighted), "latency" or "cost"
+    # The highest prices among the deployments, USD per million tokens: what a budget reserves a call at (once
+    # per snapshot, not once per call).
+    max_input_price: Decimal = field(init=False, default=Decimal(0))
+    max_output_price: Decimal = field(init=False, default=Decimal(0))
+
+    def __post_init__(self) -> None:
+        if self.deployments:
+            object.__setattr__(self, "max_input_price", max(d.input_price_per_mtok for d in self.deployments))
+            object.__setattr__(self, "max_output_price", max(d.output_price_per_mtok for d in self.deployments))
 
 
 @dataclass(frozen=True, slots=True)

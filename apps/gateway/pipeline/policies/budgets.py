@@ -49,10 +49,9 @@ async def max_cost(ctx: CallContext, route: RouteEntry) -> int:
     """The most the call may cost on `route`, in micro-dollars."""
     if not route.deployments:
         return 0
-    input_price = max(d.input_price_per_mtok for d in route.deployments)
-    output_price = max(d.output_price_per_mtok for d in route.deployments)
     # USD per million tokens is micro-dollars per token.
-    return math.ceil(input_price * await ctx.prompt_tokens() + output_price * max_output_tokens(ctx.body))
+    tokens = await ctx.prompt_tokens()
+    return math.ceil(route.max_input_price * tokens + route.max_output_price * max_output_tokens(ctx.body))
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,8 @@ def duration(seconds: float) -> str:
     millis = max(0, round(seconds * 1000))
     if millis < 1000:
         return f"{millis}ms"
+    if millis < 60_000:  # a minute's limit, the usual one: one format
+        return f"{millis // 1000}.{millis % 1000:03d}".rstrip("0").rstrip(".") + "s"
     hours, rest = divmod(millis, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
     secs = f"{rest // 1000}.{rest % 1000:03d}".rstrip("0").rstrip(".") + "s"
@@ -48,23 +50,30 @@ def duration(seconds: float) -> str:
     return f"{minutes}m{secs}" if minutes else secs
 
 
+_HEADER_NAMES = {
+    unit: (f"X-RateLimit-Limit-{name}", f"X-RateLimit-Remaining-{name}", f"X-RateLimit-Reset-{name}")
+    for unit, name in (("requests", "Requests"), ("tokens", "Tokens"))
+}
+
+
 def rate_headers(
     metrics: Sequence[Metric], charges: Sequence[Charge], used: Sequence[int], now: float
 ) -> dict[str, str]:
     """X-RateLimit-{Limit,Remaining,Reset}-{Requests,Tokens} of the limit with the least left (the earliest reset
-    among equals), per unit."""
+    among equals), per unit. On every answer of a call with a limit: kept to one pass and no call per limit."""
     tightest: dict[str, tuple[int, int, int]] = {}  # unit → (remaining, resets at, limit)
     for metric, charge, value in zip(metrics, charges, used, strict=True):
-        remaining = charge.limit - value if value < charge.limit else 0
+        limit = charge.limit
+        candidate = (limit - value if value < limit else 0, charge.resets_at, limit)
         best = tightest.get(metric.unit)
-        if best is None or remaining < best[0] or (remaining == best[0] and charge.resets_at < best[1]):
-            tightest[metric.unit] = (remaining, charge.resets_at, charge.limit)
+        if best is None or candidate < best:
+            tightest[metric.unit] = candidate
     headers = {}
     for unit, (remaining, resets_at, limit) in tightest.items():
-        name = "Requests" if unit == "requests" else "Tokens"
-        headers[f"X-RateLimit-Limit-{name}"] = str(limit)
-        headers[f"X-RateLimit-Remaining-{name}"] = str(remaining)
-        headers[f"X-RateLimit-Reset-{name}"] = duration(resets_at - now)
+        limit_name, remaining_name, reset_name = _HEADER_NAMES[unit]
+        headers[limit_name] = str(limit)
+        headers[remaining_name] = str(remaining)
+        headers[reset_name] = duration(resets_at - now)
     return headers
 
 
