@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -54,7 +55,11 @@ UNIQUE_MARK = "BENCH_N"
 
 
 def chat_body(model: str, stream: bool, unique: bool = False) -> bytes:
-    content = f"Say hello to the benchmark. {UNIQUE_MARK}" if unique else "Say hello to the benchmark."
+    # Unique bodies carry a nonce of their own too: the counter starts at 1 in every run, and without it a run
+    # would send the prompts of the runs before it, which the response cache has stored (hits, not misses).
+    content = "Say hello to the benchmark."
+    if unique:
+        content += f" {secrets.token_hex(4)} {UNIQUE_MARK}"
     body: dict = {"model": model, "messages": [{"role": "user", "content": content}]}
     if stream:
         body |= {"stream": True, "stream_options": {"include_usage": True}}
