@@ -28,6 +28,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from report import table
@@ -214,6 +216,17 @@ async def timed_us(call: Callable[[], Awaitable[Any]], calls: int) -> float:
     return (time.process_time() - started) / calls * 1e6
 
 
+TOGETHER = 64
+
+
+async def timed_together_us(call: Callable[[], Awaitable[Any]], calls: int) -> float:
+    """CPU µs per call with TOGETHER calls in flight at once."""
+    started = time.process_time()
+    for _ in range(calls // TOGETHER):
+        await asyncio.gather(*(call() for _ in range(TOGETHER)))
+    return (time.process_time() - started) / (calls // TOGETHER * TOGETHER) * 1e6
+
+
 def baseline_class(commit: str) -> type:
     """GatewayPipeline as it was at `commit`, from git (its imports must still exist)."""
     source = subprocess.run(
@@ -319,16 +332,19 @@ async def policy_rows(calls: int, redis_url: str | None) -> None:
             await calls_of[label]()  # warm: the tokenizer, the connection, the script
     cpu: dict[str, list[float]] = {label: [] for label in setups}
     wall: dict[str, list[float]] = {label: [] for label in setups}
+    together: dict[str, list[float]] = {label: [] for label in setups}
     for _ in range(ROUNDS):
         for label, call in calls_of.items():
             started = time.perf_counter()
             cpu[label].append(await timed_us(call, calls))
             wall[label].append((time.perf_counter() - started) / calls * 1e6)
-    print(f"\nchat with policies: µs per call, median of {ROUNDS} rounds of {calls:,} calls, one at a time")
-    rows = [
-        [label, f"{statistics.median(cpu[label]):.1f}", f"{statistics.median(wall[label]):.1f}"] for label in setups
-    ]
-    print(table(["pipeline", "CPU µs", "wall µs"], rows))
+            together[label].append(await timed_together_us(call, calls))
+    print(
+        f"\nchat with policies: µs per call, median of {ROUNDS} rounds of {calls:,} calls, one at a time and "
+        f"{TOGETHER} at a time (as a loaded worker runs them: Redis commands share writes)"
+    )
+    rows = [[label, *(f"{statistics.median(runs[label]):.1f}" for runs in (cpu, wall, together))] for label in setups]
+    print(table(["pipeline", "CPU µs", "wall µs", f"CPU µs, {TOGETHER} at a time"], rows))
 
 
 if __name__ == "__main__":
@@ -337,5 +353,6 @@ if __name__ == "__main__":
     parser.add_argument("--baseline", help="a commit whose pipeline.py to time alongside (e.g. 48ee212)")
     parser.add_argument("--redis", help="a Redis URL: adds the policy row on Redis (REDIS_URL by default)")
     args = parser.parse_args()
-    asyncio.run(main(args.calls, args.baseline))
-    asyncio.run(policy_rows(args.calls, args.redis or os.environ.get("REDIS_URL")))
+    # uvloop, as the gateway's workers run (scripts/run.sh)
+    uvloop.run(main(args.calls, args.baseline))
+    uvloop.run(policy_rows(args.calls, args.redis or os.environ.get("REDIS_URL")))
