@@ -19,8 +19,11 @@ mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 rm -f "$PROMETHEUS_MULTIPROC_DIR"/*.db
 # uvicorn on uvloop + httptools, chosen over granian by `make bench` (README "Performance"): more requests/s from
 # 64 clients up and in the 1,000-slow-clients row, and less memory per worker.
-# One worker process per core (WEB_CONCURRENCY to change): each keeps its own snapshot and connection pools.
-web=(uvicorn portal.asgi:application --host 127.0.0.1 --port "$PORT" --workers "${WEB_CONCURRENCY:-$(nproc)}"
+# With Redis, one worker process per core (WEB_CONCURRENCY to change): each keeps its own snapshot and connection
+# pools, and the limits, budgets and cache live in Redis. Without it they live in the process, so one worker:
+# two would each admit a whole limit.
+if [ -n "${REDIS_URL:-}" ]; then workers="${WEB_CONCURRENCY:-$(nproc)}"; else workers="${WEB_CONCURRENCY:-1}"; fi
+web=(uvicorn portal.asgi:application --host 127.0.0.1 --port "$PORT" --workers "$workers"
   --loop uvloop --http httptools --no-access-log)
 if [ -z "${REDIS_URL:-}" ]; then
   exec "${web[@]}"  # no broker: the web process runs the periodic tasks itself (apps/core/embedded_beat.py)

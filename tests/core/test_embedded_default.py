@@ -12,12 +12,14 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.celery_workers import wait_until
+from tests.gateway.policies.conftest import wait_for_room
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 SECRET_FILES = ("secret-key", "api-key-peppers", "field-encryption-keys")
@@ -58,7 +60,7 @@ def portal(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("embedded")
     port = _free_port()
     log = workdir / "run.log"
-    env = {**clean_env(workdir), "PORT": str(port), "WEB_CONCURRENCY": "1"}
+    env = {**clean_env(workdir), "PORT": str(port)}  # as many workers as run.sh chooses
     with log.open("w") as out:
         process = subprocess.Popen(  # noqa: S603 - the script of this clone
             [str(BASE_DIR / "scripts" / "run.sh")],
@@ -135,3 +137,31 @@ def test_static_files_and_the_api_docs_are_served_by_the_portal_itself(portal):
     bundle = "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"
     assert bundle in docs.text
     assert "SwaggerUIBundle" in httpx.get(f"{base}{bundle}", timeout=10).text
+
+
+LIMIT_A_KEY = """
+from apps.access.models import ApiKey
+from apps.access.services.limits import limit_set_create
+key = ApiKey.objects.get(lookup_id="{lookup_id}")
+limit_set_create(tenant=key.tenant, actor_membership=None, api_key=key, requests_per_day=3)
+"""
+
+
+def test_a_limit_holds_exactly_on_the_embedded_default(portal):
+    """Without Redis the counters live in the process: `make run` must not serve several processes that would
+    each admit the whole limit."""
+    base, workdir, _ = portal
+    key = manage(workdir, "create_api_key", "--tenant", "demo", "--app", "demo-app").stdout.strip()
+    result = manage(workdir, "shell", "-c", LIMIT_A_KEY.format(lookup_id=key.split("_")[1]))
+    assert result.returncode == 0, result.stderr
+    body = {"model": "echo", "messages": [{"role": "user", "content": "Hello"}]}
+
+    def call() -> httpx.Response:  # a new connection each time, as separate clients would come
+        return httpx.post(f"{base}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"})
+
+    wait_for_room("day", 30)  # the quota's day must not end halfway
+    # The limit reaches the serving processes within a second; the call that first shows it is counted.
+    wait_until(lambda: call().headers.get("x-ratelimit-limit-requests") == "3", timeout=30, what="the limit")
+    time.sleep(1.5)  # every other process too
+    statuses = [call().status_code for _ in range(8)]
+    assert statuses == [200, 200] + [429] * 6, statuses
