@@ -32,7 +32,7 @@ ALERT_RULE_FIELDS = (
     "webhook_secret_encrypted",
     "email_recipients",
 )
-PLAN_FIELDS = ("service__slug", "slug", "name", "requests_per_day", "monthly_budget", "is_default")
+PLAN_FIELDS = ("service__slug", "slug", "name", "requests_per_day", "monthly_budget", "over_budget_route", "is_default")
 
 
 def tenant_state(tenant: Tenant) -> dict[str, Any]:

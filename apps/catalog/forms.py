@@ -224,13 +224,21 @@ class PlanFields(ServiceForm):
         label="Models allowed",
         help_text="Routes a subscriber may call; none ticked: the service's own route.",
     )
+    over_budget_route = forms.ChoiceField(
+        required=False,
+        label="Once a budget is reached",
+        help_text="Refuse the subscription's calls until the day or month ends, or send them to a cheaper route "
+        "(one the plan allows).",
+    )
     is_default = formfield(Plan, "is_default", label="Offered first (the default plan)")
     position = formfield(Plan, "position", help_text="Plans are listed by position, then name.")
 
     def __init__(self, data: Any = None, *, service: Service, **kwargs: Any) -> None:
         super().__init__(data, **kwargs)
-        aliases = route_list_for(tenant=service.tenant).values_list("alias", flat=True)
+        aliases = list(route_list_for(tenant=service.tenant).values_list("alias", flat=True))
         self.fields["allowed_models"].choices = [(alias, alias) for alias in aliases]
+        refuse = [("", "Refuse (429 budget_exceeded)")]
+        self.fields["over_budget_route"].choices = refuse + [(alias, f"Send to {alias}") for alias in aliases]
 
     def clean_budget_currency(self) -> str:
         return self.cleaned_data["budget_currency"] or BudgetCurrency.USD  # not sent: the only currency

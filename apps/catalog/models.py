@@ -165,6 +165,12 @@ class Plan(models.Model):
         help_text="alert when this share of a budget is spent (1-100); empty: no alert",
     )
     allowed_models = models.JSONField(default=list, blank=True, help_text="route aliases; empty: the service's")
+    over_budget_route = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="route alias a subscription's calls go to once a budget of the plan is reached; empty: refused",
+    )
     is_default = models.BooleanField(default=False)
     position = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
 

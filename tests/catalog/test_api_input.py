@@ -65,6 +65,24 @@ REFUSED = [
     pytest.param(
         PLANS, {"slug": "p", "name": "P", "allowed_models": ["globex-smart"]}, "allowed_models", 400, id="model-theirs"
     ),
+    pytest.param(PLANS, {"slug": "p", "name": "P", "over_budget_route": "nope"}, "over_budget_route", 400, id="obr"),
+    pytest.param(
+        PLANS,
+        {"slug": "p", "name": "P", "over_budget_route": "globex-smart"},
+        "over_budget_route",
+        400,
+        id="obr-theirs",
+    ),
+    pytest.param(
+        PLANS, {"slug": "p", "name": "P", "over_budget_route": "smart"}, "over_budget_route", 400, id="obr-own-route"
+    ),
+    pytest.param(
+        PLANS,
+        {"slug": "p", "name": "P", "allowed_models": ["smart"], "over_budget_route": "embed"},
+        "over_budget_route",
+        400,
+        id="obr-not-allowed",
+    ),
     pytest.param(SERVICES, {**NEW, "cache_ttl_seconds": 0}, "cache_ttl_seconds", 400, id="ttl-0"),
     pytest.param(SERVICES, {**NEW, "cache_ttl_seconds": -1}, "cache_ttl_seconds", 400, id="ttl-negative"),
     pytest.param(SERVICES, {**NEW, "cache_ttl_seconds": 604801}, "cache_ttl_seconds", 400, id="ttl-over-a-week"),
@@ -169,12 +187,18 @@ def test_plan_budgets_and_limits_are_saved_and_shown(world, admin, api_client_fo
         "budget_currency": "USD",
         "budget_alert_percent": 75,
         "allowed_models": ["smart", "embed"],
+        "over_budget_route": "embed",
     }
     response = api_client_for(admin.user).post(PLANS, body, format="json")
     assert response.status_code == 201, response.content
     assert response.json() | body == response.json()
     patched = api_client_for(admin.user).patch(f"{PLANS}team/", {"daily_budget": None}, format="json")
     assert patched.json()["daily_budget"] is None
+    # Narrowing the models allowed may not leave the over-budget route outside them; clearing both is fine.
+    narrowed = api_client_for(admin.user).patch(f"{PLANS}team/", {"allowed_models": ["smart"]}, format="json")
+    assert_field_error(narrowed, "over_budget_route", (400,))
+    cleared = {"allowed_models": ["smart"], "over_budget_route": ""}
+    assert api_client_for(admin.user).patch(f"{PLANS}team/", cleared, format="json").json()["over_budget_route"] == ""
 
 
 def test_a_service_caches_by_ttl_and_semantically_on_an_embedding_route(world, admin, api_client_for):

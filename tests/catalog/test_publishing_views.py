@@ -174,14 +174,16 @@ PLAN = {
 
 def test_an_admin_adds_and_edits_a_plan_with_limits_budget_and_models(admin_web, sentiment, tenant):
     RouteFactory(tenant=tenant, alias="fast")
-    response = admin_web.post("/catalog/sentiment/plans/", PLAN)
+    response = admin_web.post("/catalog/sentiment/plans/", {**PLAN, "over_budget_route": "fast"})
     assert response.status_code == 302, response.context["form"].errors
     plan = Plan.objects.get(slug="gold")
     assert (plan.requests_per_minute, plan.requests_per_day, plan.monthly_budget) == (60, None, Decimal("250.50"))
     assert (plan.allowed_models, plan.is_default) == (["smart", "fast"], True)  # the first plan is the default
+    assert plan.over_budget_route == "fast"
 
     response = admin_web.post(
-        "/catalog/sentiment/plans/gold/", {**PLAN, "requests_per_day": "500", "allowed_models": []}
+        "/catalog/sentiment/plans/gold/",
+        {**PLAN, "requests_per_day": "500", "allowed_models": [], "over_budget_route": "fast"},
     )
     assert response.status_code == 302
     plan.refresh_from_db()
@@ -190,6 +192,7 @@ def test_an_admin_adds_and_edits_a_plan_with_limits_budget_and_models(admin_web,
     page = admin_web.get("/catalog/sentiment/manage/").content.decode()
     assert "Plan Gold is saved." in page
     assert "<td>500</td>" in page
+    assert "then <code>fast</code>" in page  # where calls go once its budget is reached
 
 
 @pytest.mark.parametrize(
@@ -207,6 +210,8 @@ def test_an_admin_adds_and_edits_a_plan_with_limits_budget_and_models(admin_web,
         ({"budget_currency": "EUR"}, "budget_currency"),
         ({"budget_alert_percent": "0"}, "budget_alert_percent"),
         ({"budget_alert_percent": "101"}, "budget_alert_percent"),
+        ({"over_budget_route": "smart"}, "over_budget_route"),  # the service's own route
+        ({"over_budget_route": "globex-smart"}, "over_budget_route"),
     ],
 )
 def test_a_plan_with_a_negative_limit_or_unknown_model_is_refused_at_its_field(

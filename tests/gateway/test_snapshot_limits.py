@@ -91,6 +91,7 @@ def test_every_limit_budget_and_cache_field_reaches_the_snapshot():
         daily_budget=Decimal("1.50"),
         monthly_budget=Decimal("30.00"),
         allowed_models=["cheap", "plain"],
+        over_budget_route="plain",
     )
     any_model_plan = PlanFactory(service=service)
     draft_plan = PlanFactory(service=ServiceFactory(tenant=tenant, lifecycle=Lifecycle.DRAFT), requests_per_day=1)
@@ -115,6 +116,7 @@ def test_every_limit_budget_and_cache_field_reaches_the_snapshot():
         budget_per_day=Decimal("1.50"),
         budget_per_month=Decimal("30.00"),
         allowed_models=frozenset({"cheap", "plain"}),
+        over_budget_route="plain",
     )
     assert snapshot.limits[("plan", any_model_plan.pk)] == Limits()  # no allowed_models: any
     assert ("plan", draft_plan.pk) not in snapshot.limits  # a draft service cannot be called

@@ -76,6 +76,7 @@ def build_rich_tenant(slug: str = "rich"):
         daily_budget=Decimal("2"),
         budget_alert_percent=80,
         allowed_models=["cheap"],
+        over_budget_route="cheap",
         position=1,
     )
     limit_set_create(

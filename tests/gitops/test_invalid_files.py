@@ -55,6 +55,10 @@ FILE_PROBLEMS = {
         _replace(SERVICE, "route: team/smart", "route: nowhere"),
         f"{SERVICE}: route: no route 'nowhere'",
     ),
+    "missing over-budget route": (
+        _replace(SERVICE, "over_budget_route: cheap", "over_budget_route: gone"),
+        f"{SERVICE}: plans[1].over_budget_route: no route 'gone' in these files",
+    ),
     "missing model": (
         _replace(ROUTE, "model: llama3.1:8b", "model: gpt-9"),
         f"{ROUTE}: deployments[0].model: no model 'gpt-9' in these files",

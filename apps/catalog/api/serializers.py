@@ -82,6 +82,7 @@ class PlanOut(serializers.ModelSerializer):
             "budget_currency",
             "budget_alert_percent",
             "allowed_models",
+            "over_budget_route",
             "is_default",
             "position",
         ]
@@ -102,6 +103,13 @@ class PlanUpdateIn(serializers.Serializer):
     )
     allowed_models = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, help_text="route aliases; empty: the service's"
+    )
+    over_budget_route = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text="route alias a subscription's calls go to once a budget is reached (one the plan allows); empty: "
+        "refused with 429 budget_exceeded",
     )
     is_default = serializers.BooleanField(required=False, help_text="the plan offered first (one per service)")
     position = serializers.IntegerField(min_value=0, max_value=100, required=False)

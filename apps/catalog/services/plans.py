@@ -26,6 +26,7 @@ UPDATABLE_FIELDS = {
     "budget_currency",
     "budget_alert_percent",
     "allowed_models",
+    "over_budget_route",
     "is_default",
     "position",
 }
@@ -41,6 +42,25 @@ def _allowed_models(service: Service, aliases: Iterable[str]) -> list[str]:
     if unknown:
         raise ApplicationError(f"No route named {', '.join(unknown)} in this tenant.", field="allowed_models")
     return wanted
+
+
+def _check_over_budget_route(service: Service, alias: str, allowed_models: list[str]) -> str:
+    """Empty (a reached budget refuses), or another route of the service's tenant that the plan allows: the
+    gateway sends a subscription's calls there once one of the plan's budgets is reached."""
+    if not alias:
+        return ""
+    if not route_list_for(tenant=service.tenant).filter(alias=alias).exists():
+        raise ApplicationError(f"No route named {alias!r} in this tenant.", field="over_budget_route")
+    if alias == service.route.alias:
+        raise ApplicationError(
+            "The over-budget route must be another route than the service's own.", field="over_budget_route"
+        )
+    if allowed_models and alias not in allowed_models:
+        raise ApplicationError(
+            f"The route {alias!r} is not among the models this plan allows: a call sent there would be refused.",
+            field="over_budget_route",
+        )
+    return alias
 
 
 def _save_plan(plan: Plan) -> None:
@@ -67,11 +87,13 @@ def plan_create(
     budget_currency: str = BudgetCurrency.USD,
     budget_alert_percent: int | None = None,
     allowed_models: Iterable[str] = (),
+    over_budget_route: str = "",
     is_default: bool = False,
     position: int = 0,
 ) -> Plan:
     """A new plan of the service; the service's first plan is its default."""
     require_admin(actor_membership, service.tenant)
+    allowed = _allowed_models(service, allowed_models)
     plan = Plan(
         service=service,
         slug=slug,
@@ -85,7 +107,8 @@ def plan_create(
         monthly_budget=monthly_budget,
         budget_currency=budget_currency,
         budget_alert_percent=budget_alert_percent,
-        allowed_models=_allowed_models(service, allowed_models),
+        allowed_models=allowed,
+        over_budget_route=_check_over_budget_route(service, over_budget_route, allowed),
         is_default=is_default or not service.plans.exists(),
         position=position,
     )
@@ -101,6 +124,13 @@ def plan_update(*, plan: Plan, actor_membership: Membership | None, data: dict[s
     fields = {name: value for name, value in data.items() if name in UPDATABLE_FIELDS}
     if "allowed_models" in fields:
         fields["allowed_models"] = _allowed_models(plan.service, fields["allowed_models"])
+    if "over_budget_route" in fields or "allowed_models" in fields:
+        # Checked against the models allowed after the change, whichever of the two changes.
+        fields["over_budget_route"] = _check_over_budget_route(
+            plan.service,
+            fields.get("over_budget_route", plan.over_budget_route) or "",
+            fields.get("allowed_models", plan.allowed_models),
+        )
     changes = {name: [getattr(plan, name), value] for name, value in fields.items() if getattr(plan, name) != value}
     for name, (_, value) in changes.items():
         setattr(plan, name, value)

@@ -252,6 +252,7 @@ def _limit_set_entries() -> dict[tuple[str, int], Limits]:
             budget_per_day=plan.daily_budget,
             budget_per_month=plan.monthly_budget,
             allowed_models=frozenset(plan.allowed_models) if plan.allowed_models else None,
+            over_budget_route=plan.over_budget_route or None,
         )
     return entries
 

@@ -187,6 +187,7 @@ def _plan_item(v: Mapping[str, Any]) -> dict[str, Any]:
         "budget_currency": v.get("budget_currency", "USD"),
         "budget_alert_percent": v.get("budget_alert_percent"),
         "allowed_models": list(v.get("allowed_models") or []),
+        "over_budget_route": v.get("over_budget_route") or "",
     }
 
 

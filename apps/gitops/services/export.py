@@ -98,6 +98,7 @@ def _service_values(service: Service) -> dict[str, Any]:
         "budget_currency",
         "budget_alert_percent",
         "allowed_models",
+        "over_budget_route",
     )
     return {
         "slug": service.slug,

@@ -55,6 +55,9 @@ def _service_problems(doc: Document, routes: set[str], tenant: str, prompts: set
         for position, alias in enumerate(plan["allowed_models"]):
             if alias not in routes:
                 yield doc.path, f"plans[{index}].allowed_models[{position}]", f"no route {alias!r} in these files"
+        if plan["over_budget_route"] and plan["over_budget_route"] not in routes:
+            route = plan["over_budget_route"]
+            yield doc.path, f"plans[{index}].over_budget_route", f"no route {route!r} in these files"
     if tenant in data["shared_with"]:
         yield doc.path, "shared_with", "a service is always visible to its own tenant"
     if data["type"] == "prompt" and doc.key not in prompts:

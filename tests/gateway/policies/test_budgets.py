@@ -8,10 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from apps.gateway.pipeline.errors import BudgetExceeded
+from apps.gateway.pipeline.errors import BudgetExceeded, ModelNotAllowed
 from apps.gateway.pipeline.policies.admission import CountersStep
 from apps.gateway.pipeline.policies.budgets import DEFAULT_MAX_OUTPUT_TOKENS, BudgetPolicy
 from apps.gateway.pipeline.policies.counters import counter_key, window_bounds
+from apps.gateway.pipeline.policies.limits import LimitPolicy
 from apps.gateway.pipeline.snapshot import Limits
 from tests.gateway.policies.conftest import APP, CHEAP, KEY_ID, NOW, PLAN, SUB, TENANT, context, snapshot
 
@@ -85,6 +86,26 @@ async def test_a_reached_budget_sends_the_call_to_its_over_budget_route_without_
     month = counter_key("app", APP, "budget_per_month", window_bounds("month", NOW)[0])
     # CHEAP's input is free: only the 100 output tokens at $2 per million are reserved, and not on the tenant's day.
     assert counters.read([day_key("tenant", TENANT), month], NOW) == [0, 200]
+
+
+@pytest.mark.parametrize(
+    ("allowed", "rerouted"), [(None, True), (frozenset({"smart", "cheap"}), True), (frozenset({"smart"}), False)]
+)
+async def test_a_plans_reached_budget_sends_its_subscriptions_calls_to_the_plans_over_budget_route(
+    counters, reports, allowed, rerouted
+):
+    # The plan's models allowed still hold on the cheaper route: outside them the call is refused (403).
+    step = CountersStep(counters, [LimitPolicy(), BudgetPolicy()], on_store_error=reports)
+    plan = Limits(budget_per_day=Decimal("0.0001"), over_budget_route="cheap", allowed_models=allowed)
+    ctx = context(snapshot({("plan", PLAN): plan}), body=dict(CHAT), subscribed=True)
+    if rerouted:
+        await step.admit(ctx)
+        assert ctx.route is CHEAP
+        assert ctx.record.policy_outcomes == {"budget": "rerouted:cheap"}
+    else:
+        with pytest.raises(ModelNotAllowed, match="'cheap' is not allowed by your plan 'free'"):
+            await step.admit(ctx)
+    assert counters.read([day_key("subscription", SUB)], NOW) == [0]  # the budget it reached was not charged
 
 
 async def test_without_an_over_budget_route_of_the_tenant_the_call_is_refused(counters, reports):
