@@ -1,13 +1,14 @@
-"""The third table: what the policy steps cost (issue 12). One gateway worker serves two tenants on the same fast
-fake upstream: `bench` with no policy, and `bench-policies` whose route has a response cache and whose tenant and
-app have every limit and budget (rate, tokens, day and month quotas, day and month budgets; never reached). Every
-prompt differs (wrk replaces a counter in the body), so the cache misses each time: the rows measure looking up
-and storing, limits and budgets — the policies' cost, not the cache's savings. Then a cache hit against a miss on
-a route whose upstream takes 20 ms (a short LLM answer; on the fast fake upstream, which answers in ~0.1 ms, a hit
-could only save that): different prompts, then one prompt sent again and again. Measured with the counters and
-the cache in-process (the embedded default) and, when Debian's redis-server is on the machine, on Redis (one
-server on the load generator's core). Each row of 1 and 64 clients is the median of ROUNDS rounds, run in turn
-without and with the policies.
+"""The third table: what the policy steps cost (issue 12). One gateway worker serves three tenants on the same
+fast fake upstream: `bench` with no policy; `bench-policies`, whose route has a response cache and whose tenant
+and app have every limit and budget (rate, tokens, day and month quotas, day and month budgets; never reached:
+12 counters a call); and `bench-light`, with the fewest that have all three on (the cache, a rate limit on the app,
+a monthly budget on the tenant: 2 counters). Every prompt differs (a counter and a nonce of the run in the body),
+so the cache misses each time: the rows measure looking up and storing, limits and budgets — the policies' cost,
+not the cache's savings. Then a cache hit against a miss on a route whose upstream takes 20 ms (a short LLM
+answer; on the fast fake upstream, which answers in ~0.1 ms, a hit could only save that): different prompts, then
+one prompt sent again and again. Measured with the counters and the cache in-process (the embedded default) and,
+when Debian's redis-server is on the machine, on Redis (one server on the load generator's core). Each row of 1
+and 64 clients is the median of ROUNDS rounds, the tenants run in turn.
 
     python bench/run.py            # the third table follows the first two
     python bench/policies.py       # this table alone (--quick: 1 s per row)"""
@@ -44,10 +45,12 @@ ROUNDS = 3  # rounds of each row, without and with the policies in turn
 PACED_DELAY = 0.02  # seconds: the upstream of the hit-against-miss rows
 
 
-def seed_policies(portal: Portal, fast_url: str, paced_url: str) -> str:
+def seed_policies(portal: Portal, fast_url: str, paced_url: str) -> tuple[str, str]:
+    """The keys of the tenant with every policy and of the one with the fewest that have all three on."""
     run = {"cwd": ROOT, "env": portal.env, "check": True, "capture_output": True, "text": True}
     command = [sys.executable, str(BENCH / "seed.py"), "--policies", fast_url, paced_url]
-    return subprocess.run(command, **run).stdout.strip()
+    every, fewest = subprocess.run(command, **run).stdout.split()
+    return every, fewest
 
 
 @contextlib.contextmanager
@@ -132,12 +135,15 @@ def measure_store(load: Load, portal: Portal, keys: dict[str, str], redis_url: s
 
 
 STORES = ("in-process", "Redis")
+EVERY = "limits + budget + cache (miss): 12 counters"
+FEWEST = "limits + budget + cache (miss): 2 counters"
 
 
 def policies_table(
     load: Load, portal: Portal, fast_url: str, paced_url: str, seconds: float, out: Path, stores=STORES
 ) -> str:
-    keys = {"off": portal.key, "on": seed_policies(portal, fast_url, paced_url)}
+    every, fewest = seed_policies(portal, fast_url, paced_url)
+    keys = {"off": portal.key, "on": every, "light": fewest}
     by_store: dict[str, dict] = {}
     with redis_server() as redis_url:
         if "in-process" in stores:
@@ -147,8 +153,8 @@ def policies_table(
     rows, checks = [], []
     for store, results in by_store.items():
         for clients in CLIENTS:
-            off, on = results["off", clients], results["on", clients]
-            for label, r in (("none", off), ("limits + budget + cache (miss)", on)):
+            off, on, light = results["off", clients], results["on", clients], results["light", clients]
+            for label, r in (("none", off), (EVERY, on), (FEWEST, light)):
                 rows.append([store, label, f"{clients}", fmt_rate(r.rps), f"{fmt_ms(r.p50_ms)} / {fmt_ms(r.p99_ms)}",
                              str(r.errors)])  # fmt: skip
         miss: LoadResult = results["miss", 1]
@@ -156,7 +162,7 @@ def policies_table(
         for label, r in (("20 ms upstream: cache miss", miss), ("20 ms upstream: cache hit", hit)):
             rows.append([store, label, "1", fmt_rate(r.rps), f"{fmt_ms(r.p50_ms)} / {fmt_ms(r.p99_ms)}",
                          str(r.errors)])  # fmt: skip
-        off64, on64 = results["off", 64].rps, results["on", 64].rps
+        off64, on64, light64 = results["off", 64].rps, results["on", 64].rps, results["light", 64].rps
         added = results["on", 1].p50_ms - results["off", 1].p50_ms
         speedup = miss.p50_ms / hit.p50_ms if hit.p50_ms else 0.0
         checks += [
@@ -165,6 +171,7 @@ def policies_table(
                 f"{store}: cache hits in the miss rows: {results['hits in the miss rows']:g}",
             ),
             (on64 >= 0.9 * off64, f"{store}: 64 clients with all three ≥ 90 % of without: {on64 / off64:.0%}"),
+            (light64 >= 0.9 * off64, f"{store}: the same with the fewest (2 counters): {light64 / off64:.0%}"),
             (added <= 0.3, f"{store}: p50 at 1 client rises ≤ 0.3 ms: {added:+.2f} ms"),
             (speedup >= 3, f"{store}: a hit answers ≥ 3x faster than a miss (p50, 1 client): {speedup:.1f}x"),
         ]
