@@ -117,10 +117,12 @@ _MAX_ROLES = 64
 
 
 def _role_tokens(role: Any) -> int:
-    found = _ROLES.get(role) if type(role) is str else None
+    if type(role) is not str:
+        return _value_tokens(role)
+    found = _ROLES.get(role)
     if found is None:
-        found = _value_tokens(role)
-        if type(role) is str and len(_ROLES) < _MAX_ROLES:
+        found = count_tokens(role)
+        if len(_ROLES) < _MAX_ROLES:
             _ROLES[role] = found
     return found
 
@@ -147,19 +149,12 @@ def _value_tokens(value: Any) -> int:
 
 
 def _chars(value: Any) -> int:
-    """How many characters of text `value` holds, however nested (cheap: len() of each string). Exact types
-    first: an isinstance() against Mapping is an ABC check, dear on every call's messages."""
-    kind = type(value)
-    if kind is str:
-        return len(value)
-    if kind is dict:
-        return sum([_chars(item) for item in value.values()])
-    if kind is list or kind is tuple:
-        return sum([_chars(item) for item in value])
+    """How many characters of text `value` holds, however nested (cheap: len() of each string). A dict is tried
+    before Mapping: an isinstance() against an ABC alone is dear on every call's messages."""
     if isinstance(value, str):
         return len(value)
-    if isinstance(value, Mapping):
-        return sum(_chars(item) for item in value.values())
     if isinstance(value, list | tuple):
-        return sum(_chars(item) for item in value)
+        return sum([_chars(item) for item in value])
+    if isinstance(value, (dict, Mapping)):  # dict first: a plain type check
+        return sum([_chars(item) for item in value.values()])
     return 0

@@ -40,14 +40,12 @@ def duration(seconds: float) -> str:
     millis = max(0, round(seconds * 1000))
     if millis < 1000:
         return f"{millis}ms"
-    if millis < 60_000:  # a minute's limit, the usual one: one format
-        return f"{millis // 1000}.{millis % 1000:03d}".rstrip("0").rstrip(".") + "s"
+    secs = f"{millis % 60_000 // 1000}.{millis % 1000:03d}".rstrip("0").rstrip(".") + "s"
+    if millis < 60_000:  # a minute's limit, the usual one: no division further
+        return secs
     hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs = f"{rest // 1000}.{rest % 1000:03d}".rstrip("0").rstrip(".") + "s"
-    if hours:
-        return f"{hours}h{minutes}m{secs}"
-    return f"{minutes}m{secs}" if minutes else secs
+    minutes = rest // 60_000
+    return f"{hours}h{minutes}m{secs}" if hours else f"{minutes}m{secs}"
 
 
 _HEADER_NAMES = {
