@@ -119,7 +119,7 @@ def test_concurrent_calls_never_overspend_a_nearly_spent_budget(gateway_setup, l
     for done in range(1, 21):  # $0.24 of $0.30 spent
         assert chat(live_gateway, gateway_setup.secret, model="dear", max_tokens=10).status_code == 200
         # Each call settles its reservation (~$0.03) to its cost ($0.012) a few ms after its answer: calls sent
-        # back to back can find three reservations still standing, and the 20th refused. Spend as a client would
+        # back to back can find three reservations still standing, and one of them refused. Spend as a client would
         # over time, not as a burst (the burst is below).
         settled = int(done * PER_CALL * 1_000_000)
         assert counter("app", app.pk, "budget_per_day", "day", settles_to=settled) == settled
