@@ -238,7 +238,8 @@ class PlanFields(ServiceForm):
         aliases = list(route_list_for(tenant=service.tenant).values_list("alias", flat=True))
         self.fields["allowed_models"].choices = [(alias, alias) for alias in aliases]
         refuse = [("", "Refuse (429 budget_exceeded)")]
-        self.fields["over_budget_route"].choices = refuse + [(alias, f"Send to {alias}") for alias in aliases]
+        cheaper = [(alias, f"Send to {alias}") for alias in aliases if alias != service.route.alias]
+        self.fields["over_budget_route"].choices = refuse + cheaper  # never the service's own route
 
     def clean_budget_currency(self) -> str:
         return self.cleaned_data["budget_currency"] or BudgetCurrency.USD  # not sent: the only currency

@@ -193,6 +193,9 @@ def test_an_admin_adds_and_edits_a_plan_with_limits_budget_and_models(admin_web,
     assert "Plan Gold is saved." in page
     assert "<td>500</td>" in page
     assert "then <code>fast</code>" in page  # where calls go once its budget is reached
+    form = admin_web.get("/catalog/sentiment/plans/gold/").content.decode()
+    assert "Send to fast" in form
+    assert "Send to smart" not in form  # the service's own route is no fallback: not offered
 
 
 @pytest.mark.parametrize(
