@@ -31,15 +31,13 @@ from apps.gateway.adapters.resp import (
     RespTimeout,
     Script,
 )
-from apps.gateway.pipeline.policies.counters import Admission, Charge, CounterStoreDown
+from apps.gateway.pipeline.policies.counters import Admission, CounterSet, CounterStoreDown
 
 logger = logging.getLogger(__name__)
 
-PREPARED_CAP = 4096  # admissions kept encoded (sets of counters and limits)
-
 # KEYS: the counters; ARGV[1]: for each, its limit and its window's end in unix ms, space-separated (one argument
 # instead of two per counter: encoding them costs the gateway more than parsing them costs Redis; and the same
-# for every call of the minute: keys and ARGV[1] are encoded once, see RedisCounters._prepared); ARGV[2]: the
+# for every call of the minute: keys and ARGV[1] are encoded once, see RedisCounters.admit); ARGV[2]: the
 # call's clock in unix ms; ARGV[3]: the amounts, space-separated. Returns "refused used…" as one string: the index
 # of the first charge that did not fit (1-based, 0 when all were added), then the value of each counter after (a
 # bulk string costs the gateway a fifth of what parsing an array of integers does). Amounts stay strings for
@@ -94,7 +92,6 @@ class RedisCounters:
         self._down_until = 0.0  # monotonic: no attempt before then
         self._timeout = timeout
         self._client = RespClient.shared(url)
-        self._admissions: dict[tuple[str | int, ...], Prepared] = {}
         self._sync: redis.Redis | None = None
 
     def _ensure_up(self) -> None:
@@ -111,36 +108,29 @@ class RedisCounters:
             raise CounterStoreDown(f"the limit store is unreachable: {exc}") from exc
         return reply
 
-    def _prepared(self, charges: Sequence[Charge]) -> Prepared:
-        """The admission's EVALSHA up to its per-call arguments, encoded once per set of counters and limits: the
-        same for every call of a scope in a minute (the keys name their window)."""
-        identity = (*[c.key for c in charges], *[c.limit for c in charges])
-        prepared = self._admissions.get(identity)
-        if prepared is None:
-            if len(self._admissions) >= PREPARED_CAP:  # last minute's, mostly
-                self._admissions.clear()
-            spec = " ".join(f"{c.limit} {c.resets_at * 1000}" for c in charges)
-            fixed: list[Arg] = ["EVALSHA", ADMIT.sha, len(charges), *[c.key for c in charges], spec]
-            prepared = self._admissions[identity] = Prepared(fixed, 2)
-        return prepared
-
-    async def admit(self, charges: Sequence[Charge], now: float) -> Admission:
-        if not charges:
+    async def admit(self, counters: CounterSet, amounts: Sequence[int], now: float) -> Admission:
+        if not counters.keys:
             return Admission(refused=None, used=())
         self._ensure_up()
-        payload = self._prepared(charges).encode(int(now * 1000), " ".join([str(c.amount) for c in charges]))
+        prepared = counters.prepared
+        if not isinstance(prepared, Prepared):
+            # The EVALSHA up to its per-call arguments, encoded once for the set (the same for a minute's calls).
+            limits, resets = counters.limits, counters.resets
+            spec = " ".join(f"{limit} {end * 1000}" for limit, end in zip(limits, resets, strict=True))
+            fixed: list[Arg] = ["EVALSHA", ADMIT.sha, len(counters.keys), *counters.keys, spec]
+            prepared = counters.prepared = Prepared(fixed, 2)
+        payload = prepared.encode(int(now * 1000), " ".join([str(amount) for amount in amounts]))
         reply = await self._call(self._client.run_script(ADMIT, payload, within=self._timeout))
         refused, *used = map(int, cast(bytes, reply).split())  # the script returns "refused used…"
         return Admission(refused=refused - 1 if refused else None, used=tuple(used))
 
-    async def add(self, charges: Sequence[Charge], now: float) -> None:
-        if not charges:
+    async def add(self, keys: Sequence[str], amounts: Sequence[int], now: float) -> None:
+        if not keys:
             return
         self._ensure_up()
         # Settling: nobody waits for it, so it goes with the next admission's write.
-        amounts = " ".join([str(c.amount) for c in charges])
-        keys = [c.key for c in charges]
-        await self._call(self._client.evalsha(ADD, keys, [amounts], lazy=True, within=self._timeout))
+        joined = " ".join([str(amount) for amount in amounts])
+        await self._call(self._client.evalsha(ADD, list(keys), [joined], lazy=True, within=self._timeout))
 
     def read(self, keys: Sequence[str], now: float) -> list[int]:
         if self._sync is None:

@@ -26,14 +26,14 @@ class CountedAdmissions:
     def __init__(self, counters) -> None:
         self._counters = counters
         self.remote = counters.remote
-        self.admissions: list[int] = []  # how many charges each admission carried
+        self.admissions: list[int] = []  # how many counters each admission carried
 
-    async def admit(self, charges, now):
-        self.admissions.append(len(charges))
-        return await self._counters.admit(charges, now)
+    async def admit(self, counters, amounts, now):
+        self.admissions.append(len(amounts))
+        return await self._counters.admit(counters, amounts, now)
 
-    async def add(self, charges, now):
-        await self._counters.add(charges, now)
+    async def add(self, keys, amounts, now):
+        await self._counters.add(keys, amounts, now)
 
     def read(self, keys, now):
         return self._counters.read(keys, now)

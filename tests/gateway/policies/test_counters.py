@@ -9,52 +9,59 @@ import pytest
 import redis
 
 from apps.gateway.adapters.redis_counters import RedisCounters
-from apps.gateway.pipeline.policies.counters import Charge, counter_key, window_bounds
+from apps.gateway.pipeline.policies.counters import Admission, CounterSet, counter_key, window_bounds
 from tests.gateway.policies.conftest import NOW
 
+END = window_bounds("minute", NOW)[1]
 
-def charge(key: str, limit: int, amount: int = 1) -> Charge:
-    return Charge(key=key, limit=limit, amount=amount, resets_at=window_bounds("minute", NOW)[1])
+
+def charge(key: str, limit: int, amount: int = 1) -> tuple[str, int, int]:
+    return key, limit, amount
+
+
+async def admit_all(counters, charges: list[tuple[str, int, int]], now: float = NOW, resets_at: int = END) -> Admission:
+    """Admit (key, limit, amount) charges together, as one set of counters."""
+    keys, limits, amounts = zip(*charges, strict=True)
+    return await counters.admit(CounterSet(keys, limits, (resets_at,) * len(keys)), list(amounts), now)
 
 
 async def test_the_limit_is_admitted_exactly_then_refused(counters):
     for expected in (1, 2, 3):
-        admission = await counters.admit([charge("gw:lim:key:1:rpm:0", 3)], NOW)
+        admission = await admit_all(counters, [charge("gw:lim:key:1:rpm:0", 3)])
         assert admission.admitted
         assert admission.used == (expected,)
-    refused = await counters.admit([charge("gw:lim:key:1:rpm:0", 3)], NOW)
+    refused = await admit_all(counters, [charge("gw:lim:key:1:rpm:0", 3)])
     assert refused.refused == 0
     assert refused.used == (3,)
     assert counters.read(["gw:lim:key:1:rpm:0"], NOW) == [3]
 
 
 async def test_nothing_is_added_unless_every_charge_fits(counters):
-    await counters.admit([charge("gw:lim:app:1:rpm:0", 10, 5)], NOW)
+    await admit_all(counters, [charge("gw:lim:app:1:rpm:0", 10, 5)])
     keys = ["gw:lim:key:1:rpm:0", "gw:lim:app:1:rpm:0", "gw:lim:tenant:1:rpm:0"]
-    admission = await counters.admit([charge(keys[0], 10, 4), charge(keys[1], 8, 4), charge(keys[2], 10, 4)], NOW)
+    admission = await admit_all(counters, [charge(keys[0], 10, 4), charge(keys[1], 8, 4), charge(keys[2], 10, 4)])
     assert admission.refused == 1
     assert admission.used == (0, 5, 0)
     assert counters.read(keys, NOW) == [0, 5, 0]
 
 
 async def test_add_settles_live_counters_and_leaves_absent_ones_absent(counters):
-    await counters.admit([charge("gw:lim:key:1:tpm:0", 1000, 100)], NOW)
-    await counters.add([charge("gw:lim:key:1:tpm:0", 0, -60), charge("gw:lim:key:1:tpm:never", 0, 50)], NOW)
+    await admit_all(counters, [charge("gw:lim:key:1:tpm:0", 1000, 100)])
+    await counters.add(["gw:lim:key:1:tpm:0", "gw:lim:key:1:tpm:never"], [-60, 50], NOW)
     assert counters.read(["gw:lim:key:1:tpm:0", "gw:lim:key:1:tpm:never"], NOW) == [40, 0]
 
 
 async def test_an_amount_larger_than_the_limit_is_refused_on_an_empty_counter(counters):
-    admission = await counters.admit([charge("gw:lim:key:1:tpm:0", 100, 101)], NOW)
+    admission = await admit_all(counters, [charge("gw:lim:key:1:tpm:0", 100, 101)])
     assert admission.refused == 0
     assert counters.read(["gw:lim:key:1:tpm:0"], NOW) == [0]
 
 
 async def test_a_limit_changed_within_the_minute_applies_to_the_next_admission(counters):
-    # Redis keeps each set of counters and limits encoded for the minute: a new limit must not reuse the old one.
     for _ in range(3):
-        assert (await counters.admit([charge("gw:lim:key:1:rpm:0", 5)], NOW)).admitted
-    assert (await counters.admit([charge("gw:lim:key:1:rpm:0", 3)], NOW)).refused == 0
-    assert (await counters.admit([charge("gw:lim:key:1:rpm:0", 4)], NOW)).used == (4,)
+        assert (await admit_all(counters, [charge("gw:lim:key:1:rpm:0", 5)])).admitted
+    assert (await admit_all(counters, [charge("gw:lim:key:1:rpm:0", 3)])).refused == 0
+    assert (await admit_all(counters, [charge("gw:lim:key:1:rpm:0", 4)])).used == (4,)
 
 
 async def test_redis_counters_expire_at_their_windows_end_from_the_calls_clock(clean_counters):
@@ -62,8 +69,8 @@ async def test_redis_counters_expire_at_their_windows_end_from_the_calls_clock(c
     # The call's clock 30.5 s before the window's end, whatever Redis's clock says: a counter lives that long.
     resets_at = window_bounds("minute", NOW)[1]
     try:
-        await counters.admit([Charge("gw:lim:key:1:rpm:ttl", 10, 1, resets_at)], resets_at - 30.5)
-        await counters.admit([Charge("gw:lim:key:1:rpm:ttl", 10, 1, resets_at)], resets_at - 30.5)
+        for _ in range(2):
+            await admit_all(counters, [charge("gw:lim:key:1:rpm:ttl", 10)], resets_at - 30.5, resets_at)
     finally:
         await counters.aclose()
     client = redis.Redis.from_url(os.environ["REDIS_URL"])

@@ -10,16 +10,10 @@ import asyncio
 import redis
 
 from apps.gateway.adapters.redis_counters import RedisCounters
-from apps.gateway.pipeline.policies.counters import Charge, window_bounds
 from apps.gateway.pipeline.policies.scopes import Settler
 from tests.gateway.policies.conftest import NOW, closed_port, context, snapshot
 from tests.gateway.policies.test_cache_outage import OwnRedis
-
-END = window_bounds("minute", NOW)[1]
-
-
-def charge(key: str, amount: int) -> Charge:
-    return Charge(key=key, limit=1_000_000, amount=amount, resets_at=END)
+from tests.gateway.policies.test_counters import admit_all
 
 
 def script_calls(url: str) -> int:
@@ -35,13 +29,13 @@ async def test_many_settlements_reach_redis_as_one_addition_summed_per_counter(t
     server = OwnRedis(tmp_path)
     counters = RedisCounters(url=server.url)
     try:
-        assert (await counters.admit([charge("gw:lim:a", 10), charge("gw:lim:b", 10)], NOW)).admitted
-        await counters.add([charge("gw:lim:a", 0)], NOW)  # both scripts loaded: each call is one EVALSHA now
+        assert (await admit_all(counters, [("gw:lim:a", 1_000_000, 10), ("gw:lim:b", 1_000_000, 10)])).admitted
+        await counters.add(["gw:lim:a"], [0], NOW)  # both scripts loaded: each call is one EVALSHA now
         before = script_calls(server.url)
         settler = Settler(counters, reports)
         ctx = context(snapshot({}))
-        settle = [charge("gw:lim:a", 1), charge("gw:lim:b", -2), charge("gw:lim:absent", 5)]
-        await asyncio.gather(*(settler.add(ctx, settle) for _ in range(100)))
+        keys, amounts = ["gw:lim:a", "gw:lim:b", "gw:lim:absent"], [1, -2, 5]
+        await asyncio.gather(*(settler.add(ctx, keys, amounts) for _ in range(100)))
         await settler.settled()
         assert script_calls(server.url) == before + 1
         assert counters.read(["gw:lim:a", "gw:lim:b", "gw:lim:absent"], NOW) == [110, -190, 0]
@@ -55,10 +49,10 @@ async def test_a_full_queue_is_flushed_without_waiting_for_its_timer(tmp_path, r
     server = OwnRedis(tmp_path)
     counters = RedisCounters(url=server.url)
     try:
-        await counters.admit([charge("gw:lim:a", 0)], NOW)
+        await admit_all(counters, [("gw:lim:a", 1_000_000, 0)])
         settler = Settler(counters, reports, delay=3600, batch=10)  # the timer would never fire in this test
         for _ in range(10):
-            await settler.add(context(snapshot({})), [charge("gw:lim:a", 1)])
+            await settler.add(context(snapshot({})), ["gw:lim:a"], [1])
         flushes = asyncio.all_tasks() - {asyncio.current_task()}
         assert len(flushes) == 1  # one flush under way for the ten, started by the tenth
         await asyncio.gather(*flushes)
@@ -72,7 +66,7 @@ async def test_a_store_that_is_down_is_reported_once_per_settlement(reports):
     counters = RedisCounters(url=f"redis://127.0.0.1:{closed_port()}/0")
     settler = Settler(counters, reports)
     for _ in range(5):
-        await settler.add(context(snapshot({}, fail_open=False)), [charge("gw:lim:a", 1)])
+        await settler.add(context(snapshot({}, fail_open=False)), ["gw:lim:a"], [1])
     await settler.settled()  # settling never refuses, even for a tenant that fails closed
     assert reports == [("acme", "closed")] * 5
     await counters.aclose()

@@ -9,20 +9,20 @@ prompt tokens than the gateway's estimate can make a call cost more than its res
 
 A reached budget refuses with 429 budget_exceeded, or, when its scope names an over-budget route of the route's
 tenant, sends the call there instead, without counting it against the budget that was reached. The budgets'
-charges are admitted in one atomic step with the limits' (admission.py)."""
+counters are admitted in one atomic step with the limits' (admission.py), which also settles them."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from apps.gateway.pipeline.errors import BudgetExceeded
 from apps.gateway.pipeline.policies.base import CallContext
-from apps.gateway.pipeline.policies.counters import Charge, counter_key, window_bounds
+from apps.gateway.pipeline.policies.counters import MAX_COST, Counter, counter_key, window_bounds
 from apps.gateway.pipeline.policies.limits import duration
-from apps.gateway.pipeline.policies.scopes import PerMinute, Scope, scope_label
+from apps.gateway.pipeline.policies.scopes import Scope, scope_label
 from apps.gateway.pipeline.snapshot import RouteEntry
 
 DEFAULT_MAX_OUTPUT_TOKENS = 4096  # a chat call that sets no output limit is reserved at this many output tokens
@@ -58,83 +58,45 @@ async def max_cost(ctx: CallContext, route: RouteEntry) -> int:
 class _Budget:
     scope: Scope
     metric: str  # the Limits field, and the counters' metric
-    window: str
     adjective: str
     limit: Decimal
 
 
-@dataclass(slots=True)
-class _Reserved:
-    budgets: list[_Budget] = field(default_factory=list)  # those charged, in the charges' order
-    charges: list[Charge] = field(default_factory=list)
-    amount: int = 0
-    reached: set[tuple[str, int, str]] = field(default_factory=set)  # (scope kind, id, metric): rerouted away from
-    rerouted: bool = False
-    admitted: bool = False
-
-
 class BudgetPolicy:
-    """Budgets: a counted policy (admission.py: CountersStep admits it)."""
+    """Budgets: a counted policy (admission.py: CountersStep admits it). Each of its counters is `about` a _Budget.
+    Its state in a call (ctx.state) is the budget it was rerouted away from, once it was."""
 
     name = "budget"
 
-    def __init__(self) -> None:
-        self._templates = PerMinute(self._template)
-
-    @staticmethod
-    def _template(scope: Scope, now: float) -> list[tuple[_Budget, str, int, int]]:
-        """The scope's budgets with their counters: (budget, key, limit in micro-dollars, resets at)."""
-        template = []
-        for metric, window, adjective in BUDGETS:
-            limit = getattr(scope.limits, metric)
-            if limit is not None:
-                start, end = window_bounds(window, now)
-                key = counter_key(scope.kind, scope.id, metric, start)
-                template.append((_Budget(scope, metric, window, adjective, limit), key, micro_dollars(limit), end))
-        return template
-
-    async def charges(self, ctx: CallContext, scopes: Sequence[Scope]) -> list[Charge]:
-        reserved: _Reserved | None = ctx.state.get(self.name)
-        if reserved is None:
-            reserved = ctx.state[self.name] = _Reserved()
-        reserved.budgets, reserved.charges = [], []
-        amount = -1  # not computed yet: only calls with a budget pay for it
+    def counted(self, ctx: CallContext, scopes: Sequence[Scope]) -> list[Counter]:
+        reached: tuple[str, int, str] | None = ctx.state.get(self.name)
+        counters = []
         for scope in scopes:
-            for budget, key, limit, resets_at in self._templates.get(scope, ctx.now):
-                if (scope.kind, scope.id, budget.metric) in reserved.reached:
+            for metric, window, adjective in BUDGETS:
+                limit = getattr(scope.limits, metric)
+                if limit is None or (scope.kind, scope.id, metric) == reached:
                     continue
-                if amount < 0:
-                    reserved.amount = amount = await max_cost(ctx, ctx.route)
-                reserved.budgets.append(budget)
-                reserved.charges.append(Charge(key, limit, amount, resets_at))
-        return reserved.charges
+                start, end = window_bounds(window, ctx.now)
+                key = counter_key(scope.kind, scope.id, metric, start)
+                budget = _Budget(scope, metric, adjective, limit)
+                counters.append(Counter(key, micro_dollars(limit), end, MAX_COST, budget))
+        return counters
 
-    def admitted(self, ctx: CallContext, used: Sequence[int]) -> None:
-        ctx.state[self.name].admitted = True
+    def admitted(self, ctx: CallContext, counters: Sequence[Counter], used: Sequence[int]) -> None:
+        return None
 
-    def refused(self, ctx: CallContext, index: int, used: Sequence[int]) -> None:
-        reserved: _Reserved = ctx.state[self.name]
-        reached, charge = reserved.budgets[index], reserved.charges[index]
+    def refused(self, ctx: CallContext, counters: Sequence[Counter], index: int, used: Sequence[int]) -> None:
+        counter = counters[index]
+        reached: _Budget = counter.about
         alias = reached.scope.limits.over_budget_route
         cheaper = ctx.snapshot.routes.get((ctx.route.tenant_id, alias)) if alias else None
-        if reserved.rerouted or cheaper is None or cheaper.route_id == ctx.route.route_id:
+        if self.name in ctx.state or cheaper is None or cheaper.route_id == ctx.route.route_id:
             raise BudgetExceeded(
                 f"The {reached.adjective} budget of {scope_label(ctx, reached.scope)} (${reached.limit} USD) is "
-                f"reached; it resets in {duration(charge.resets_at - ctx.now)}.",
-                retry_after=charge.resets_at - ctx.now,
+                f"reached; it resets in {duration(counter.resets_at - ctx.now)}.",
+                retry_after=counter.resets_at - ctx.now,
             )
         # The cheaper route, without counting the call against the budget it reached.
         ctx.route = cheaper
-        reserved.rerouted = True
-        reserved.reached.add((reached.scope.kind, reached.scope.id, reached.metric))
+        ctx.state[self.name] = (reached.scope.kind, reached.scope.id, reached.metric)
         ctx.outcome(self.name, f"rerouted:{cheaper.alias}")
-
-    def settlement(self, ctx: CallContext, *, succeeded: bool) -> list[Charge]:
-        reserved: _Reserved | None = ctx.state.get(self.name)
-        if reserved is None or not reserved.admitted or not reserved.charges:
-            return []
-        # Succeeded: the real cost instead of the reservation. Failed: the reservation back.
-        amount = micro_dollars(ctx.cost) - reserved.amount if succeeded else -reserved.amount
-        if amount == 0:
-            return []
-        return [Charge(c.key, c.limit, amount, c.resets_at) for c in reserved.charges]

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 WINDOWS = ("minute", "day", "month")
 _month = [0, 0]  # the last calendar month computed: every call of the month reuses it (a datetime costs ~2 µs)
@@ -43,19 +43,38 @@ def counter_key(scope: str, scope_id: int, metric: str, window_start: int) -> st
     return f"gw:lim:{scope}:{scope_id}:{metric}:{window_start}"
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass is four times as dear to make, and a call makes a dozen
-class Charge:
-    """An amount for one counter, which must stay within `limit` (admit) or is added as it is (add)."""
+# What a counter is charged for each call (Counter.charge): one request; the prompt's tokens as the gateway
+# estimates them, settled to the call's real total tokens; the most the call may cost in micro-dollars, settled to
+# its real cost.
+REQUESTS, PROMPT_TOKENS, MAX_COST = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """A counter a call must fit in, as a counted policy declares it (policies/admission.py)."""
 
     key: str
     limit: int
-    amount: int  # negative to give back (add only)
     resets_at: int  # the window's end, unix seconds: the counter expires then
+    charge: int  # REQUESTS, PROMPT_TOKENS or MAX_COST
+    about: Any = None  # the policy's own: what its headers and refusals say of the counter
+
+
+@dataclass(slots=True, eq=False)
+class CounterSet:
+    """Counters admitted together: each one's key, limit, and window's end in unix seconds (when it resets, and
+    when it expires). A call's set is the same for every call of its scopes and route in a minute: it is made
+    once (policies/admission.py), and a store may keep its own encoding of it in `prepared`."""
+
+    keys: tuple[str, ...]
+    limits: tuple[int, ...]
+    resets: tuple[int, ...]
+    prepared: Any = None
 
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    refused: int | None  # index of the first charge that did not fit (nothing was added); None: all were added
+    refused: int | None  # index of the first counter that did not fit (nothing was added); None: all were added
     used: tuple[int, ...]  # each counter's value after the admission (refused: as it was)
 
     @property
@@ -70,12 +89,12 @@ class CounterStoreDown(Exception):
 class Counters(Protocol):
     remote: bool  # a round trip away: settling is then left to a background task (policies/scopes.py: Settler)
 
-    async def admit(self, charges: Sequence[Charge], now: float) -> Admission:
-        """Only if every charge fits (counter + amount <= limit), add them all; one atomic step."""
+    async def admit(self, counters: CounterSet, amounts: Sequence[int], now: float) -> Admission:
+        """Only if every amount fits (counter + amount <= limit), add them all; one atomic step."""
         ...
 
-    async def add(self, charges: Sequence[Charge], now: float) -> None:
-        """Add the amounts (settling, giving back) to counters of windows that are still live; limits ignored."""
+    async def add(self, keys: Sequence[str], amounts: Sequence[int], now: float) -> None:
+        """Add the amounts (settling, giving back: negative) to counters of windows that are still live."""
         ...
 
     def read(self, keys: Sequence[str], now: float) -> list[int]:
@@ -108,27 +127,34 @@ class LocalCounters:
             self._swept_at = now
             self._values = {k: v for k, v in self._values.items() if v[1] > now}
 
-    def admit_now(self, charges: Sequence[Charge], now: float) -> Admission:
+    def admit_now(self, counters: CounterSet, amounts: Sequence[int], now: float) -> Admission:
+        keys, limits = counters.keys, counters.limits
         with self._lock:
             self._sweep(now)
-            used = [self._get(c.key, now) for c in charges]
-            for index, (charge, value) in enumerate(zip(charges, used, strict=True)):
-                if value + charge.amount > charge.limit:
+            values = self._values
+            used = []
+            for key in keys:
+                entry = values.get(key)
+                used.append(entry[0] if entry is not None and entry[1] > now else 0)
+            for index, value in enumerate(used):
+                if value + amounts[index] > limits[index]:
                     return Admission(refused=index, used=tuple(used))
-            for index, charge in enumerate(charges):
-                used[index] += charge.amount
-                self._values[charge.key] = (used[index], charge.resets_at)
+            resets = counters.resets
+            for index, key in enumerate(keys):
+                used[index] += amounts[index]
+                values[key] = (used[index], resets[index])
             return Admission(refused=None, used=tuple(used))
 
-    async def admit(self, charges: Sequence[Charge], now: float) -> Admission:
-        return self.admit_now(charges, now)
+    async def admit(self, counters: CounterSet, amounts: Sequence[int], now: float) -> Admission:
+        return self.admit_now(counters, amounts, now)
 
-    async def add(self, charges: Sequence[Charge], now: float) -> None:
+    async def add(self, keys: Sequence[str], amounts: Sequence[int], now: float) -> None:
         with self._lock:
-            for charge in charges:
-                entry = self._values.get(charge.key)
+            values = self._values
+            for key, amount in zip(keys, amounts, strict=True):
+                entry = values.get(key)
                 if entry is not None and entry[1] > now:  # a window that ended stays ended
-                    self._values[charge.key] = (entry[0] + charge.amount, entry[1])
+                    values[key] = (entry[0] + amount, entry[1])
 
     def read(self, keys: Sequence[str], now: float) -> list[int]:
         with self._lock:

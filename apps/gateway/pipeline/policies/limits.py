@@ -1,11 +1,11 @@
 """Rate limits and quotas: requests and tokens per minute, requests per UTC day and calendar month, for each scope
 of the call (tenant, app, key, subscription by its plan), admitted in one atomic step of the counters with the
-budgets' charges (admission.py); the plan's allowed models. Every answer carries OpenAI's X-RateLimit-* headers
+budgets' counters (admission.py); the plan's allowed models. Every answer carries OpenAI's X-RateLimit-* headers
 of the tightest applying limits.
 
 Tokens per minute admit on the gateway's estimate of the prompt tokens (the answer's size is not known yet) and
-settle on the provider's real usage after the call; a failed call gives its tokens back. The requests of an
-admitted call stay counted whatever its outcome: they were made (a refused one counts nowhere)."""
+settle on the provider's real usage after the call; a failed call gives its tokens back (admission.py). The
+requests of an admitted call stay counted whatever its outcome: they were made (a refused one counts nowhere)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from apps.gateway.pipeline.errors import LimitExceeded, ModelNotAllowed
 from apps.gateway.pipeline.policies.base import CallContext
-from apps.gateway.pipeline.policies.counters import Charge, counter_key, window_bounds
-from apps.gateway.pipeline.policies.scopes import PerMinute, Scope, scope_label
+from apps.gateway.pipeline.policies.counters import PROMPT_TOKENS, REQUESTS, Counter, counter_key, window_bounds
+from apps.gateway.pipeline.policies.scopes import Scope, scope_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +54,17 @@ _HEADER_NAMES = {
 }
 
 
-def rate_headers(
-    metrics: Sequence[Metric], charges: Sequence[Charge], used: Sequence[int], now: float
-) -> dict[str, str]:
+def rate_headers(counters: Sequence[Counter], used: Sequence[int], now: float) -> dict[str, str]:
     """X-RateLimit-{Limit,Remaining,Reset}-{Requests,Tokens} of the limit with the least left (the earliest reset
     among equals), per unit. On every answer of a call with a limit: kept to one pass and no call per limit."""
     tightest: dict[str, tuple[int, int, int]] = {}  # unit → (remaining, resets at, limit)
-    for metric, charge, value in zip(metrics, charges, used, strict=True):
-        limit = charge.limit
-        candidate = (limit - value if value < limit else 0, charge.resets_at, limit)
-        best = tightest.get(metric.unit)
+    for counter, value in zip(counters, used, strict=True):
+        limit = counter.limit
+        candidate = (limit - value if value < limit else 0, counter.resets_at, limit)
+        unit = counter.about[0].unit
+        best = tightest.get(unit)
         if best is None or candidate < best:
-            tightest[metric.unit] = candidate
+            tightest[unit] = candidate
     headers = {}
     for unit, (remaining, resets_at, limit) in tightest.items():
         limit_name, remaining_name, reset_name = _HEADER_NAMES[unit]
@@ -75,39 +74,13 @@ def rate_headers(
     return headers
 
 
-@dataclass(slots=True)
-class _Counted:
-    metrics: list[Metric]
-    charges: list[Charge]
-    owners: list[Scope]
-    tokens: list[Charge]  # the tokens-per-minute charges, settled after the call
-    prompt_tokens: int = 0
-    admitted: bool = False
-
-
-# A scope's counters in one minute: (metric, counter key, limit, resets at) for each limit it has.
-_Template = list[tuple[Metric, str, int, int]]
-
-
 class LimitPolicy:
-    """Rate limits, quotas and allowed models: a counted policy (admission.py: CountersStep admits it)."""
+    """Rate limits, quotas and allowed models: a counted policy (admission.py: CountersStep admits it). Each of its
+    counters is `about` (the metric, the scope)."""
 
     name = "limits"
 
-    def __init__(self) -> None:
-        self._templates = PerMinute(self._template)
-
-    @staticmethod
-    def _template(scope: Scope, now: float) -> _Template:
-        template = []
-        for metric in METRICS:
-            limit = getattr(scope.limits, metric.field)
-            if limit is not None:
-                start, end = window_bounds(metric.window, now)
-                template.append((metric, counter_key(scope.kind, scope.id, metric.field, start), limit, end))
-        return template
-
-    async def charges(self, ctx: CallContext, scopes: Sequence[Scope]) -> list[Charge]:
+    def counted(self, ctx: CallContext, scopes: Sequence[Scope]) -> list[Counter]:
         sub = next((s for s in scopes if s.kind == "subscription"), None)
         if (
             sub is not None
@@ -117,49 +90,29 @@ class LimitPolicy:
             raise ModelNotAllowed(
                 f"The model '{ctx.route.alias}' is not allowed by {scope_label(ctx, sub)}.", param="model"
             )
-        counted = _Counted(metrics=[], charges=[], owners=[], tokens=[])
+        counters = []
         for scope in scopes:
-            for metric, key, limit, resets_at in self._templates.get(scope, ctx.now):
-                if metric.unit == "tokens":
-                    charge = Charge(key, limit, await self._prompt_tokens(ctx, counted), resets_at)
-                    counted.tokens.append(charge)
-                else:
-                    charge = Charge(key, limit, 1, resets_at)
-                counted.metrics.append(metric)
-                counted.charges.append(charge)
-                counted.owners.append(scope)
-        ctx.state[self.name] = counted
-        return counted.charges
+            for metric in METRICS:
+                limit = getattr(scope.limits, metric.field)
+                if limit is not None:
+                    start, end = window_bounds(metric.window, ctx.now)
+                    key = counter_key(scope.kind, scope.id, metric.field, start)
+                    charge = PROMPT_TOKENS if metric.unit == "tokens" else REQUESTS
+                    counters.append(Counter(key, limit, end, charge, (metric, scope)))
+        return counters
 
-    @staticmethod
-    async def _prompt_tokens(ctx: CallContext, counted: _Counted) -> int:
-        counted.prompt_tokens = await ctx.prompt_tokens()
-        return counted.prompt_tokens
+    def admitted(self, ctx: CallContext, counters: Sequence[Counter], used: Sequence[int]) -> None:
+        ctx.headers.update(rate_headers(counters, used, ctx.now))
 
-    def admitted(self, ctx: CallContext, used: Sequence[int]) -> None:
-        counted: _Counted = ctx.state[self.name]
-        counted.admitted = True
-        ctx.headers.update(rate_headers(counted.metrics, counted.charges, used, ctx.now))
-
-    def refused(self, ctx: CallContext, index: int, used: Sequence[int]) -> None:
-        counted: _Counted = ctx.state[self.name]
-        headers = rate_headers(counted.metrics, counted.charges, used, ctx.now)
+    def refused(self, ctx: CallContext, counters: Sequence[Counter], index: int, used: Sequence[int]) -> None:
+        headers = rate_headers(counters, used, ctx.now)
         ctx.headers.update(headers)
-        metric, charge = counted.metrics[index], counted.charges[index]
+        counter = counters[index]
+        metric, scope = counter.about
         raise LimitExceeded(
-            f"The limit of {charge.limit} {metric.describe} of {scope_label(ctx, counted.owners[index])} "
-            f"is reached; it resets in {duration(charge.resets_at - ctx.now)}.",
+            f"The limit of {counter.limit} {metric.describe} of {scope_label(ctx, scope)} "
+            f"is reached; it resets in {duration(counter.resets_at - ctx.now)}.",
             code=metric.code,
-            retry_after=charge.resets_at - ctx.now,
+            retry_after=counter.resets_at - ctx.now,
             limit_headers=headers,
         )
-
-    def settlement(self, ctx: CallContext, *, succeeded: bool) -> list[Charge]:
-        counted: _Counted | None = ctx.state.get(self.name)
-        if counted is None or not counted.admitted or not counted.tokens:
-            return []
-        # Succeeded: the real tokens instead of the estimate. Failed: the tokens back; the request stays counted.
-        amount = ctx.usage.total_tokens - counted.prompt_tokens if succeeded else -counted.prompt_tokens
-        if amount == 0:
-            return []
-        return [Charge(c.key, c.limit, amount, c.resets_at) for c in counted.tokens]

@@ -7,20 +7,17 @@ import asyncio
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
 
 from apps.gateway.pipeline.errors import LimitsUnavailable
 from apps.gateway.pipeline.policies.base import CallContext
-from apps.gateway.pipeline.policies.counters import Charge, Counters, CounterStoreDown
+from apps.gateway.pipeline.policies.counters import Counters, CounterStoreDown
 from apps.gateway.pipeline.snapshot import Limits
-
-T = TypeVar("T")
 
 # (tenant slug, "open" | "closed", the error): counted and logged by the adapters
 StoreErrorReport = Callable[[str, str, BaseException], None]
 
 
-@dataclass(slots=True)  # not frozen: made on every call, and a frozen dataclass is four times as dear to make
+@dataclass(frozen=True, slots=True)
 class Scope:
     kind: str  # the counters' scope: "tenant", "app", "key" or "subscription"
     id: int
@@ -44,29 +41,6 @@ def call_scopes(ctx: CallContext) -> list[Scope]:
     if sub is not None and (limits := table.get(("plan", sub.plan_id))) is not None:
         scopes.append(Scope("subscription", sub.subscription_id, limits))
     return scopes
-
-
-class PerMinute(Generic[T]):
-    """What a policy makes of a scope's limits for the current minute — its counters' keys, limits and resets, which
-    change only with the minute (a day or a month starts on a minute too) — made once a minute instead of once a
-    call by `make(scope, now)`. Emptied when the minute changes; a scope whose limits changed (a new snapshot) is
-    made again."""
-
-    def __init__(self, make: Callable[[Scope, float], T]) -> None:
-        self._make = make
-        self._minute = 0
-        self._made: dict[tuple[str, int], tuple[Limits, T]] = {}
-
-    def get(self, scope: Scope, now: float) -> T:
-        minute = int(now // 60)
-        if minute != self._minute:
-            self._minute, self._made = minute, {}
-        made = self._made.get((scope.kind, scope.id))
-        if made is not None and made[0] is scope.limits:
-            return made[1]
-        value = self._make(scope, now)
-        self._made[(scope.kind, scope.id)] = (scope.limits, value)
-        return value
 
 
 def scope_label(ctx: CallContext, scope: Scope) -> str:
@@ -98,7 +72,7 @@ class _Queue:
     """The settlements of one counter store waiting on one event loop, and the flushes under way."""
 
     counters: Counters
-    entries: list[tuple[CallContext, Sequence[Charge], StoreErrorReport]] = field(default_factory=list)
+    entries: list[tuple[CallContext, Sequence[str], Sequence[int], StoreErrorReport]] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
     flushing: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -122,18 +96,18 @@ class Settler:
         self._delay = delay
         self._batch = batch
 
-    async def add(self, ctx: CallContext, charges: Sequence[Charge]) -> None:
+    async def add(self, ctx: CallContext, keys: Sequence[str], amounts: Sequence[int]) -> None:
         if not self._counters.remote:
             try:
-                await self._counters.add(charges, ctx.now)
+                await self._counters.add(keys, amounts, ctx.now)
             except CounterStoreDown as exc:
                 store_down(ctx, self._report, exc, admitting=False)
             return
-        if not charges:
+        if not keys:
             return
         loop = asyncio.get_running_loop()
         queue = self._queue(loop)
-        queue.entries.append((ctx, charges, self._report))
+        queue.entries.append((ctx, keys, amounts, self._report))
         if len(queue.entries) >= self._batch:
             _flush(loop, queue)
         elif queue.timer is None:
@@ -166,19 +140,18 @@ def _flush(loop: asyncio.AbstractEventLoop, queue: _Queue) -> None:
         task.add_done_callback(queue.flushing.discard)
 
 
-async def _send(counters: Counters, entries: list[tuple[CallContext, Sequence[Charge], StoreErrorReport]]) -> None:
-    totals: dict[str, Charge] = {}
-    for _, charges, _ in entries:
-        for charge in charges:
-            total = totals.get(charge.key)
-            if total is not None:
-                charge = Charge(charge.key, charge.limit, total.amount + charge.amount, charge.resets_at)
-            totals[charge.key] = charge
-    charges = [charge for charge in totals.values() if charge.amount]
-    if not charges:
+async def _send(
+    counters: Counters, entries: list[tuple[CallContext, Sequence[str], Sequence[int], StoreErrorReport]]
+) -> None:
+    totals: dict[str, int] = {}
+    for _, keys, amounts, _ in entries:
+        for key, amount in zip(keys, amounts, strict=True):
+            totals[key] = totals.get(key, 0) + amount
+    keys = [key for key, total in totals.items() if total]
+    if not keys:
         return
     try:
-        await counters.add(charges, max(ctx.now for ctx, _, _ in entries))
+        await counters.add(keys, [totals[key] for key in keys], max(ctx.now for ctx, _, _, _ in entries))
     except CounterStoreDown as exc:
-        for ctx, _, report in entries:  # counted per settlement, as if each had been sent alone
+        for ctx, _, _, report in entries:  # counted per settlement, as if each had been sent alone
             store_down(ctx, report, exc, admitting=False)
