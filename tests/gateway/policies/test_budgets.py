@@ -18,6 +18,7 @@ from tests.gateway.policies.conftest import APP, CHEAP, KEY_ID, NOW, PLAN, SUB, 
 
 # SMART's deployment costs $1 per million input tokens and $2 per million output tokens: 1 and 2 micro-dollars.
 CHAT = {"model": "smart", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 100}
+PROMPT_AT_MOST = 22  # tokens: what a budget reserves CHAT's prompt at (tokens.prompt_tokens_at_most)
 
 
 def day_key(scope: str, scope_id: int) -> str:
@@ -29,7 +30,9 @@ async def test_the_maximum_cost_is_reserved_then_settled_to_the_real_cost(counte
     snap = snapshot({("app", APP): Limits(budget_per_day=Decimal("1.00"), budget_per_month=Decimal("10"))})
     ctx = context(snap, body=dict(CHAT))
     await step.admit(ctx)
-    reserved = await ctx.prompt_tokens() * 1 + 100 * 2
+    # The prompt at most (3 to prime the reply, 4 for the message, the 4 bytes of "user" and the 11 of "hello
+    # there") at $1 per million, and 100 output tokens at $2.
+    reserved = PROMPT_AT_MOST * 1 + 100 * 2
     month = counter_key("app", APP, "budget_per_month", window_bounds("month", NOW)[0])
     assert counters.read([day_key("app", APP), month], NOW) == [reserved, reserved]
 
@@ -44,7 +47,7 @@ async def test_a_failed_call_releases_its_reservation(counters, reports):
     snap = snapshot({("key", KEY_ID): Limits(budget_per_day=Decimal("1.00"))})
     ctx = context(snap, body={"model": "smart", "messages": [{"role": "user", "content": "hi"}]})
     await step.admit(ctx)
-    assert counters.read([day_key("key", KEY_ID)], NOW) == [await ctx.prompt_tokens() + DEFAULT_MAX_OUTPUT_TOKENS * 2]
+    assert counters.read([day_key("key", KEY_ID)], NOW) == [3 + 4 + 4 + 2 + DEFAULT_MAX_OUTPUT_TOKENS * 2]
     await step.on_failure(ctx, RuntimeError("upstream broke"))
     await step.settled()
     assert counters.read([day_key("key", KEY_ID)], NOW) == [0]
@@ -58,7 +61,7 @@ async def test_a_call_that_could_overspend_is_refused_with_budget_exceeded(count
     first.cost = Decimal("0.0003")
     await step.after_call(first)
     await step.settled()
-    with pytest.raises(BudgetExceeded) as refused:  # 300 spent + about 203 reserved > 500
+    with pytest.raises(BudgetExceeded) as refused:  # 300 spent + 222 reserved > 500
         await step.admit(context(snap, body=dict(CHAT), subscribed=True))
     error = refused.value
     assert (error.status, error.code, error.type) == (429, "budget_exceeded", "rate_limit_error")
@@ -122,7 +125,7 @@ async def test_concurrent_calls_never_reserve_more_than_the_budget(counters, rep
     calls = [context(snap, body=dict(CHAT)) for _ in range(200)]
     outcomes = await asyncio.gather(*(step.admit(ctx) for ctx in calls), return_exceptions=True)
     admitted = [ctx for ctx, outcome in zip(calls, outcomes, strict=True) if outcome is None]
-    per_call = await calls[0].prompt_tokens() + 200
+    per_call = PROMPT_AT_MOST + 200
     assert len(admitted) == 10_000 // per_call
     assert all(isinstance(o, BudgetExceeded) for o in outcomes if o is not None)
     assert counters.read([day_key("app", APP)], NOW) == [len(admitted) * per_call]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+import orjson
 import pytest
 
 from apps.providers.clients import tokens
@@ -76,3 +77,40 @@ def test_embedding_inputs_count_texts_and_pre_tokenized_arrays():
     assert count_input_tokens(["Hello, world!", "Hello"]) == 5
     assert count_input_tokens([15339, 1917]) == 2
     assert count_input_tokens([[15339, 1917], [0]]) == 3
+
+
+TEXTS = [
+    "Hello, world!",
+    "The quick brown fox jumps over the lazy dog. " * 40,
+    "東京の天気はどうですか。明日は雨が降りますか。",  # three bytes a character, often a token each
+    "🙂🚀👍🏽 emoji carry four bytes",
+    "def f(x):\n    return {'a': [1, 2, 3]}\n\n\t# code\r\n",
+    "1234567890" * 30,
+    "     \n\n\n     many      spaces",
+    "<|endoftext|><|endofprompt|>",
+    "Ünïcödé àccénts, ß, ø, and Ελληνικά, Русский, עברית, العربية",
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_the_bound_a_budget_reserves_is_never_below_the_count(text):
+    messages = [
+        {"role": "system", "content": text},
+        {"role": "user", "name": "ann", "content": [{"type": "text", "text": text}, {"type": "image_url",
+                                                     "image_url": {"url": "https://img.example/cat.png"}}]},
+        {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                                              "function": {"name": "lookup", "arguments": '{"q": "' + text + '"}'}}]},
+    ]  # fmt: skip
+    assert tokens.prompt_tokens_at_most({"messages": messages}) >= count_message_tokens(messages)
+    assert tokens.prompt_tokens_at_most({"input": [text, text]}) >= count_input_tokens([text, text])
+
+
+def test_the_bound_counts_tools_bytes_and_pre_tokenized_inputs():
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "maxLength": 12}}}
+    bare = tokens.prompt_tokens_at_most({"messages": [{"role": "user", "content": "hi"}]})
+    assert bare == 3 + 4 + len("user") + len("hi")
+    with_tools = tokens.prompt_tokens_at_most({"messages": [{"role": "user", "content": "hi"}], "tools": [tool]})
+    assert with_tools == bare + len(orjson.dumps([tool]))
+    assert tokens.prompt_tokens_at_most({"input": [1, 2, 3]}) == 3
+    assert tokens.prompt_tokens_at_most({"input": [[1, 2], [3]]}) == 3
+    assert tokens.prompt_tokens_at_most({"input": "né"}) == 3

@@ -105,7 +105,7 @@ class CountersStep(PolicyStep):
             if shape is None:
                 return
             tokens = await ctx.prompt_tokens() if shape.tokens else 0
-            cost = await max_cost(ctx, ctx.route) if shape.cost else 0
+            cost = max_cost(ctx.body, ctx.route) if shape.cost else 0
             measured = (1, tokens, cost)
             amounts = [measured[charge] for charge in shape.charges]
             try:

@@ -2,10 +2,12 @@
 subscription by its plan), counted in integer micro-dollars.
 
 Concurrent calls cannot overspend: admission reserves the call's maximum cost atomically — the prompt's tokens
-at the highest input price among the route's deployments, plus the most output tokens it may produce (the body's
+at most (the UTF-8 bytes of its texts: no byte-level tokenizer makes more tokens than that) at the highest input
+price among the route's deployments, plus the most output tokens it may produce (the body's
 `max_completion_tokens` or `max_tokens`, else DEFAULT_MAX_OUTPUT_TOKENS) at the highest output price — and the
-real cost replaces the reservation after the call; a failed call releases it. Only a provider that counts more
-prompt tokens than the gateway's estimate can make a call cost more than its reservation.
+real cost replaces the reservation after the call; a failed call releases it. Only what the bound does not see
+can make a call cost more than its reservation: images beyond the estimate's 85 tokens, audio and files, and
+tokens a provider adds of its own (a system prompt for tools).
 
 A reached budget refuses with 429 budget_exceeded, or, when its scope names an over-budget route of the route's
 tenant, sends the call there instead, without counting it against the budget that was reached. The budgets'
@@ -17,6 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from apps.gateway.pipeline.errors import BudgetExceeded
 from apps.gateway.pipeline.policies.base import CallContext
@@ -24,6 +27,7 @@ from apps.gateway.pipeline.policies.counters import MAX_COST, Counter, counter_k
 from apps.gateway.pipeline.policies.limits import duration
 from apps.gateway.pipeline.policies.scopes import Scope, scope_label
 from apps.gateway.pipeline.snapshot import RouteEntry
+from apps.providers.clients.tokens import prompt_tokens_at_most
 
 DEFAULT_MAX_OUTPUT_TOKENS = 4096  # a chat call that sets no output limit is reserved at this many output tokens
 BUDGETS = (("budget_per_day", "day", "daily"), ("budget_per_month", "month", "monthly"))
@@ -45,13 +49,14 @@ def max_output_tokens(body: dict[str, object]) -> int:
     return DEFAULT_MAX_OUTPUT_TOKENS
 
 
-async def max_cost(ctx: CallContext, route: RouteEntry) -> int:
-    """The most the call may cost on `route`, in micro-dollars."""
+def max_cost(body: dict[str, Any], route: RouteEntry) -> int:
+    """The most the call may cost on `route`, in micro-dollars: its prompt's tokens at most (tokens.py) at the
+    route's highest input price, and the most output tokens it asks for at the highest output price."""
     if not route.deployments:
         return 0
     # USD per million tokens is micro-dollars per token.
-    tokens = await ctx.prompt_tokens()
-    return math.ceil(route.max_input_price * tokens + route.max_output_price * max_output_tokens(ctx.body))
+    prompt = prompt_tokens_at_most(body)
+    return math.ceil(route.max_input_price * prompt + route.max_output_price * max_output_tokens(body))
 
 
 @dataclass(frozen=True, slots=True)
