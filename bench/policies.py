@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from harness import (
     pinned,
     start_upstream,
     wait_for,
+    worker_pid,
 )
 from loadgen import LoadResult
 from report import Load, fmt_ms, fmt_rate, table
@@ -88,6 +90,14 @@ def median_run(runs: list[LoadResult]) -> LoadResult:
 
 
 METRICS_TOKEN = "bench-metrics"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used, all its threads, user and system (/proc/<pid>/stat). Time the hypervisor
+    gave another VM is not in it: on a shared machine it moves less than the throughput does."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def cache_hits(port: int) -> float:
@@ -117,14 +127,19 @@ def measure_store(load: Load, portal: Portal, keys: dict[str, str], redis_url: s
         # Without and with the policies in turn, ROUNDS times, each row the median round: a drift of the shared
         # machine (another VM's load, the CPU's clock) falls on both alike instead of on whichever ran second.
         hits_before = cache_hits(port)
+        worker = worker_pid(gateway)
         for clients in CLIENTS:
             rounds: dict[str, list[LoadResult]] = {mode: [] for mode in keys}
+            cpu = dict.fromkeys(keys, 0.0)
             for _ in range(ROUNDS):
                 for mode, key in keys.items():
+                    before = cpu_seconds(worker)
                     rounds[mode].append(load.run(url, "bench", clients, seconds=seconds / ROUNDS, key=key, unique=True))
+                    cpu[mode] += cpu_seconds(worker) - before
                     time.sleep(0.2)
             for mode, runs in rounds.items():
                 results[mode, clients] = median_run(runs)
+                results["cpu", mode, clients] = cpu[mode] / max(1, sum(r.requests for r in runs)) * 1e6
         results["hits in the miss rows"] = cache_hits(port) - hits_before  # must be 0: every prompt differs
         results["miss", 1] = load.run(url, "bench-paced", 1, seconds=seconds, key=keys["on"], unique=True)
         load.run(url, "bench-paced", 1, seconds=1, key=keys["on"])  # the repeated prompt is now stored
@@ -137,6 +152,11 @@ def measure_store(load: Load, portal: Portal, keys: dict[str, str], redis_url: s
 STORES = ("in-process", "Redis")
 EVERY = "limits + budget + cache (miss): 12 counters"
 FEWEST = "limits + budget + cache (miss): 2 counters"
+
+
+def cpu_share(results: dict, mode: str) -> str:
+    off, on = results["cpu", "off", 64], results["cpu", mode, 64]
+    return f"{off:.0f} against {on:.0f} µs (+{on - off:.0f} µs: {off / on:.0%})"
 
 
 def policies_table(
@@ -154,14 +174,14 @@ def policies_table(
     for store, results in by_store.items():
         for clients in CLIENTS:
             off, on, light = results["off", clients], results["on", clients], results["light", clients]
-            for label, r in (("none", off), (EVERY, on), (FEWEST, light)):
+            for mode, label, r in (("off", "none", off), ("on", EVERY, on), ("light", FEWEST, light)):
                 rows.append([store, label, f"{clients}", fmt_rate(r.rps), f"{fmt_ms(r.p50_ms)} / {fmt_ms(r.p99_ms)}",
-                             str(r.errors)])  # fmt: skip
+                             str(r.errors), f"{results['cpu', mode, clients]:.0f}"])  # fmt: skip
         miss: LoadResult = results["miss", 1]
         hit: LoadResult = results["hit", 1]
         for label, r in (("20 ms upstream: cache miss", miss), ("20 ms upstream: cache hit", hit)):
             rows.append([store, label, "1", fmt_rate(r.rps), f"{fmt_ms(r.p50_ms)} / {fmt_ms(r.p99_ms)}",
-                         str(r.errors)])  # fmt: skip
+                         str(r.errors), ""])  # fmt: skip
         off64, on64, light64 = results["off", 64].rps, results["on", 64].rps, results["light", 64].rps
         added = results["on", 1].p50_ms - results["off", 1].p50_ms
         speedup = miss.p50_ms / hit.p50_ms if hit.p50_ms else 0.0
@@ -175,10 +195,14 @@ def policies_table(
             (added <= 0.3, f"{store}: p50 at 1 client rises ≤ 0.3 ms: {added:+.2f} ms"),
             (speedup >= 3, f"{store}: a hit answers ≥ 3x faster than a miss (p50, 1 client): {speedup:.1f}x"),
         ]
-    headers = ["counters and cache", "policies", "clients", "req/s", "p50 / p99 ms", "errors"]
+    headers = ["counters and cache", "policies", "clients", "req/s", "p50 / p99 ms", "errors", "worker CPU µs/call"]
     lines = ["What the policy steps cost (every prompt different: the cache misses and stores each time):", ""]
     lines += [table(headers, rows), "", "Targets (issue 12):"]
     lines += [f"- {'met' if ok else 'MISSED'}: {text}" for ok, text in checks]
+    lines += ["", "The worker's CPU per call at 64 clients (on one saturated core, throughput is its inverse):"]
+    for store, results in by_store.items():
+        every, fewest = cpu_share(results, "on"), cpu_share(results, "light")
+        lines.append(f"- {store}: none against all three {every}; against the fewest {fewest}")
     return "\n".join(lines) + "\n"
 
 
