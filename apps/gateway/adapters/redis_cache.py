@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
+from collections.abc import Awaitable, Generator
+from typing import Any
 
 from apps.analytics.metrics import CACHE_ERRORS
 from apps.gateway.adapters.resp import Reply, RespClient, RespConnectionError, RespError, RespTimeout
@@ -42,6 +44,31 @@ def unpacked(stored: bytes) -> bytes | None:
     return zlib.decompress(stored[1:]) if marker == b"z" else None
 
 
+def _retrieved(reply: asyncio.Future[Reply]) -> None:
+    """A lookup nobody awaits (its call was refused after it was sent) must not log its failure as unretrieved:
+    a failure is counted where the lookup is awaited."""
+    if not reply.cancelled():
+        reply.exception()
+
+
+class _Lookup:
+    """A lookup's reply as the value it holds: awaited, a miss for whatever failed (counted), never an error."""
+
+    __slots__ = ("_reply", "_store")
+
+    def __init__(self, reply: asyncio.Future[Reply], store: RedisCacheStore) -> None:
+        self._reply = reply
+        self._store = store
+
+    def __await__(self) -> Generator[Any, None, bytes | None]:
+        try:
+            raw = yield from self._reply.__await__()
+            return unpacked(raw) if isinstance(raw, bytes) else None
+        except _ERRORS as exc:
+            self._store._failed("get", exc)
+            return None
+
+
 class RedisCacheStore:
     remote = True
 
@@ -51,26 +78,11 @@ class RedisCacheStore:
         self._client = RespClient.shared(url)
         self._failures = Throttled(60.0)
 
-    def get(self, key: str) -> asyncio.Future[bytes | None]:
-        """The lookup, sent now (with the other commands of this turn of the loop): a future of the value."""
-        value: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
-        self._client.submit("GET", self._prefix + key, within=self._timeout).add_done_callback(
-            lambda reply: self._got(reply, value)
-        )
-        return value
-
-    def _got(self, reply: asyncio.Future[Reply], value: asyncio.Future[bytes | None]) -> None:
-        if value.done():  # the caller gave up
-            return
-        found: bytes | None = None
-        try:
-            if not reply.cancelled():
-                raw = reply.result()
-                found = unpacked(raw) if isinstance(raw, bytes) else None
-        except _ERRORS as exc:
-            self._failed("get", exc)
-        finally:  # whatever happened, the caller is answered: a miss at worst
-            value.set_result(found)
+    def get(self, key: str) -> Awaitable[bytes | None]:
+        """The lookup, sent now (with the other commands of this turn of the loop): awaiting it reads the value."""
+        reply = self._client.submit("GET", self._prefix + key, within=self._timeout)
+        reply.add_done_callback(_retrieved)
+        return _Lookup(reply, self)
 
     def put(self, key: str, value: bytes, ttl: int) -> None:
         reply = self._client.submit(

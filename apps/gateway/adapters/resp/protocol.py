@@ -37,16 +37,16 @@ def encode(args: Sequence[Arg]) -> bytes:
 
 
 def _bulks(args: Sequence[Arg]) -> bytes:
-    """The arguments as RESP bulk strings, one after the other (a command without its array header)."""
-    if not any(arg.__class__ is bytes for arg in args):
-        # Text and numbers only (keys, scripts' arguments): formatted as one string, encoded once.
-        texts = [arg if arg.__class__ is str else f"{arg:d}" for arg in args]
-        body = "".join([f"${len(text)}\r\n{text}\r\n" for text in texts])
-        if body.isascii():  # so that len() counted bytes
-            return body.encode()
+    """The arguments as RESP bulk strings, one after the other (a command without its array header): one pass,
+    on every command of every call (half the time of formatting one string and encoding it once, measured)."""
     parts = []
     for arg in args:
-        data = arg if isinstance(arg, bytes) else arg.encode() if isinstance(arg, str) else b"%d" % arg
+        if isinstance(arg, str):
+            data = arg.encode()
+        elif isinstance(arg, bytes):
+            data = arg
+        else:
+            data = b"%d" % arg
         parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(parts)
 

@@ -95,6 +95,7 @@ class Settler:
         self._report = report
         self._delay = delay
         self._batch = batch
+        self._last: tuple[asyncio.AbstractEventLoop, _Queue] | None = None  # the loop of the last call, its queue
 
     async def add(self, ctx: CallContext, keys: Sequence[str], amounts: Sequence[int]) -> None:
         if not self._counters.remote:
@@ -106,7 +107,8 @@ class Settler:
         if not keys:
             return
         loop = asyncio.get_running_loop()
-        queue = self._queue(loop)
+        last = self._last
+        queue = last[1] if last is not None and last[0] is loop else self._queue(loop)
         queue.entries.append((ctx, keys, amounts, self._report))
         if len(queue.entries) >= self._batch:
             _flush(loop, queue)
@@ -118,6 +120,9 @@ class Settler:
         queue = queues.get(id(self._counters))
         if queue is None or queue.counters is not self._counters:
             queue = queues[id(self._counters)] = _Queue(self._counters)
+        # Kept for the next calls: the loop of a server's worker is the same for its life (a closed one is held
+        # until another loop settles).
+        self._last = (loop, queue)
         return queue
 
     async def settled(self) -> None:
