@@ -4,6 +4,7 @@ are counted in gateway_cache_errors_total. The gateway's Redis here is one of th
 from __future__ import annotations
 
 import asyncio
+import gc
 import shutil
 import socket
 import subprocess
@@ -110,6 +111,25 @@ async def test_the_redis_store_answers_a_miss_and_skips_a_store_when_redis_is_do
         assert await store.recent("scope") == []
         assert await store.remember("scope", b"item", ttl=60, cap=10) is False
         assert (errors("get"), errors("set"), errors("recent"), errors("remember")) == tuple(n + 1 for n in before)
+    finally:
+        server.stop()
+        await store.aclose()
+
+
+async def test_a_failed_lookup_nobody_awaits_logs_nothing(tmp_path, caplog):
+    # A lookup goes out at admission; a call the limits then refuse never awaits it. Its failure must not reach
+    # asyncio's "exception was never retrieved" log line.
+    server = OwnRedis(tmp_path)
+    store = RedisCacheStore(url=server.url, prefix="outage:")
+    try:
+        assert await store.get("warm") is None  # connected
+        server.stop()
+        lookup = store.get("k")
+        await asyncio.sleep(0.05)  # the reply fails meanwhile
+        del lookup
+        gc.collect()
+        await asyncio.sleep(0)
+        assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
     finally:
         server.stop()
         await store.aclose()
