@@ -28,6 +28,26 @@ def route_list_for(*, tenant: Tenant) -> QuerySet:
     return route_model.objects.filter(tenant=tenant).order_by("alias")
 
 
+def route_references(*, tenant_id: int, alias: str) -> list[str]:
+    """What of the catalog names the route `alias` of a tenant: services published on it or embedding with it for
+    their semantic cache, and plans allowing it or sending calls to it once over budget."""
+    found = [f"service '{slug}'" for slug in Service.objects.filter(tenant_id=tenant_id, route__alias=alias)
+             .values_list("slug", flat=True).order_by("slug")]  # fmt: skip
+    found += [
+        f"service '{slug}' (semantic cache)"
+        for slug in Service.objects.filter(tenant_id=tenant_id, semantic_cache_route=alias)
+        .values_list("slug", flat=True)
+        .order_by("slug")
+    ]
+    plans = Plan.objects.filter(service__tenant_id=tenant_id).filter(
+        Q(allowed_models__contains=[alias]) | Q(over_budget_route=alias)
+    )
+    for plan in plans.select_related("service").order_by("service__slug", "slug"):
+        role = "over-budget route" if plan.over_budget_route == alias else "allowed models"
+        found.append(f"plan '{plan.slug}' of service '{plan.service.slug}' ({role})")
+    return found
+
+
 def share_target_list() -> QuerySet[Tenant]:
     """Tenants a service can be shared with, looked up by slug."""
     return Tenant.objects.order_by("slug")

@@ -22,6 +22,12 @@ def limit_set_list(*, tenant: Tenant) -> QuerySet[LimitSet]:
     )
 
 
+def limit_sets_sending_to(*, route: Route) -> list[str]:
+    """The limit sets whose calls go to `route` once over budget, as the limits page names their scope."""
+    sets = LimitSet.objects.filter(over_budget_route=route).select_related("tenant", "app", "api_key").order_by("id")
+    return [f"the limits of {s.scope} '{s.scope_label}' (over-budget route)" for s in sets]
+
+
 def limit_set_get(*, tenant: Tenant, pk: int | str) -> LimitSet:
     limit_set = limit_set_list(tenant=tenant).filter(pk=pk).first() if is_row_id(pk) else None
     if limit_set is None:

@@ -1,6 +1,8 @@
-"""The providers app's writes: providers and models (providers.py), routes and deployments (routes.py)."""
+"""The providers app's writes: providers and models (providers.py), routes and deployments (routes.py), and where
+apps above it take part in them (ports.py)."""
 
 from apps.providers.services.base import ProviderUnavailable
+from apps.providers.services.ports import route_reference_finder_register
 from apps.providers.services.providers import (
     CONNECTION_TEST_TIMEOUT,
     model_create,
@@ -39,5 +41,6 @@ __all__ = [
     "provider_update",
     "route_create",
     "route_delete",
+    "route_reference_finder_register",
     "route_update",
 ]

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import ProtectedError
 
-from apps.core.errors import ApplicationError
+from apps.core.errors import ApplicationError, ConflictError
 from apps.core.services import audit_record, config_version_bump, model_diff
 from apps.providers.models import Deployment, ProviderModel, Route
 from apps.providers.services.base import audited, require_admin, save_checked
+from apps.providers.services.ports import route_references
 from apps.tenants.models import Membership, Tenant
 
 
@@ -55,9 +57,17 @@ def route_update(*, route: Route, actor_membership: Membership | None, data: dic
 
 @transaction.atomic
 def route_delete(*, route: Route, actor_membership: Membership | None) -> None:
+    """Refused (409) while anything still names the route (ports.py), which says what to change first."""
     require_admin(actor_membership)
+    references = route_references(route)
+    if references:
+        raise ConflictError(f"Route {route.alias!r} is still used by {', '.join(references)}: change those first.")
     audited("route.delete", route)
-    route.delete()
+    try:
+        route.delete()
+    except ProtectedError as exc:  # a reference made since the finders looked
+        users = ", ".join(sorted(str(obj) for obj in exc.protected_objects))
+        raise ConflictError(f"Route {route.alias!r} is still used by {users}: change those first.") from None
 
 
 @transaction.atomic
