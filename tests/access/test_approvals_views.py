@@ -33,6 +33,23 @@ def test_the_queue_shows_who_asks_why_the_plan_and_the_cost_arithmetic(client_fo
     assert f'hx-post="/approvals/{subscription.pk}/reject/"' in html
 
 
+@pytest.mark.parametrize(
+    ("daily", "monthly", "fallback", "line"),
+    [
+        (None, None, "", "Budget: none"),
+        (Decimal(2), None, "", "Budget: $2.00/day"),
+        (None, Decimal(50), "cheap", "Budget: $50.00/month, then cheap"),
+        (Decimal(2), Decimal(50), "cheap", "Budget: $2.00/day $50.00/month, then cheap"),
+    ],
+)
+def test_the_card_shows_the_plans_budgets_of_the_day_and_the_month(
+    client_for, owner, subscription, plan, daily, monthly, fallback, line
+):
+    plan.daily_budget, plan.monthly_budget, plan.over_budget_route = daily, monthly, fallback
+    plan.save()
+    assert line in client_for(owner).get("/approvals/").content.decode()
+
+
 def test_the_queue_lists_pending_requests_by_default_and_others_on_demand(client_for, owner, make_subscription):
     pending = make_subscription()
     revoked = make_subscription(S.REVOKED, reason="Contract ended")
