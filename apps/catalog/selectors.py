@@ -31,20 +31,19 @@ def route_list_for(*, tenant: Tenant) -> QuerySet:
 def route_references(*, tenant_id: int, alias: str) -> list[str]:
     """What of the catalog names the route `alias` of a tenant: services published on it or embedding with it for
     their semantic cache, and plans allowing it or sending calls to it once over budget."""
-    found = [f"service '{slug}'" for slug in Service.objects.filter(tenant_id=tenant_id, route__alias=alias)
-             .values_list("slug", flat=True).order_by("slug")]  # fmt: skip
+    services = Service.objects.filter(tenant_id=tenant_id).order_by("slug")
+    found = [f"service '{slug}'" for slug in services.filter(route__alias=alias).values_list("slug", flat=True)]
     found += [
         f"service '{slug}' (semantic cache)"
-        for slug in Service.objects.filter(tenant_id=tenant_id, semantic_cache_route=alias)
-        .values_list("slug", flat=True)
-        .order_by("slug")
+        for slug in services.filter(semantic_cache_route=alias).values_list("slug", flat=True)
     ]
-    plans = Plan.objects.filter(service__tenant_id=tenant_id).filter(
-        Q(allowed_models__contains=[alias]) | Q(over_budget_route=alias)
-    )
-    for plan in plans.select_related("service").order_by("service__slug", "slug"):
-        role = "over-budget route" if plan.over_budget_route == alias else "allowed models"
-        found.append(f"plan '{plan.slug}' of service '{plan.service.slug}' ({role})")
+    # A plan's allowed models are a JSON list, which SQLite cannot search: a tenant's plans are read and looked at.
+    plans = Plan.objects.filter(service__tenant_id=tenant_id).select_related("service")
+    for plan in plans.order_by("service__slug", "slug"):
+        if plan.over_budget_route == alias:
+            found.append(f"plan '{plan.slug}' of service '{plan.service.slug}' (over-budget route)")
+        elif alias in (plan.allowed_models or ()):
+            found.append(f"plan '{plan.slug}' of service '{plan.service.slug}' (allowed models)")
     return found
 
 
