@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from apps.gateway.pipeline.errors import BudgetExceeded, ModelNotAllowed
+from apps.gateway.pipeline.errors import BudgetExceeded, LimitExceeded, ModelNotAllowed
 from apps.gateway.pipeline.policies.admission import CountersStep
 from apps.gateway.pipeline.policies.budgets import BudgetPolicy
 from apps.gateway.pipeline.policies.counters import counter_key, window_bounds
@@ -115,3 +115,44 @@ async def test_a_reroute_to_a_model_the_plan_does_not_allow_is_refused(counters,
         await step.admit(context(snap, body=dict(CHAT), subscribed=True))
     assert "The model 'cheap' is not allowed by your plan 'free'" in refused.value.message
     assert counters.read([minute("subscription", SUB)], NOW) == [0]
+
+
+async def test_a_new_snapshot_within_the_minute_applies_its_limits_to_the_next_call(counters, reports):
+    # The step keeps what the policies declare for a minute: a new snapshot must not reuse it.
+    step = step_of(counters, reports)
+    loose = snapshot({("key", KEY_ID): Limits(requests_per_minute=5)})
+    for _ in range(3):
+        await step.admit(context(loose))
+    tight = snapshot({("key", KEY_ID): Limits(requests_per_minute=3)})
+    with pytest.raises(LimitExceeded) as refused:
+        await step.admit(context(tight, now=NOW + 1))
+    assert refused.value.code == "requests_per_minute_exceeded"
+    ctx = context(snapshot({("key", KEY_ID): Limits(requests_per_minute=10)}), now=NOW + 2)
+    await step.admit(ctx)
+    assert ctx.headers["X-RateLimit-Limit-Requests"] == "10"
+    assert ctx.headers["X-RateLimit-Remaining-Requests"] == "6"
+
+
+async def test_the_next_minute_counts_on_new_counters(counters, reports):
+    step = step_of(counters, reports)
+    snap = snapshot({("key", KEY_ID): Limits(requests_per_minute=1)})
+    await step.admit(context(snap))
+    with pytest.raises(LimitExceeded):
+        await step.admit(context(snap, now=NOW + 1))
+    await step.admit(context(snap, now=window_bounds("minute", NOW)[1]))  # the first instant of the next minute
+
+
+async def test_every_call_over_a_reached_budget_is_rerouted_and_every_call_of_a_refused_model_refused(
+    counters, reports
+):
+    # What is kept for a minute is what the first round declares: a reroute and a refusal are decided per call.
+    step = step_of(counters, reports)
+    snap = snapshot({("tenant", TENANT): Limits(budget_per_day=Decimal("0.0001"), over_budget_route="cheap")})
+    for _ in range(3):
+        ctx = context(snap, body=dict(CHAT))
+        await step.admit(ctx)
+        assert ctx.route is CHEAP
+    plan = snapshot({("plan", PLAN): Limits(allowed_models=frozenset({"cheap"}))})
+    for _ in range(2):
+        with pytest.raises(ModelNotAllowed):
+            await step.admit(context(plan, body=dict(CHAT), subscribed=True))
