@@ -61,6 +61,8 @@ def test_the_plan_limits_show_what_is_used_remaining_and_when_it_resets(api_clie
     record_calls(7, at=MONTH_START - timedelta(hours=1), cost="9.00", **ours)  # last month: counts no more
     record_calls(1, at=NOW.replace(second=2), status=429, error_type="rate_limit_exceeded", **ours)  # refused
     record_calls(5, at=NOW.replace(second=3), cost="3.00", tenant_id=app.tenant_id, app_id=app.pk)  # no service
+    # The semantic cache's own embeddings: the gateway's calls, which its counters do not count either.
+    record_calls(2, at=NOW.replace(second=4), tokens=30, cost="0.50", endpoint="semantic_cache", **ours)
 
     response = _usage(api_client_for(mallory), subscribed.pk)
 

@@ -16,7 +16,9 @@ from django.db.models import Count, F, Q, Sum
 from apps.access.selectors.limit_usage import METRIC_PERIODS, Reading, UsageScope, period_bounds
 from apps.analytics.models import CallLog
 
-NOT_ADMITTED = Q(status__in=(401, 403, 404, 429))
+# Not counted, as the gateway's counters do not count them: calls refused before admission, and the semantic
+# cache's own embedding calls (endpoint "semantic_cache": the gateway's, not the caller's).
+NOT_COUNTED = Q(status__in=(401, 403, 404, 429)) | Q(endpoint="semantic_cache")
 
 
 def _scope_filter(scope: UsageScope) -> Q:
@@ -57,7 +59,7 @@ def call_log_limit_usage(
         return {}
     tenants = {scope.tenant_id for scope in scopes}
     rows = CallLog.objects.filter(tenant_id__in=tenants, created_at__gte=earliest, created_at__lte=now)
-    totals = rows.exclude(NOT_ADMITTED).aggregate(**sums)
+    totals = rows.exclude(NOT_COUNTED).aggregate(**sums)
     readings: dict[tuple[str, int], dict[str, Reading]] = {}
     for name, (scope, metric, limit, end) in names.items():
         used = Decimal(totals[name] or 0)

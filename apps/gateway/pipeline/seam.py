@@ -135,9 +135,19 @@ class Seam:
     def headers(record: CallRecord) -> dict[str, str]:
         return {"X-Request-Id": record.request_id, "X-Gateway-Overhead-Ms": f"{record.overhead_ms:.3f}"}
 
+    def clock(self) -> float:
+        """The clock calls are timed with (monotonic seconds)."""
+        return self._clock()
+
     def finish(self, req: GatewayRequest, record: CallRecord, outcome: RouteOutcome | None) -> dict[str, str]:
         """Close the record's timings and hand it to the sink; returns the response headers."""
-        record.latency_ms = (self._clock() - req.received) * 1000
+        self.record_call(record, outcome, started=req.received)
+        return self.headers(record)
+
+    def record_call(self, record: CallRecord, outcome: RouteOutcome | None, *, started: float) -> None:
+        """Close the timings of a call begun at `started` (clock()) and hand its record to the sink: a request's, or
+        a call the gateway makes for one (the semantic cache's embedding)."""
+        record.latency_ms = (self._clock() - started) * 1000
         if outcome is not None:
             record.attempts = outcome.attempts
             record.upstream_ms = outcome.upstream_seconds * 1000
@@ -148,7 +158,6 @@ class Seam:
                 record.model = record.model or dep.upstream_model
         record.overhead_ms = max(0.0, record.latency_ms - record.upstream_ms)
         self._sink.emit(record)
-        return self.headers(record)
 
     def fail(
         self,

@@ -80,3 +80,6 @@ class ListSink:
 
     async def flush(self) -> int:
         return 0  # nothing buffered: emit keeps every record at once
+
+    async def aclose(self) -> None:
+        return None

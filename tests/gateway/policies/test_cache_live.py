@@ -150,4 +150,10 @@ def test_invoke_with_a_semantic_cache_answers_a_paraphrase_from_the_cache(
     assert [r.headers["X-Cache"] for r in (first, paraphrase, far)] == ["MISS", "HIT", "MISS"]
     assert chat_calls(fake_upstream) == 2
     assert sum(1 for request in fake_upstream.requests if request.path == "/v1/embeddings") == 3
-    assert [(log.cache_hit, log.cost == 0) for log in logs()] == [(False, False), (True, True), (False, False)]
+    calls = [log for log in logs() if log.endpoint == "invoke"]
+    assert [(log.cache_hit, log.cost == 0) for log in calls] == [(False, False), (True, True), (False, False)]
+    # Each embedding is in the call log too: a call of the service's tenant on its embedding route, with its cost.
+    embeddings = [log for log in logs() if log.endpoint == "semantic_cache"]
+    assert sorted(log.request_id for log in embeddings) == sorted(f"{log.request_id}.semantic" for log in calls)
+    assert {(log.tenant_id, log.route, log.status) for log in embeddings} == {(prompt_service.tenant_id, "embed", 200)}
+    assert all(log.prompt_tokens > 0 and log.cost > 0 for log in embeddings)

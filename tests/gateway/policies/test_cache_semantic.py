@@ -3,7 +3,7 @@ through the pipeline's clients and router: paraphrases hit, far prompts miss, te
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
 
@@ -17,28 +17,17 @@ from apps.gateway.pipeline.policies.semantic import (
     router_embedder,
     unit_vector,
 )
-from apps.gateway.pipeline.router import Attempt, Router
+from apps.gateway.pipeline.router import Router
+from apps.gateway.pipeline.seam import Seam
 from apps.gateway.pipeline.snapshot import CachePolicy, ServiceEntry, Snapshot
-from apps.providers.clients.base import ProviderClient
 from tests.conftest import FAKE_KEY
 from tests.entries import service_entry
-from tests.gateway.pipeline.fakes import deployment, route
+from tests.gateway.pipeline.fakes import ListSink, deployment, route
 from tests.gateway.policies.test_cache import ROUTE, call, completion, context, make_store
 
 WEATHER = "What's the weather in Paris?"
 WEATHER_PARAPHRASE = "Tell me the weather in Paris today"
 CAPITAL = "What is the capital of France?"
-
-
-@dataclass
-class Caller:
-    """The pipeline as the embedder sees it: its pooled clients and its router."""
-
-    clients: ProcessClientPool
-    router: Router
-
-    def client_for(self, attempt: Attempt) -> ProviderClient:
-        return self.clients.client_for(attempt.deployment)
 
 
 def meaning(text: str) -> list[float]:
@@ -62,9 +51,13 @@ async def store(request, settings):
 @pytest.fixture
 async def embedder(fake_upstream):
     fake_upstream.embedding_for = meaning
-    caller = Caller(ProcessClientPool(), Router())
-    yield router_embedder(lambda: caller)
-    await caller.clients.aclose()
+    sink = ListSink()
+    # The pipeline's own request skeleton, as the embedder reaches it: its pooled clients, router and call sink.
+    caller = Seam(config=None, keys=None, clients=ProcessClientPool(), sink=sink, router=Router())
+    embed = router_embedder(lambda: caller)
+    embed.records = sink.records  # the tests read what it recorded
+    yield embed
+    await caller.aclose()
 
 
 def semantic_snapshot(fake, *, service: ServiceEntry | None = None, threshold: float = 0.95) -> Snapshot:
@@ -96,6 +89,13 @@ async def test_a_paraphrase_is_answered_with_the_stored_answer(store, embedder, 
     assert second.headers["X-Cache"] == "HIT"
     embedded = [r.body["input"] for r in fake_upstream.requests if r.path == "/v1/embeddings"]
     assert embedded == [f"user: {WEATHER}", f"user: {WEATHER_PARAPHRASE}"]
+    # Each embedding is a call of its own in the log, of the tenant whose route embeds, with its tokens and cost.
+    records = embedder.records
+    assert [(r.request_id, r.endpoint, r.tenant_id, r.route, r.status) for r in records] == [
+        (f"{first.record.request_id}.semantic", "semantic_cache", 1, "embed", 200),
+        (f"{second.record.request_id}.semantic", "semantic_cache", 1, "embed", 200),
+    ]
+    assert all(r.prompt_tokens > 0 and r.deployment_id == 2 and r.cost > 0 and r.latency_ms > 0 for r in records)
 
 
 async def test_a_prompt_far_from_every_stored_one_misses(store, embedder, fake_upstream):

@@ -9,8 +9,10 @@ with the exact key its answer is stored under, in a list of the VECTORS_CAP most
 kept normalised (float32), so the similarity is a dot product; the search is brute force, in a worker thread past
 OFF_LOOP_AFTER vectors.
 
-The embedding call is the gateway's own overhead: it is not billed to the caller nor recorded as a call (its
-tokens are not in the call's usage). A failed embedding is a miss, never a failed call."""
+The embedding is a call of its own, recorded as one (endpoint `semantic_cache`, request id `<the call's>.semantic`)
+of the tenant whose route embeds — with its tokens, cost, latency and outcome — so that the owner's call log and
+spend show what the cache costs. It is not in the caller's usage, nor counted against limits or budgets. A failed
+embedding is a miss, never a failed call."""
 
 from __future__ import annotations
 
@@ -22,12 +24,14 @@ from array import array
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
+from apps.gateway.pipeline.errors import GatewayError
 from apps.gateway.pipeline.policies.base import CallContext
 from apps.gateway.pipeline.policies.cache import NOT_IN_KEY, CacheStore, Throttled, cache_key
+from apps.gateway.pipeline.records import CallRecord
 from apps.gateway.pipeline.router import Attempt, RouteOutcome, Router
 from apps.gateway.pipeline.seam import upstream_for
 from apps.gateway.pipeline.snapshot import CachePolicy, RouteEntry
-from apps.providers.clients.base import EmbeddingResult, ProviderClient
+from apps.providers.clients.base import EmbeddingResult, ProviderClient, Usage
 
 _log = logging.getLogger(__name__)
 
@@ -35,29 +39,61 @@ VECTORS_CAP = 1000  # per scope: the most recent prompts
 OFF_LOOP_AFTER = 200  # a search over more vectors than this leaves the event loop
 _KEY_BYTES = 32  # a sha256 answer key, stored raw in front of its vector
 
-Embed = Callable[[RouteEntry, str], Awaitable[Sequence[float]]]
+ENDPOINT = "semantic_cache"  # the embedding calls' endpoint in the call log
+
+Embed = Callable[[CallContext, RouteEntry, str], Awaitable[Sequence[float]]]
 
 
 class UpstreamCaller(Protocol):
-    """What embedding needs of the pipeline (GatewayPipeline): its router and its pooled clients."""
+    """What embedding needs of the pipeline (GatewayPipeline): its router and its pooled clients, and recording."""
 
     router: Router
 
     def client_for(self, attempt: Attempt) -> ProviderClient: ...
 
+    def now(self) -> float: ...
+
+    def clock(self) -> float: ...
+
+    def account(self, record: CallRecord, usage: Usage, outcome: RouteOutcome) -> None: ...
+
+    def record_call(self, record: CallRecord, outcome: RouteOutcome | None, *, started: float) -> None: ...
+
 
 def router_embedder(caller: Callable[[], UpstreamCaller]) -> Embed:
-    """Embeddings as the pipeline calls them: the route's deployments, with its retries and failover. `caller`
-    gives the pipeline when first needed (the pipeline is built with its steps, this one among them)."""
+    """Embeddings as the pipeline calls them: the route's deployments, with its retries and failover, each recorded
+    as a call of the route's tenant. `caller` gives the pipeline when first needed (the pipeline is built with its
+    steps, this one among them)."""
 
-    async def embed(route: RouteEntry, text: str) -> Sequence[float]:
+    async def embed(ctx: CallContext, route: RouteEntry, text: str) -> Sequence[float]:
         pipeline = caller()
+        started = pipeline.clock()
+        record = CallRecord(
+            request_id=f"{ctx.record.request_id}.semantic",
+            created=pipeline.now(),
+            endpoint=ENDPOINT,
+            tenant_id=route.tenant_id,
+            route=route.alias,
+        )
+        if ctx.key is not None and ctx.key.tenant_id == route.tenant_id:  # the owner's own app calling
+            record.app_id, record.key_prefix = ctx.key.app_id, ctx.key.prefix
+        if ctx.service is not None and ctx.service.tenant_id == route.tenant_id:
+            record.service_id = ctx.service.service_id
+        outcome = RouteOutcome()
 
         async def call(attempt: Attempt) -> EmbeddingResult:
             body = {"model": route.alias, "input": text}
             return await pipeline.client_for(attempt).embeddings(upstream_for(attempt), body)
 
-        result = await pipeline.router.run(route, call, outcome=RouteOutcome())
+        try:
+            result = await pipeline.router.run(route, call, outcome=outcome)
+        except GatewayError as exc:
+            record.status, record.error_type = exc.status, exc.code or exc.type
+            pipeline.record_call(record, outcome, started=started)
+            raise
+        pipeline.account(record, result.usage, outcome)
+        record.status = 200
+        pipeline.record_call(record, outcome, started=started)
         vector: Sequence[float] = result.body["data"][0]["embedding"]
         return vector
 
@@ -140,7 +176,7 @@ class SemanticCache:
         if route is None or not text:
             return None, None
         try:
-            query = unit_vector(await self._embed(route, text))
+            query = unit_vector(await self._embed(ctx, route, text))
         except Exception as exc:  # a provider's failure, or an answer without a vector: a miss, not a failure
             if (suppressed := self._failures.due()) is not None:
                 _log.warning(
