@@ -4,6 +4,7 @@ from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404
 
 from apps.providers.models import Deployment, Provider, ProviderModel, Route
+from apps.providers.services.ports import route_references
 from apps.tenants.models import Tenant
 
 
@@ -43,6 +44,11 @@ def route_get(*, tenant: Tenant, alias: str) -> Route:
     if route is None:
         raise Http404("No such route.")
     return route
+
+
+def route_used_by(*, route: Route) -> list[str]:
+    """What still names the route (services, plans, limit sets: ports.py), each as its page names it."""
+    return route_references(route)
 
 
 def deployment_get(*, route: Route, pk: int | str) -> Deployment:

@@ -168,7 +168,7 @@ def route_detail(request: HttpRequest, alias: str) -> HttpResponse:
     if form.is_bound and form.submit(services.route_update, route=route, actor_membership=request.membership):
         messages.success(request, f"Route {route} saved.")
         return redirect("providers:route-detail", alias=route.alias)
-    context = {**_deployment_context(request, alias), "form": form}
+    context = {**_deployment_context(request, alias), "form": form, "used_by": selectors.route_used_by(route=route)}
     return _page(request, "providers/route_detail.html", context, status=form.status_code)
 
 

@@ -97,3 +97,16 @@ def test_another_tenants_references_do_not_hold_a_route(members, api_client_for,
     PlanFactory(service__tenant=other_tenant, service__route=other_route, allowed_models=[route.alias])
     response = api_client_for(members[Role.ADMIN].user).delete(f"{API}/tenants/{tenant.slug}/routes/smart/")
     assert response.status_code == 204
+
+
+def test_the_route_page_names_what_uses_it_and_offers_no_delete_until_nothing_does(members, client_for, tenant, route):
+    web = client_for(members[Role.ADMIN].user)
+    plan = _over_budget(tenant, route)
+    html = web.get("/routes/smart/").content.decode()
+    assert "Still used by plan &#x27;free&#x27; of service &#x27;summarize&#x27; (over-budget route)" in html
+    assert '<button type="button" class="danger" disabled aria-describedby="route-used-by">' in html
+    assert 'hx-post="/routes/smart/delete/"' not in html
+    plan.delete()
+    html = web.get("/routes/smart/").content.decode()
+    assert "Still used by" not in html
+    assert 'hx-post="/routes/smart/delete/"' in html
