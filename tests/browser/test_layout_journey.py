@@ -112,6 +112,7 @@ MAIN_PAGES = [
     ("providers", "/providers/"),
     ("models", "/models/"),
     ("routes", "/routes/"),
+    ("route", "/routes/smart/"),
     ("analytics", "/analytics/"),
     ("alerts", "/analytics/alerts/"),
     ("tenant-settings", "/tenant/settings/"),
