@@ -160,6 +160,8 @@ def test_the_rule_page_lists_incidents_with_their_deliveries(admin_web, rule):
 
 
 def test_deleting_a_rule(admin_web, rule):
+    html = admin_web.get(url(rule)).content.decode()
+    assert f'hx-post="{url(rule, "delete")}" hx-confirm="Delete the alert rule Slow answers and its history?"' in html
     response = admin_web.post(url(rule, "delete"), headers=HTMX)
     assert response["HX-Redirect"] == "/analytics/alerts/"
     assert not AlertRule.objects.exists()

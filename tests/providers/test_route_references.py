@@ -110,3 +110,4 @@ def test_the_route_page_names_what_uses_it_and_offers_no_delete_until_nothing_do
     html = web.get("/routes/smart/").content.decode()
     assert "Still used by" not in html
     assert 'hx-post="/routes/smart/delete/"' in html
+    assert 'hx-confirm="Delete the route smart? Apps calling it get an error from now on."' in html
