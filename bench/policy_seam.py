@@ -300,19 +300,22 @@ def policy_steps(redis_url: str | None) -> list[PolicyStep]:
 
 
 async def policy_rows(calls: int, redis_url: str | None) -> None:
-    """Chat with every limit and budget on the tenant and the app and a route cache that misses (every prompt
-    differs): the steps' CPU per call, and the wall time, one call at a time."""
+    """Chat with every limit and budget on the tenant and the app (12 counters), and with the fewest that have all
+    three on (2), and a route cache that misses (every prompt differs): the steps' CPU per call, and the wall
+    time, one call at a time and 64 at a time."""
     every = Limits(
         requests_per_minute=10**9, tokens_per_minute=10**12, requests_per_day=10**9, requests_per_month=10**9,
         budget_per_day=Decimal(10**6), budget_per_month=Decimal(10**7),
     )  # fmt: skip
-    limited = dataclasses.replace(
-        snapshot(), limits={("tenant", 1): every, ("app", 1): every}, route_cache={1: CachePolicy(ttl_seconds=60)}
-    )
+    cached = {1: CachePolicy(ttl_seconds=60)}
+    limited = dataclasses.replace(snapshot(), limits={("tenant", 1): every, ("app", 1): every}, route_cache=cached)
+    # The fewest that have all three on, as bench/policies.py's `bench-light`: 2 counters a call.
+    fewest = {("app", 1): Limits(requests_per_minute=10**9), ("tenant", 1): Limits(budget_per_month=Decimal(10**7))}
+    light = dataclasses.replace(snapshot(), limits=fewest, route_cache=cached)
     setups = {"no policy": (snapshot(), [])}
-    setups["limits + budget + cache, in-process"] = (limited, policy_steps(None))
-    if redis_url:
-        setups["limits + budget + cache, Redis"] = (limited, policy_steps(redis_url))
+    for store, url in [("in-process", None), *([("Redis", redis_url)] if redis_url else [])]:
+        setups[f"limits + budget + cache, 12 counters, {store}"] = (limited, policy_steps(url))
+        setups[f"limits + budget + cache, 2 counters, {store}"] = (light, policy_steps(url))
     numbers = itertools.count()
 
     def chat_of(pipeline: GatewayPipeline) -> Callable[[], Awaitable[Any]]:
