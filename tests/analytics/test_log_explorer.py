@@ -277,3 +277,15 @@ def test_the_csv_refuses_bad_filters(traffic, client_for, owner):
     response = client_for(owner).get("/analytics/logs.csv", {"status_class": "1xx"})
     assert response.status_code == 400
     assert response.content.decode().startswith("status_class: ")
+
+
+def test_a_semantic_cache_embedding_is_listed_next_to_its_call_and_has_its_own_page(tenant, client_for, owner):
+    call = CallLogFactory(tenant_id=tenant.pk, request_id="req_" + "a" * 32, route="smart")
+    embedding = CallLogFactory(
+        tenant_id=tenant.pk, request_id=f"{call.request_id}.semantic", endpoint="semantic_cache", route="embed"
+    )
+    web = client_for(owner)
+    page = web.get(f"{URL}{embedding.request_id}/")
+    assert page.status_code == 200
+    assert "semantic_cache" in page.content.decode()
+    assert request_ids(web.get(URL)) == [embedding.request_id, call.request_id]
