@@ -128,24 +128,27 @@ def _role_tokens(role: Any) -> int:
     return found
 
 
-def count_input_tokens(inputs: Any) -> int:
-    """Tokens of an embeddings `input`: a string, a list of strings, or texts already tokenized."""
+def count_input_tokens(inputs: Any, text: Callable[[str], int] = count_tokens) -> int:
+    """Tokens of an embeddings `input`: a string, a list of strings, or texts already tokenized; `text` measures
+    each string (tiktoken's count, or the bound of prompt_tokens_at_most)."""
     if isinstance(inputs, str):
-        return count_tokens(inputs)
+        return text(inputs)
     if isinstance(inputs, list) and inputs and isinstance(inputs[0], int):
         return len(inputs)
-    return sum(count_input_tokens(item) for item in inputs or ())
+    return sum(count_input_tokens(item, text) for item in inputs or ())
 
 
-def _value_tokens(value: Any) -> int:
+def _value_tokens(value: Any, text: Callable[[str], int] = count_tokens) -> int:
+    """Tokens of a message's value, however nested: `text` of each string (tiktoken's count, or the bound of
+    prompt_tokens_at_most), an image part _IMAGE_TOKENS, audio, files and `type` tags nothing."""
     if isinstance(value, str):
-        return count_tokens(value)
+        return text(value)
     if isinstance(value, list):
-        return sum(_value_tokens(item) for item in value)
+        return sum(_value_tokens(item, text) for item in value)
     if isinstance(value, dict):
         if value.get("type") == "image_url":
             return _IMAGE_TOKENS
-        return sum(_value_tokens(item) for key, item in value.items() if key not in _SKIPPED_KEYS)
+        return sum(_value_tokens(item, text) for key, item in value.items() if key not in _SKIPPED_KEYS)
     return 0
 
 
@@ -158,29 +161,17 @@ def prompt_tokens_at_most(body: Mapping[str, Any]) -> int:
     at this."""
     messages = body.get("messages")
     if isinstance(messages, list):
-        total = _REPLY_PRIMING + (_TOKENS_PER_MESSAGE + _TOKENS_PER_NAME) * len(messages) + _bytes(messages)
+        total = _REPLY_PRIMING + (_TOKENS_PER_MESSAGE + _TOKENS_PER_NAME) * len(messages)
+        total += _value_tokens(messages, _utf8_bytes)
         for name in ("tools", "functions"):
             if body.get(name):
                 total += len(orjson.dumps(body[name]))
         return total
-    inputs = body.get("input")
-    if isinstance(inputs, list) and inputs and isinstance(inputs[0], int):
-        return len(inputs)  # one text already tokenized
-    if isinstance(inputs, list):
-        return sum([len(item) if isinstance(item, list) else _bytes(item) for item in inputs])
-    return _bytes(inputs)
+    return count_input_tokens(body.get("input"), _utf8_bytes)
 
 
-def _bytes(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value) if value.isascii() else len(value.encode())
-    if isinstance(value, list | tuple):
-        return sum([_bytes(item) for item in value])
-    if isinstance(value, dict):
-        if value.get("type") == "image_url":
-            return _IMAGE_TOKENS
-        return sum([_bytes(item) for key, item in value.items() if key not in _SKIPPED_KEYS])
-    return 0
+def _utf8_bytes(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
 
 
 def _chars(value: Any) -> int:

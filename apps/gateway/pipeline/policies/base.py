@@ -26,7 +26,7 @@ from apps.gateway.pipeline.records import CallRecord
 from apps.gateway.pipeline.snapshot import KeyEntry, RouteEntry, ServiceEntry, Snapshot, SubscriptionEntry
 from apps.gateway.pipeline.types import GatewayRequest
 from apps.providers.clients.base import Usage
-from apps.providers.clients.tokens import count_message_tokens, count_tokens, counted
+from apps.providers.clients.tokens import count_input_tokens, count_message_tokens, counted
 
 
 @dataclass(slots=True)
@@ -70,20 +70,12 @@ class CallContext:
             if messages is not None:
                 self._prompt_tokens = await counted(count_message_tokens, messages)
             else:  # embeddings: `input` is a string or a list of them (token arrays count as their length)
-                self._prompt_tokens = await counted(_input_tokens, self.body.get("input"))
+                self._prompt_tokens = await counted(count_input_tokens, self.body.get("input"))
         return self._prompt_tokens
 
     def outcome(self, step: str, what: str) -> None:
         """Note what a step did, for the call log (`policy_outcomes`)."""
         self.record.policy_outcomes[step] = what
-
-
-def _input_tokens(value: Any) -> int:
-    if isinstance(value, str):
-        return count_tokens(value)
-    if isinstance(value, list):
-        return sum(len(v) if isinstance(v, list) else _input_tokens(v) if isinstance(v, str) else 1 for v in value)
-    return 0
 
 
 class PolicyStep:
