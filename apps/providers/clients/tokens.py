@@ -135,21 +135,30 @@ def count_input_tokens(inputs: Any, text: Callable[[str], int] = count_tokens) -
         return text(inputs)
     if isinstance(inputs, list) and inputs and isinstance(inputs[0], int):
         return len(inputs)
-    return sum(count_input_tokens(item, text) for item in inputs or ())
+    total = 0
+    for item in inputs or ():
+        total += count_input_tokens(item, text)
+    return total
 
 
 def _value_tokens(value: Any, text: Callable[[str], int] = count_tokens) -> int:
     """Tokens of a message's value, however nested: `text` of each string (tiktoken's count, or the bound of
     prompt_tokens_at_most), an image part _IMAGE_TOKENS, audio, files and `type` tags nothing."""
+    # Loops, not sum() over generators, and strings measured without a call of this: it runs on every call with
+    # a budget or a token limit.
     if isinstance(value, str):
         return text(value)
+    total = 0
     if isinstance(value, list):
-        return sum(_value_tokens(item, text) for item in value)
-    if isinstance(value, dict):
+        for item in value:
+            total += text(item) if type(item) is str else _value_tokens(item, text)
+    elif isinstance(value, dict):
         if value.get("type") == "image_url":
             return _IMAGE_TOKENS
-        return sum(_value_tokens(item, text) for key, item in value.items() if key not in _SKIPPED_KEYS)
-    return 0
+        for key, item in value.items():
+            if key not in _SKIPPED_KEYS:
+                total += text(item) if type(item) is str else _value_tokens(item, text)
+    return total
 
 
 def prompt_tokens_at_most(body: Mapping[str, Any]) -> int:

@@ -10,11 +10,23 @@ import pytest
 
 from apps.gateway.pipeline.errors import BudgetExceeded, ModelNotAllowed
 from apps.gateway.pipeline.policies.admission import CountersStep
-from apps.gateway.pipeline.policies.budgets import DEFAULT_MAX_OUTPUT_TOKENS, BudgetPolicy
+from apps.gateway.pipeline.policies.budgets import DEFAULT_MAX_OUTPUT_TOKENS, BudgetPolicy, max_cost, max_output_tokens
 from apps.gateway.pipeline.policies.counters import counter_key, window_bounds
 from apps.gateway.pipeline.policies.limits import LimitPolicy
-from apps.gateway.pipeline.snapshot import Limits
-from tests.gateway.policies.conftest import APP, CHEAP, KEY_ID, NOW, PLAN, SUB, TENANT, context, snapshot
+from apps.gateway.pipeline.snapshot import Limits, RouteEntry
+from apps.providers.clients.tokens import prompt_tokens_at_most
+from tests.gateway.policies.conftest import (
+    APP,
+    CHEAP,
+    KEY_ID,
+    NOW,
+    PLAN,
+    SUB,
+    TENANT,
+    context,
+    deployment,
+    snapshot,
+)
 
 # SMART's deployment costs $1 per million input tokens and $2 per million output tokens: 1 and 2 micro-dollars.
 CHAT = {"model": "smart", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 100}
@@ -23,6 +35,26 @@ PROMPT_AT_MOST = 22  # tokens: what a budget reserves CHAT's prompt at (tokens.p
 
 def day_key(scope: str, scope_id: int) -> str:
     return counter_key(scope, scope_id, "budget_per_day", window_bounds("day", NOW)[0])
+
+
+@pytest.mark.parametrize(
+    ("prices", "body"),
+    [
+        ([("1.00", "2.00")], CHAT),
+        ([("0.150000", "0.600000"), ("2.500000", "10.000000")], CHAT),  # the highest of each, not of one deployment
+        ([("0.000001", "0.000003")], CHAT),  # a sixth of a cent per billion tokens: still rounded up to 1
+        ([("0.0000004", "0.0000001")], CHAT),  # more decimals than prices are stored with: never reserved less
+        ([("3.75", "15")], {"model": "smart", "messages": [{"role": "user", "content": "héllo ✓" * 40}]}),
+        ([("0.02", "0")], {"model": "smart", "input": ["one", "two"]}),  # embeddings: no output
+    ],
+)
+def test_the_reservation_in_integers_is_the_exact_price_rounded_up(prices, body):
+    deployments = tuple(deployment(i, input_price=p_in, output_price=p_out) for i, (p_in, p_out) in enumerate(prices))
+    route = RouteEntry(route_id=9, tenant_id=TENANT, alias="smart", deadline=10, retries=0, deployments=deployments)
+    input_price = max(Decimal(p_in) for p_in, _ in prices)
+    output_price = max(Decimal(p_out) for _, p_out in prices)
+    exact = input_price * prompt_tokens_at_most(body) + output_price * max_output_tokens(body)  # micro-dollars
+    assert exact <= max_cost(body, route) < exact + 1
 
 
 async def test_the_maximum_cost_is_reserved_then_settled_to_the_real_cost(counters, reports):

@@ -54,9 +54,8 @@ def max_cost(body: dict[str, Any], route: RouteEntry) -> int:
     route's highest input price, and the most output tokens it asks for at the highest output price."""
     if not route.deployments:
         return 0
-    # USD per million tokens is micro-dollars per token.
-    prompt = prompt_tokens_at_most(body)
-    return math.ceil(route.max_input_price * prompt + route.max_output_price * max_output_tokens(body))
+    pico = route.max_input_pico * prompt_tokens_at_most(body) + route.max_output_pico * max_output_tokens(body)
+    return -(-pico // 1_000_000)  # rounded up to micro-dollars
 
 
 @dataclass(frozen=True, slots=True)
