@@ -1,7 +1,8 @@
 """The response cache's store on Redis (apps/gateway/pipeline/policies/cache.py: CacheStore), shared by every
 gateway process and replica.
 
-One GET per lookup; a store is one SET with EX, sent without waiting for its reply (a failure is counted when
+A lookup is a GET inside the script that carries a turn of the event loop's lookups and admissions
+(redis_turn.py); a store is one SET with EX, sent without waiting for its reply (a failure is counted when
 the reply comes). Values of 1 KB or more are zlib-compressed (answers are JSON text, which shrinks several times
 at level 1 for a few µs). The semantic cache's vectors of a scope are one list: LRANGE to read it,
 LPUSH + LTRIM + EXPIRE in one round trip to add to it.
@@ -20,6 +21,7 @@ from collections.abc import Awaitable, Generator
 from typing import Any
 
 from apps.analytics.metrics import CACHE_ERRORS
+from apps.gateway.adapters.redis_turn import TurnScript
 from apps.gateway.adapters.resp import Reply, RespClient, RespConnectionError, RespError, RespTimeout
 from apps.gateway.pipeline.policies.cache import Throttled
 
@@ -76,11 +78,13 @@ class RedisCacheStore:
         self._prefix = prefix
         self._timeout = timeout
         self._client = RespClient.shared(url)
+        self._turns = TurnScript.shared(url)
         self._failures = Throttled(60.0)
 
     def get(self, key: str) -> Awaitable[bytes | None]:
-        """The lookup, sent now (with the other commands of this turn of the loop): awaiting it reads the value."""
-        reply = self._client.submit("GET", self._prefix + key, within=self._timeout)
+        """The lookup, sent at the end of this turn of the loop in one script with the turn's other lookups and
+        the counters' admissions (redis_turn.py): awaiting it reads the value."""
+        reply = self._turns.get(self._prefix + key, within=self._timeout)
         reply.add_done_callback(_retrieved)
         return _Lookup(reply, self)
 

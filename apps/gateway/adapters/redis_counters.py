@@ -1,8 +1,8 @@
 """The limit and budget counters in Redis, shared by every gateway process and replica: each admission is ONE
-round trip (a Lua script by EVALSHA, which Redis runs atomically), so N processes admit exactly what one would.
-Commands go through the hot path's own client (adapters/resp/: one pipelined connection per event loop, shared
-with the response cache: a call's admission and its cache lookup go out in one write); settlements go with the
-next write.
+round trip and atomic (a Lua script, which Redis runs whole), so N processes admit exactly what one would. The
+admissions of a turn of the event loop go out as one script run with the turn's cache lookups (redis_turn.py:
+the TURN script, which holds the admission's Lua); settlements go with the next write, through the hot path's
+own client (adapters/resp/).
 
 Timeouts short next to an LLM call, long enough for a loaded machine (a timeout answers by the tenant's
 fail-open setting, and failing open under load would let a burst through): 1 s to connect or to answer. After a
@@ -21,56 +21,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry as SyncRetry
 
 from apps.analytics.metrics import LIMIT_STORE_ERRORS
-from apps.gateway.adapters.resp import (
-    Arg,
-    Prepared,
-    Reply,
-    RespClient,
-    RespConnectionError,
-    RespError,
-    RespTimeout,
-    Script,
-)
+from apps.gateway.adapters.redis_turn import PreparedAdmission, TurnScript
+from apps.gateway.adapters.resp import Reply, RespClient, RespConnectionError, RespError, RespTimeout, Script
 from apps.gateway.pipeline.policies.counters import Admission, CounterSet, CounterStoreDown
 
 logger = logging.getLogger(__name__)
 
-# KEYS: the counters; ARGV[1]: for each, its limit and its window's end in unix ms, space-separated (one argument
-# instead of two per counter: encoding them costs the gateway more than parsing them costs Redis; and the same
-# for every call of the minute: keys and ARGV[1] are encoded once, see RedisCounters.admit); ARGV[2]: the
-# call's clock in unix ms; ARGV[3]: the amounts, space-separated. Returns "refused used…" as one string: the index
-# of the first charge that did not fit (1-based, 0 when all were added), then the value of each counter after (a
-# bulk string costs the gateway a fifth of what parsing an array of integers does). Amounts stay strings for
-# INCRBY: micro-dollar sums beyond 2^53 would lose digits as Lua numbers. The time to live runs from the call's
-# clock to its window's end, so neither a skew with Redis's clock nor a call admitted just after its window's end
-# (it arrived before) can drop a counter while its window is still being counted.
-ADMIT = Script("""
-local spec, amounts = {}, {}
-for part in string.gmatch(ARGV[1], '%S+') do spec[#spec + 1] = tonumber(part) end
-for part in string.gmatch(ARGV[3], '%S+') do amounts[#amounts + 1] = part end
-local now = tonumber(ARGV[2])
-local used = redis.call('MGET', unpack(KEYS))
-for i = 1, #KEYS do
-  used[i] = tonumber(used[i] or '0')
-end
-local refused = 0
-for i = 1, #KEYS do
-  if used[i] + tonumber(amounts[i]) > spec[2 * i - 1] then
-    refused = i
-    break
-  end
-end
-if refused == 0 then
-  for i = 1, #KEYS do
-    used[i] = redis.call('INCRBY', KEYS[i], amounts[i])
-    redis.call('PEXPIRE', KEYS[i], math.max(1, spec[2 * i] - now))
-  end
-end
-for i = 1, #KEYS do
-  used[i] = string.format('%d', used[i])
-end
-return refused .. ' ' .. table.concat(used, ' ')
-""")
 # Settling or giving back only touches live counters: an expired window is not brought back without its expiry.
 # ARGV[1]: the amounts, space-separated.
 ADD = Script("""
@@ -92,6 +48,7 @@ class RedisCounters:
         self._down_until = 0.0  # monotonic: no attempt before then
         self._timeout = timeout
         self._client = RespClient.shared(url)
+        self._turns = TurnScript.shared(url)
         self._sync: redis.Redis | None = None
 
     def _ensure_up(self) -> None:
@@ -113,15 +70,11 @@ class RedisCounters:
             return Admission(refused=None, used=())
         self._ensure_up()
         prepared = counters.prepared
-        if not isinstance(prepared, Prepared):
-            # The EVALSHA up to its per-call arguments, encoded once for the set (the same for a minute's calls).
-            limits, resets = counters.limits, counters.resets
-            spec = " ".join(f"{limit} {end * 1000}" for limit, end in zip(limits, resets, strict=True))
-            fixed: list[Arg] = ["EVALSHA", ADMIT.sha, len(counters.keys), *counters.keys, spec]
-            prepared = counters.prepared = Prepared(fixed, 2)
-        payload = prepared.encode(int(now * 1000), " ".join([str(amount) for amount in amounts]))
-        reply = await self._call(self._client.run_script(ADMIT, payload, within=self._timeout))
-        refused, *used = map(int, cast(bytes, reply).split())  # the script returns "refused used…"
+        if not isinstance(prepared, PreparedAdmission):  # made once for the set (the same for a minute's calls)
+            prepared = counters.prepared = PreparedAdmission(counters.keys, counters.limits, counters.resets)
+        joined = " ".join([str(amount) for amount in amounts])
+        reply = await self._call(self._turns.admit(prepared, int(now * 1000), joined, within=self._timeout))
+        refused, *used = map(int, cast(bytes, reply).split())  # "refused used…" (redis_turn.TURN)
         return Admission(refused=refused - 1 if refused else None, used=tuple(used))
 
     async def add(self, keys: Sequence[str], amounts: Sequence[int], now: float) -> None:

@@ -16,7 +16,7 @@ import pytest
 import redis
 import uvloop
 
-from apps.gateway.adapters.resp import Prepared, RespClient, RespConnectionError, RespError, RespTimeout, Script
+from apps.gateway.adapters.resp import RespClient, RespConnectionError, RespError, RespTimeout, Script
 from apps.gateway.adapters.resp.protocol import encode
 
 
@@ -96,25 +96,11 @@ async def test_replies_of_every_type(client):
     await client.execute("DEL", key, key + ":big", key + ":empty", key + ":n")
 
 
-@pytest.mark.parametrize(
-    ("fixed", "rest"),
-    [
-        (["EVALSHA", "f" * 40, 2, "gw:a", "gw:b", "10 60000 5 60000"], [1_700_000_000_123, "1 1"]),
-        (["SET", "k", b"\x00\r\n"], ["v\u00e9"]),  # bytes and non-ASCII text in either part
-        (["ECHO"], [b""]),
-    ],
-)
-def test_a_prepared_command_is_encoded_as_the_whole_command_would_be(fixed, rest):
-    assert Prepared(fixed, len(rest)).encode(*rest) == encode([*fixed, *rest])
-    with pytest.raises(ValueError, match="more arguments"):
-        Prepared(fixed, len(rest)).encode(*rest, "one too many")
-
-
-async def test_a_prepared_script_runs_and_is_loaded_when_redis_lacks_it(server):
+async def test_an_encoded_script_runs_and_is_loaded_when_redis_lacks_it(server):
     resp = RespClient(server.url)
     script = Script("return {tonumber(ARGV[1]) + tonumber(ARGV[2]), KEYS[1]}")
     try:
-        payload = Prepared(["EVALSHA", script.sha, 1, "k", 40], 1).encode(2)
+        payload = encode(["EVALSHA", script.sha, 1, "k", 40, 2])
         assert await resp.run_script(script, payload) == [42, b"k"]  # NOSCRIPT first: loaded, then run
         assert await resp.run_script(script, payload) == [42, b"k"]
     finally:

@@ -18,12 +18,21 @@ Not for anything else: no pub/sub, no transactions, no cluster; the control plan
 from apps.gateway.adapters.resp.client import RespClient
 from apps.gateway.adapters.resp.protocol import (
     Arg,
-    Prepared,
     Reply,
     RespConnectionError,
     RespError,
     RespTimeout,
     Script,
+    bulk_strings,
 )
 
-__all__ = ["Arg", "Prepared", "Reply", "RespClient", "RespConnectionError", "RespError", "RespTimeout", "Script"]
+__all__ = [
+    "Arg",
+    "Reply",
+    "RespClient",
+    "RespConnectionError",
+    "RespError",
+    "RespTimeout",
+    "Script",
+    "bulk_strings",
+]

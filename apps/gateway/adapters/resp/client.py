@@ -64,7 +64,7 @@ class RespClient:
         return await self.execute_encoded(encode(args), lazy=lazy, within=within)
 
     async def execute_encoded(self, payload: bytes, *, lazy: bool = False, within: float | None = None) -> Reply:
-        """`execute` of one command already encoded (encode, Prepared)."""
+        """`execute` of one command already encoded."""
         timeout = self._timeout if within is None else within
         loop = asyncio.get_running_loop()
         connection = self._connections.get(id(loop))
@@ -76,13 +76,18 @@ class RespClient:
         """The command, sent with this turn's others without waiting for its reply: the future of the reply, to
         await or to leave (its error is then the caller's to retrieve). Commands sent later on this loop reach
         Redis after it, even while the connection is still opening."""
+        return self.submit_encoded(encode(args), lazy=lazy, within=within)
+
+    def submit_encoded(
+        self, payload: bytes, *, lazy: bool = False, within: float | None = None
+    ) -> asyncio.Future[Reply]:
+        """`submit` of one command already encoded."""
         timeout = self._timeout if within is None else within
         loop = asyncio.get_running_loop()
         connection = self._connections.get(id(loop))
         if connection is not None and connection.open and connection.loop is loop:
-            return connection.send(encode(args), timeout=timeout, lazy=lazy)[0]
+            return connection.send(payload, timeout=timeout, lazy=lazy)[0]
         reply: asyncio.Future[Reply] = loop.create_future()
-        payload = encode(args)
 
         def send(opening: asyncio.Task[Connection]) -> None:
             # A done callback of the opening, added now: it runs before the callers that wait for it later.
@@ -130,8 +135,7 @@ class RespClient:
     async def run_script(
         self, script: Script, payload: bytes, *, lazy: bool = False, within: float | None = None
     ) -> Reply:
-        """`payload`, an EVALSHA of `script` already encoded (a caller may keep its fixed part encoded: Prepared),
-        loading the script first when Redis does not have it."""
+        """`payload`, an EVALSHA of `script` already encoded, loading the script first when Redis lacks it."""
         try:
             return await self.execute_encoded(payload, lazy=lazy, within=within)
         except RespError as exc:

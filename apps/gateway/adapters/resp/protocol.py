@@ -33,10 +33,10 @@ class Script:
 
 
 def encode(args: Sequence[Arg]) -> bytes:
-    return b"*%d\r\n%s" % (len(args), _bulks(args))
+    return b"*%d\r\n%s" % (len(args), bulk_strings(args))
 
 
-def _bulks(args: Sequence[Arg]) -> bytes:
+def bulk_strings(args: Sequence[Arg]) -> bytes:
     """The arguments as RESP bulk strings, one after the other (a command without its array header): one pass,
     on every command of every call (half the time of formatting one string and encoding it once, measured)."""
     parts = []
@@ -49,24 +49,6 @@ def _bulks(args: Sequence[Arg]) -> bytes:
             data = b"%d" % arg
         parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(parts)
-
-
-class Prepared:
-    """A command whose leading arguments are fixed (a script's digest, its keys and its fixed arguments): encoded
-    once, then each use appends its `more` last arguments. For the hot path's scripts, whose keys and limits stay
-    the same for a minute while the amounts change with every call."""
-
-    __slots__ = ("_count", "_head", "_more")
-
-    def __init__(self, fixed: Sequence[Arg], more: int) -> None:
-        self._count = len(fixed) + more
-        self._more = more
-        self._head = _bulks(fixed)
-
-    def encode(self, *rest: Arg) -> bytes:
-        if len(rest) != self._more:
-            raise ValueError(f"this command takes {self._more} more arguments, not {len(rest)}")
-        return b"*%d\r\n%s%s" % (self._count, self._head, _bulks(rest))
 
 
 INCOMPLETE = object()  # a reply not yet whole in the buffer

@@ -1,0 +1,214 @@
+"""The data plane's reads from Redis in one turn of the event loop — the response cache's lookups and the limit and
+budget counters' admissions of every call that arrived in it — sent as ONE script run (EVALSHA, the TURN script):
+per turn, one command to encode, one reply to parse and one write, instead of one or two commands a call (a
+loaded worker starts tens of calls a turn; each command cost the worker ~6 µs, measured with py-spy).
+
+Each admission stays atomic and exact: Redis runs a script whole, and the script admits the turn's calls one after
+the other, in the order they arrived, exactly as separate commands would have been. A call still waits for one
+round trip, and its own future: a caller that gives up (cancelled) does not disturb the others.
+
+RedisCounters.admit and RedisCacheStore.get hand their part here (`admit`, `get`); the turn goes out once the
+callbacks of this turn of the loop have run, with every other command of the turn (resp/connection.py writes them
+together). Its timeout is the longest its callers asked for. When Redis lacks the script (restarted, SCRIPT
+FLUSH), it is loaded and the turn sent again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from apps.gateway.adapters.resp import Reply, RespClient, RespError, Script, bulk_strings
+
+# KEYS: the cache keys to read, then each admission's counters. ARGV[1]: how many cache keys. Then 4 arguments per
+# admission: how many counters it has; for each, its limit and its window's end in unix ms, space-separated (one
+# argument instead of two per counter: encoding them costs the gateway more than parsing them costs Redis; and the
+# same for a minute's calls: encoded once, see PreparedAdmission); the call's clock in unix ms; the amounts,
+# space-separated.
+# Returns {admissions, the value of each cache key (nil when absent)}. `admissions`: "refused used…" of each,
+# comma-separated, where refused is the index of the first counter that did not fit (1-based; 0: all were added,
+# nothing is added otherwise) and used each counter's value after (one bulk string: parsing it costs the gateway a
+# fifth of what an array of integers does). Amounts stay strings for INCRBY: micro-dollar sums beyond 2^53 would
+# lose digits as Lua numbers. A counter's time to live runs from the call's clock to its window's end, so neither a
+# skew with Redis's clock nor a call admitted just after its window's end (it arrived before) can drop a counter
+# while its window is still being counted.
+TURN = Script("""
+local reads = tonumber(ARGV[1])
+local reply = {''}
+for i = 1, reads do
+  reply[i + 1] = redis.call('GET', KEYS[i])
+end
+local admitted = {}
+local k, a = reads, 2
+while a <= #ARGV do
+  local n, spec, amounts = tonumber(ARGV[a]), {}, {}
+  for part in string.gmatch(ARGV[a + 1], '%S+') do spec[#spec + 1] = tonumber(part) end
+  local now = tonumber(ARGV[a + 2])
+  for part in string.gmatch(ARGV[a + 3], '%S+') do amounts[#amounts + 1] = part end
+  local used = redis.call('MGET', unpack(KEYS, k + 1, k + n))
+  for i = 1, n do
+    used[i] = tonumber(used[i] or '0')
+  end
+  local refused = 0
+  for i = 1, n do
+    if used[i] + tonumber(amounts[i]) > spec[2 * i - 1] then
+      refused = i
+      break
+    end
+  end
+  if refused == 0 then
+    for i = 1, n do
+      used[i] = redis.call('INCRBY', KEYS[k + i], amounts[i])
+      redis.call('PEXPIRE', KEYS[k + i], math.max(1, spec[2 * i] - now))
+    end
+  end
+  for i = 1, n do
+    used[i] = string.format('%d', used[i])
+  end
+  admitted[#admitted + 1] = refused .. ' ' .. table.concat(used, ' ')
+  k, a = k + n, a + 4
+end
+reply[1] = table.concat(admitted, ',')
+return reply
+""")
+_HEAD = bulk_strings(["EVALSHA", TURN.sha])
+MAX_PARTS = 512  # reads and admissions in one script: a turn with more sends several
+
+
+class PreparedAdmission:
+    """A set of counters' part of the TURN script, encoded once: its keys and limits stay the same for a minute's
+    calls, whose amounts change."""
+
+    __slots__ = ("count", "keys", "spec")
+
+    def __init__(self, keys: Sequence[str], limits: Sequence[int], resets: Sequence[int]) -> None:
+        self.count = len(keys)
+        self.keys = bulk_strings(keys)
+        spec = " ".join(f"{limit} {end * 1000}" for limit, end in zip(limits, resets, strict=True))
+        self.spec = bulk_strings([self.count, spec])
+
+
+class _Turn:
+    """What the calls of one turn of one event loop read: their parts of the script, and each one's future."""
+
+    __slots__ = ("admissions", "counted", "counters", "loop", "read_keys", "reads", "spec", "within")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.within = 0.0
+        self.read_keys: list[bytes] = []
+        self.reads: list[asyncio.Future[Reply]] = []
+        self.counters: list[bytes] = []  # each admission's keys, encoded
+        self.counted = 0  # how many keys those are
+        self.spec: list[bytes] = []  # each admission's arguments, encoded
+        self.admissions: list[asyncio.Future[Reply]] = []
+
+    def encode(self) -> bytes:
+        keys = len(self.read_keys) + self.counted
+        count = 3 + keys + 1 + 4 * len(self.admissions)
+        return b"".join(
+            [
+                b"*%d\r\n" % count,
+                _HEAD,
+                bulk_strings([keys]),
+                *self.read_keys,
+                *self.counters,
+                bulk_strings([len(self.read_keys)]),
+                *self.spec,
+            ]
+        )
+
+    def answer(self, reply: Reply) -> None:
+        if not isinstance(reply, list) or len(reply) != 1 + len(self.reads) or not isinstance(reply[0], bytes):
+            self.fail(RespError(f"unexpected reply to the turn's script: {reply!r}"[:200]))
+            return
+        for future, value in zip(self.reads, reply[1:], strict=True):
+            if not future.done():
+                future.set_result(value)
+        if self.admissions:
+            for future, admission in zip(self.admissions, reply[0].split(b","), strict=True):
+                if not future.done():
+                    future.set_result(admission)
+
+    def fail(self, error: BaseException) -> None:
+        for future in (*self.reads, *self.admissions):
+            if not future.done():
+                future.set_exception(error)
+
+
+class TurnScript:
+    """The reads of a turn on one Redis (`shared`: one per URL, for the counters and the cache alike)."""
+
+    def __init__(self, client: RespClient) -> None:
+        self._client = client
+        self._gathering: dict[int, _Turn] = {}  # per event loop (tests run several; threads may run their own)
+        self._reloading: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def shared(cls, url: str) -> TurnScript:
+        client = RespClient.shared(url)
+        found = _SHARED.get(url)
+        if found is None or found._client is not client:
+            found = _SHARED[url] = cls(client)
+        return found
+
+    def get(self, key: str, *, within: float) -> asyncio.Future[Reply]:
+        """The value of `key` (None when absent), read with this turn's other reads and admissions."""
+        turn = self._turn(within)
+        future: asyncio.Future[Reply] = turn.loop.create_future()
+        turn.read_keys.append(bulk_strings([key]))
+        turn.reads.append(future)
+        return future
+
+    def admit(self, prepared: PreparedAdmission, now_ms: int, amounts: str, *, within: float) -> asyncio.Future[Reply]:
+        """ "refused used…" (the TURN script's) of the admission of `amounts` (space-separated) to the counters."""
+        turn = self._turn(within)
+        future: asyncio.Future[Reply] = turn.loop.create_future()
+        turn.counters.append(prepared.keys)
+        turn.counted += prepared.count
+        turn.spec.append(prepared.spec + bulk_strings([now_ms, amounts]))
+        turn.admissions.append(future)
+        return future
+
+    def _turn(self, within: float) -> _Turn:
+        loop = asyncio.get_running_loop()
+        turn = self._gathering.get(id(loop))
+        if turn is None or turn.loop is not loop or len(turn.reads) + len(turn.admissions) >= MAX_PARTS:
+            turn = self._gathering[id(loop)] = _Turn(loop)
+            loop.call_soon(self._send, turn)
+        if within > turn.within:
+            turn.within = within
+        return turn
+
+    def _send(self, turn: _Turn) -> None:
+        if self._gathering.get(id(turn.loop)) is turn:
+            del self._gathering[id(turn.loop)]
+        payload = turn.encode()
+        reply = self._client.submit_encoded(payload, within=turn.within)
+        reply.add_done_callback(lambda done: self._replied(turn, payload, done))
+
+    def _replied(self, turn: _Turn, payload: bytes, reply: asyncio.Future[Reply]) -> None:
+        if reply.cancelled():
+            turn.fail(asyncio.CancelledError())
+            return
+        error = reply.exception()
+        if error is None:
+            turn.answer(reply.result())
+        elif isinstance(error, RespError) and str(error).startswith("NOSCRIPT"):
+            # Not in this Redis yet (a restart or SCRIPT FLUSH empties its cache): load it, then send the turn again.
+            task = turn.loop.create_task(self._reload(turn, payload))
+            self._reloading.add(task)
+            task.add_done_callback(self._reloading.discard)
+        else:
+            turn.fail(error)
+
+    async def _reload(self, turn: _Turn, payload: bytes) -> None:
+        try:
+            await self._client.execute("SCRIPT", "LOAD", TURN.source, within=turn.within)
+            reply = await self._client.execute_encoded(payload, within=turn.within)
+        except Exception as exc:
+            turn.fail(exc)
+        else:
+            turn.answer(reply)
+
+
+_SHARED: dict[str, TurnScript] = {}
