@@ -1,11 +1,11 @@
 """The response cache's store on Redis (apps/gateway/pipeline/policies/cache.py: CacheStore), shared by every
 gateway process and replica.
 
-A lookup is a GET inside the script that carries a turn of the event loop's lookups and admissions
-(redis_turn.py); a store is one SET with EX, sent without waiting for its reply (a failure is counted when
-the reply comes). Values of 1 KB or more are zlib-compressed (answers are JSON text, which shrinks several times
-at level 1 for a few µs). The semantic cache's vectors of a scope are one list: LRANGE to read it,
-LPUSH + LTRIM + EXPIRE in one round trip to add to it.
+A lookup is a GET and a store a SET with EX inside the script that carries a turn of the event loop's
+commands (redis_turn.py); nobody waits for a store (a failure is counted when the reply comes). Values of 1 KB or
+more are zlib-compressed (answers are JSON text, which shrinks several times at level 1 for a few µs). The
+semantic cache's vectors of a scope are one list: LRANGE to read it, LPUSH + LTRIM + EXPIRE in one round trip to
+add to it.
 
 Commands go through the hot path's own client (adapters/resp/: one pipelined connection per event loop, shared
 with the limit counters). Redis never fails a call: a lookup that fails is a miss and a store that fails is
@@ -89,14 +89,10 @@ class RedisCacheStore:
         return _Lookup(reply, self)
 
     def put(self, key: str, value: bytes, ttl: int) -> None:
-        reply = self._client.submit(
-            "SET", self._prefix + key, packed(value), "EX", ttl, lazy=True, within=self._timeout
-        )
-        reply.add_done_callback(self._stored)
+        self._turns.put(self._prefix + key, packed(value), ttl, within=self._timeout, failed=self._not_stored)
 
-    def _stored(self, reply: asyncio.Future[Reply]) -> None:
-        if not reply.cancelled() and (exc := reply.exception()) is not None:
-            self._failed("set", exc)
+    def _not_stored(self, error: BaseException) -> None:
+        self._failed("set", error)
 
     async def recent(self, scope: str) -> list[bytes]:
         try:
@@ -118,6 +114,7 @@ class RedisCacheStore:
         return True
 
     async def aclose(self) -> None:
+        await self._turns.drain()
         await self._client.aclose()
 
     def _failed(self, operation: str, exc: BaseException) -> None:

@@ -97,6 +97,7 @@ class RedisCounters:
         return [int(v) if v is not None else 0 for v in values]
 
     async def aclose(self) -> None:
+        await self._turns.drain()
         await self._client.aclose()
 
 

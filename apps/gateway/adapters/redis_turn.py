@@ -1,44 +1,51 @@
-"""The data plane's reads from Redis in one turn of the event loop — the response cache's lookups and the limit and
-budget counters' admissions of every call that arrived in it — sent as ONE script run (EVALSHA, the TURN script):
-per turn, one command to encode, one reply to parse and one write, instead of one or two commands a call (a
-loaded worker starts tens of calls a turn; each command cost the worker ~6 µs, measured with py-spy).
+"""The data plane's commands to Redis in one turn of the event loop — the response cache's lookups and writes and
+the limit and budget counters' admissions of every call that arrived in it — sent as ONE script run (EVALSHA, the
+TURN script): per turn, one command to encode, one reply to parse and one write, instead of up to three commands a
+call (a loaded worker starts tens of calls a turn; each command cost the worker ~4-6 µs, measured with py-spy).
 
 Each admission stays atomic and exact: Redis runs a script whole, and the script admits the turn's calls one after
 the other, in the order they arrived, exactly as separate commands would have been. A call still waits for one
-round trip, and its own future: a caller that gives up (cancelled) does not disturb the others.
+round trip, and on its own future: a caller that gives up (cancelled) does not disturb the others. Cache writes
+are lazy — nobody waits for them on an answer's path — and go with the next turn that reads or admits, or alone
+within LAZY_WRITE; a write that Redis refuses fails alone (pcall), never the turn's admissions.
 
-RedisCounters.admit and RedisCacheStore.get hand their part here (`admit`, `get`); the turn goes out once the
-callbacks of this turn of the loop have run, with every other command of the turn (resp/connection.py writes them
+RedisCounters.admit and RedisCacheStore's get and put hand their part here; the turn goes out once the callbacks
+of this turn of the loop have run, with every other command of the turn (resp/connection.py writes them
 together). Its timeout is the longest its callers asked for. When Redis lacks the script (restarted, SCRIPT
 FLUSH), it is loaded and the turn sent again."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from apps.gateway.adapters.resp import Reply, RespClient, RespError, Script, bulk_strings
 
-# KEYS: the cache keys to read, then each admission's counters. ARGV[1]: how many cache keys. Then 4 arguments per
-# admission: how many counters it has; for each, its limit and its window's end in unix ms, space-separated (one
-# argument instead of two per counter: encoding them costs the gateway more than parsing them costs Redis; and the
-# same for a minute's calls: encoded once, see PreparedAdmission); the call's clock in unix ms; the amounts,
-# space-separated.
-# Returns {admissions, the value of each cache key (nil when absent)}. `admissions`: "refused used…" of each,
-# comma-separated, where refused is the index of the first counter that did not fit (1-based; 0: all were added,
-# nothing is added otherwise) and used each counter's value after (one bulk string: parsing it costs the gateway a
-# fifth of what an array of integers does). Amounts stay strings for INCRBY: micro-dollar sums beyond 2^53 would
-# lose digits as Lua numbers. A counter's time to live runs from the call's clock to its window's end, so neither a
-# skew with Redis's clock nor a call admitted just after its window's end (it arrived before) can drop a counter
-# while its window is still being counted.
+# KEYS: the cache keys to write, those to read, then each admission's counters. ARGV[1], ARGV[2]: how many keys to
+# write and to read. Then 2 arguments per write: the value and its time to live in seconds. Then 4 per admission:
+# how many counters it has; for each, its limit and its window's end in unix ms, space-separated (one argument
+# instead of two per counter: encoding them costs the gateway more than parsing them costs Redis; and the same for
+# a minute's calls: encoded once, see PreparedAdmission); the call's clock in unix ms; the amounts, space-separated.
+# Returns {admissions, failed writes, the value of each key read (nil when absent)}. `admissions`: "refused used…"
+# of each, comma-separated, where refused is the index of the first counter that did not fit (1-based; 0: all were
+# added, nothing is added otherwise) and used each counter's value after (one bulk string: parsing it costs the
+# gateway a fifth of what an array of integers does). `failed writes`: their indices (1-based), space-separated.
+# Amounts stay strings for INCRBY: micro-dollar sums beyond 2^53 would lose digits as Lua numbers. A counter's time
+# to live runs from the call's clock to its window's end, so neither a skew with Redis's clock nor a call admitted
+# just after its window's end (it arrived before) can drop a counter while its window is still being counted.
 TURN = Script("""
-local reads = tonumber(ARGV[1])
-local reply = {''}
+local writes, reads = tonumber(ARGV[1]), tonumber(ARGV[2])
+local failed = {}
+for i = 1, writes do
+  local done = redis.pcall('SET', KEYS[i], ARGV[1 + 2 * i], 'EX', ARGV[2 + 2 * i])
+  if type(done) == 'table' and done.err then failed[#failed + 1] = i end
+end
+local reply = {'', table.concat(failed, ' ')}
 for i = 1, reads do
-  reply[i + 1] = redis.call('GET', KEYS[i])
+  reply[i + 2] = redis.call('GET', KEYS[writes + i])
 end
 local admitted = {}
-local k, a = reads, 2
+local k, a = writes + reads, 3 + 2 * writes
 while a <= #ARGV do
   local n, spec, amounts = tonumber(ARGV[a]), {}, {}
   for part in string.gmatch(ARGV[a + 1], '%S+') do spec[#spec + 1] = tonumber(part) end
@@ -71,7 +78,8 @@ reply[1] = table.concat(admitted, ',')
 return reply
 """)
 _HEAD = bulk_strings(["EVALSHA", TURN.sha])
-MAX_PARTS = 512  # reads and admissions in one script: a turn with more sends several
+MAX_PARTS = 512  # writes, reads and admissions in one script: a turn with more sends several
+LAZY_WRITE = 0.002  # seconds a turn of writes alone waits for a read or an admission to go with
 
 
 class PreparedAdmission:
@@ -88,13 +96,37 @@ class PreparedAdmission:
 
 
 class _Turn:
-    """What the calls of one turn of one event loop read: their parts of the script, and each one's future."""
+    """What the calls of one turn of one event loop write and read: their parts of the script, each read's and
+    each admission's future, and what to tell of a write that failed."""
 
-    __slots__ = ("admissions", "counted", "counters", "loop", "read_keys", "reads", "spec", "within")
+    __slots__ = (
+        "admissions",
+        "counted",
+        "counters",
+        "finished",
+        "later",
+        "loop",
+        "parts",
+        "read_keys",
+        "reads",
+        "sent",
+        "spec",
+        "within",
+        "write_args",
+        "write_failed",
+        "write_keys",
+    )
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.within = 0.0
+        self.parts = 0
+        self.sent = False
+        self.later: asyncio.TimerHandle | None = None  # the send of a turn of writes alone
+        self.finished: asyncio.Future[None] = loop.create_future()  # answered or failed: what `drain` waits for
+        self.write_keys: list[bytes] = []
+        self.write_args: list[bytes] = []
+        self.write_failed: list[Callable[[BaseException], None]] = []
         self.read_keys: list[bytes] = []
         self.reads: list[asyncio.Future[Reply]] = []
         self.counters: list[bytes] = []  # each admission's keys, encoded
@@ -103,25 +135,36 @@ class _Turn:
         self.admissions: list[asyncio.Future[Reply]] = []
 
     def encode(self) -> bytes:
-        keys = len(self.read_keys) + self.counted
-        count = 3 + keys + 1 + 4 * len(self.admissions)
+        keys = len(self.write_keys) + len(self.read_keys) + self.counted
+        count = 3 + keys + 2 + 2 * len(self.write_keys) + 4 * len(self.admissions)
         return b"".join(
             [
                 b"*%d\r\n" % count,
                 _HEAD,
                 bulk_strings([keys]),
+                *self.write_keys,
                 *self.read_keys,
                 *self.counters,
-                bulk_strings([len(self.read_keys)]),
+                bulk_strings([len(self.write_keys), len(self.read_keys)]),
+                *self.write_args,
                 *self.spec,
             ]
         )
 
     def answer(self, reply: Reply) -> None:
-        if not isinstance(reply, list) or len(reply) != 1 + len(self.reads) or not isinstance(reply[0], bytes):
+        if (
+            not isinstance(reply, list)
+            or len(reply) != 2 + len(self.reads)
+            or not isinstance(reply[0], bytes)
+            or not isinstance(reply[1], bytes)
+        ):
             self.fail(RespError(f"unexpected reply to the turn's script: {reply!r}"[:200]))
             return
-        for future, value in zip(self.reads, reply[1:], strict=True):
+        if not self.finished.done():
+            self.finished.set_result(None)
+        for index in reply[1].split():
+            self.write_failed[int(index) - 1](RespError("Redis refused the write"))
+        for future, value in zip(self.reads, reply[2:], strict=True):
             if not future.done():
                 future.set_result(value)
         if self.admissions:
@@ -130,6 +173,10 @@ class _Turn:
                     future.set_result(admission)
 
     def fail(self, error: BaseException) -> None:
+        if not self.finished.done():
+            self.finished.set_result(None)
+        for failed in self.write_failed:
+            failed(error)
         for future in (*self.reads, *self.admissions):
             if not future.done():
                 future.set_exception(error)
@@ -141,6 +188,7 @@ class TurnScript:
     def __init__(self, client: RespClient) -> None:
         self._client = client
         self._gathering: dict[int, _Turn] = {}  # per event loop (tests run several; threads may run their own)
+        self._in_flight: set[_Turn] = set()  # sent, not yet answered
         self._reloading: set[asyncio.Task[None]] = set()
 
     @classmethod
@@ -152,12 +200,20 @@ class TurnScript:
         return found
 
     def get(self, key: str, *, within: float) -> asyncio.Future[Reply]:
-        """The value of `key` (None when absent), read with this turn's other reads and admissions."""
+        """The value of `key` (None when absent), read with this turn's other parts."""
         turn = self._turn(within)
         future: asyncio.Future[Reply] = turn.loop.create_future()
         turn.read_keys.append(bulk_strings([key]))
         turn.reads.append(future)
         return future
+
+    def put(self, key: str, value: bytes, ttl: int, *, within: float, failed: Callable[[BaseException], None]) -> None:
+        """Store `value` for `ttl` seconds, with the next turn that reads or admits (or alone within LAZY_WRITE):
+        any read sent after it sees it. `failed` hears why, if Redis or the connection refused it."""
+        turn = self._turn(within, lazy=True)
+        turn.write_keys.append(bulk_strings([key]))
+        turn.write_args.append(bulk_strings([value, ttl]))
+        turn.write_failed.append(failed)
 
     def admit(self, prepared: PreparedAdmission, now_ms: int, amounts: str, *, within: float) -> asyncio.Future[Reply]:
         """ "refused used…" (the TURN script's) of the admission of `amounts` (space-separated) to the counters."""
@@ -169,19 +225,46 @@ class TurnScript:
         turn.admissions.append(future)
         return future
 
-    def _turn(self, within: float) -> _Turn:
+    async def drain(self) -> None:
+        """Send this loop's turn now and wait until every turn sent on it is answered (or failed): before the
+        loop's connection closes, so that no write is lost."""
         loop = asyncio.get_running_loop()
         turn = self._gathering.get(id(loop))
-        if turn is None or turn.loop is not loop or len(turn.reads) + len(turn.admissions) >= MAX_PARTS:
+        if turn is not None and turn.loop is loop:
+            self._send(turn)
+        sent = [turn.finished for turn in self._in_flight if turn.loop is loop]
+        if sent:
+            await asyncio.gather(*sent)
+
+    def _turn(self, within: float, *, lazy: bool = False) -> _Turn:
+        loop = asyncio.get_running_loop()
+        turn = self._gathering.get(id(loop))
+        if turn is None or turn.loop is not loop or turn.parts >= MAX_PARTS:
             turn = self._gathering[id(loop)] = _Turn(loop)
+            if lazy:
+                turn.later = loop.call_later(LAZY_WRITE, self._send, turn)
+            else:
+                loop.call_soon(self._send, turn)
+        elif not lazy and turn.later is not None:  # writes waiting alone: they go with this now
+            turn.later.cancel()
+            turn.later = None
             loop.call_soon(self._send, turn)
+        turn.parts += 1
         if within > turn.within:
             turn.within = within
         return turn
 
     def _send(self, turn: _Turn) -> None:
+        if turn.sent:
+            return
+        turn.sent = True
+        if turn.later is not None:
+            turn.later.cancel()
+            turn.later = None
         if self._gathering.get(id(turn.loop)) is turn:
             del self._gathering[id(turn.loop)]
+        self._in_flight.add(turn)
+        turn.finished.add_done_callback(lambda _: self._in_flight.discard(turn))
         payload = turn.encode()
         reply = self._client.submit_encoded(payload, within=turn.within)
         reply.add_done_callback(lambda done: self._replied(turn, payload, done))

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from apps.gateway.adapters.redis_turn import MAX_PARTS, TURN, PreparedAdmission, TurnScript
-from apps.gateway.adapters.resp import RespClient, RespConnectionError
+from apps.gateway.adapters.redis_turn import LAZY_WRITE, MAX_PARTS, TURN, PreparedAdmission, TurnScript
+from apps.gateway.adapters.resp import RespClient, RespConnectionError, RespError
 from tests.gateway.policies.test_resp import Server
 
 END = 4_102_444_800  # 2100-01-01: a window that does not end during the test
@@ -116,3 +116,47 @@ async def test_when_redis_is_down_every_part_of_the_turn_fails_with_the_connecti
     for part in (lookup, admitted):
         with pytest.raises(RespConnectionError):
             await part
+
+
+async def test_writes_go_with_the_next_reads_and_any_read_sent_after_a_write_sees_it(client):
+    turns = TurnScript(client)
+    before = await scripts_run(client)
+    failures: list[BaseException] = []
+    turns.put("answer", b"stored", 60, within=1, failed=failures.append)
+    lookup = turns.get("answer", within=1)  # the same turn: written first, then read
+    admitted = turns.admit(admission(["c"], [3]), 1_000, "1", within=1)
+    assert [await lookup, await admitted] == [b"stored", b"0 1"]
+    assert await scripts_run(client) == before + 1
+    assert 59 <= await client.execute("TTL", "answer") <= 60
+    assert failures == []
+
+
+async def test_a_write_alone_goes_within_lazy_write(client):
+    turns = TurnScript(client)
+    turns.put("alone", b"v", 60, within=1, failed=pytest.fail)
+    await asyncio.sleep(LAZY_WRITE * 10)
+    assert await client.execute("GET", "alone") == b"v"
+
+
+async def test_a_write_redis_refuses_fails_alone(client):
+    turns = TurnScript(client)
+    failures: list[BaseException] = []
+    turns.put("refused", b"v", 0, within=1, failed=failures.append)  # an expiry of 0: Redis refuses the SET
+    turns.put("kept", b"w", 60, within=1, failed=failures.append)
+    admitted = turns.admit(admission(["d"], [3]), 1_000, "2", within=1)
+    assert await admitted == b"0 2"
+    assert [type(error) for error in failures] == [RespError]
+    assert await client.execute("MGET", "refused", "kept") == [None, b"w"]
+
+
+async def test_drain_sends_the_waiting_writes_before_the_connection_closes(server):
+    client = RespClient(server.url)
+    turns = TurnScript(client)
+    turns.put("last", b"words", 60, within=1, failed=pytest.fail)
+    await turns.drain()
+    await client.aclose()  # waits for the replies of what was sent
+    other = RespClient(server.url)
+    try:
+        assert await other.execute("GET", "last") == b"words"
+    finally:
+        await other.aclose()
