@@ -104,6 +104,7 @@ class _Turn:
         "counted",
         "counters",
         "finished",
+        "in_flight",
         "later",
         "loop",
         "parts",
@@ -123,7 +124,8 @@ class _Turn:
         self.parts = 0
         self.sent = False
         self.later: asyncio.TimerHandle | None = None  # the send of a turn of writes alone
-        self.finished: asyncio.Future[None] = loop.create_future()  # answered or failed: what `drain` waits for
+        self.in_flight: set[_Turn] | None = None  # its script's turns sent and not yet answered, once sent
+        self.finished: asyncio.Future[None] | None = None  # made by `drain` only, to wait for the answer
         self.write_keys: list[bytes] = []
         self.write_args: list[bytes] = []
         self.write_failed: list[Callable[[BaseException], None]] = []
@@ -160,8 +162,7 @@ class _Turn:
         ):
             self.fail(RespError(f"unexpected reply to the turn's script: {reply!r}"[:200]))
             return
-        if not self.finished.done():
-            self.finished.set_result(None)
+        self._finish()
         for index in reply[1].split():
             self.write_failed[int(index) - 1](RespError("Redis refused the write"))
         for future, value in zip(self.reads, reply[2:], strict=True):
@@ -173,13 +174,18 @@ class _Turn:
                     future.set_result(admission)
 
     def fail(self, error: BaseException) -> None:
-        if not self.finished.done():
-            self.finished.set_result(None)
+        self._finish()
         for failed in self.write_failed:
             failed(error)
         for future in (*self.reads, *self.admissions):
             if not future.done():
                 future.set_exception(error)
+
+    def _finish(self) -> None:
+        if self.in_flight is not None:
+            self.in_flight.discard(self)
+        if self.finished is not None and not self.finished.done():
+            self.finished.set_result(None)
 
 
 class TurnScript:
@@ -232,9 +238,13 @@ class TurnScript:
         turn = self._gathering.get(id(loop))
         if turn is not None and turn.loop is loop:
             self._send(turn)
-        sent = [turn.finished for turn in self._in_flight if turn.loop is loop]
-        if sent:
-            await asyncio.gather(*sent)
+        waits = []
+        for sent in self._in_flight:
+            if sent.loop is loop:
+                sent.finished = sent.finished or loop.create_future()
+                waits.append(sent.finished)
+        if waits:
+            await asyncio.gather(*waits)
 
     def _turn(self, within: float, *, lazy: bool = False) -> _Turn:
         loop = asyncio.get_running_loop()
@@ -263,10 +273,11 @@ class TurnScript:
             turn.later = None
         if self._gathering.get(id(turn.loop)) is turn:
             del self._gathering[id(turn.loop)]
+        turn.in_flight = self._in_flight
         self._in_flight.add(turn)
-        turn.finished.add_done_callback(lambda _: self._in_flight.discard(turn))
         payload = turn.encode()
-        reply = self._client.submit_encoded(payload, within=turn.within)
+        # The end of the turn: written at once rather than at the end of the next one.
+        reply = self._client.submit_encoded(payload, at_once=True, within=turn.within)
         reply.add_done_callback(lambda done: self._replied(turn, payload, done))
 
     def _replied(self, turn: _Turn, payload: bytes, reply: asyncio.Future[Reply]) -> None:

@@ -278,3 +278,20 @@ async def test_each_command_keeps_its_own_timeout_on_a_shared_connection(server)
     finally:
         await client.aclose()
         await other.aclose()
+
+
+async def test_a_command_sent_at_once_is_written_before_the_loop_turns_again(server):
+    client = RespClient(server.url)
+    admin = redis.Redis(port=server.port)
+    try:
+        await client.execute("PING")
+        for at_once, reached in ((False, 0), (True, 1)):
+            before = reads_processed(admin)
+            own = reads_processed(admin) - before  # the INFO's own read
+            reply = client.submit_encoded(encode(["ECHO", "x"]), at_once=at_once)
+            time.sleep(0.05)  # the loop does not turn: only a write made already can have reached Redis
+            assert reads_processed(admin) - before - 2 * own == reached
+            assert await reply == b"x"
+    finally:
+        admin.close()
+        await client.aclose()

@@ -79,14 +79,14 @@ class RespClient:
         return self.submit_encoded(encode(args), lazy=lazy, within=within)
 
     def submit_encoded(
-        self, payload: bytes, *, lazy: bool = False, within: float | None = None
+        self, payload: bytes, *, lazy: bool = False, at_once: bool = False, within: float | None = None
     ) -> asyncio.Future[Reply]:
-        """`submit` of one command already encoded."""
+        """`submit` of one command already encoded; `at_once`: written now (Connection.send)."""
         timeout = self._timeout if within is None else within
         loop = asyncio.get_running_loop()
         connection = self._connections.get(id(loop))
         if connection is not None and connection.open and connection.loop is loop:
-            return connection.send(payload, timeout=timeout, lazy=lazy)[0]
+            return connection.send(payload, timeout=timeout, lazy=lazy, at_once=at_once)[0]
         reply: asyncio.Future[Reply] = loop.create_future()
 
         def send(opening: asyncio.Task[Connection]) -> None:

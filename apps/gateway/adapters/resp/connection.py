@@ -34,11 +34,12 @@ class Connection(asyncio.Protocol):
         self.open = True
 
     def send(
-        self, payload: bytes, count: int = 1, *, timeout: float, lazy: bool = False
+        self, payload: bytes, count: int = 1, *, timeout: float, lazy: bool = False, at_once: bool = False
     ) -> list[asyncio.Future[Reply]]:
         """Write `count` commands (encoded in `payload`); their replies, in order, each failing after `timeout`
         seconds without one. Lazy commands (nobody waits for their reply on an answer's path) go with the next
-        write, or within LAZY_WRITE when none comes."""
+        write, or within LAZY_WRITE when none comes; `at_once`: written now, with whatever waits (a caller that
+        gathered a turn's commands itself, at the end of that turn)."""
         if not self.open or self._transport is None:
             raise RespConnectionError("the connection to Redis is closed")
         now = self.loop.time()
@@ -54,7 +55,9 @@ class Connection(asyncio.Protocol):
                 self._timer.cancel()
                 self._timer = None
         self._unsent.append(payload)
-        if not self._write_soon:
+        if at_once:
+            self._write()
+        elif not self._write_soon:
             if not lazy:
                 self._write_soon = True
                 self.loop.call_soon(self._write)
@@ -76,7 +79,7 @@ class Connection(asyncio.Protocol):
             self._write_later.cancel()
             self._write_later = None
         unsent, self._unsent = self._unsent, []
-        if self.open and self._transport is not None:
+        if unsent and self.open and self._transport is not None:
             self._transport.write(b"".join(unsent))
 
     def data_received(self, data: bytes) -> None:
