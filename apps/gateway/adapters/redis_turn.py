@@ -188,8 +188,11 @@ class _Turn:
             self.finished.set_result(None)
 
 
+_SHARED: dict[str, TurnScript] = {}
+
+
 class TurnScript:
-    """The reads of a turn on one Redis (`shared`: one per URL, for the counters and the cache alike)."""
+    """The commands of a turn on one Redis (`shared`: one per URL, for the counters and the cache alike)."""
 
     def __init__(self, client: RespClient) -> None:
         self._client = client
@@ -222,7 +225,7 @@ class TurnScript:
         turn.write_failed.append(failed)
 
     def admit(self, prepared: PreparedAdmission, now_ms: int, amounts: str, *, within: float) -> asyncio.Future[Reply]:
-        """ "refused used…" (the TURN script's) of the admission of `amounts` (space-separated) to the counters."""
+        """The TURN script's "refused used…" of admitting `amounts` (space-separated) to the counters."""
         turn = self._turn(within)
         future: asyncio.Future[Reply] = turn.loop.create_future()
         turn.counters.append(prepared.keys)
@@ -239,7 +242,7 @@ class TurnScript:
         if turn is not None and turn.loop is loop:
             self._send(turn)
         waits = []
-        for sent in self._in_flight:
+        for sent in list(self._in_flight):  # copied at once: another thread's loop may add to it meanwhile
             if sent.loop is loop:
                 sent.finished = sent.finished or loop.create_future()
                 waits.append(sent.finished)
@@ -303,6 +306,3 @@ class TurnScript:
             turn.fail(exc)
         else:
             turn.answer(reply)
-
-
-_SHARED: dict[str, TurnScript] = {}
