@@ -142,3 +142,13 @@ def clean_counters():
     for key in client.scan_iter("gw:lim:*"):
         client.delete(key)
     client.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A redis-server of the test's own (test_resp.Server), stopped at the end."""
+    from tests.gateway.policies.test_resp import Server
+
+    own = Server(tmp_path)
+    yield own
+    own.stop()

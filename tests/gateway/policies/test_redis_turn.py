@@ -1,4 +1,4 @@
-"""The reads of one turn of the event loop as one script (apps/gateway/adapters/redis_turn.py), on a redis-server of
+"""The commands of one turn of the event loop as one script (apps/gateway/adapters/redis_turn.py), on a redis-server of
 the test's own: its command statistics show how many scripts ran, and it can be flushed or stopped."""
 
 from __future__ import annotations
@@ -9,16 +9,8 @@ import pytest
 
 from apps.gateway.adapters.redis_turn import LAZY_WRITE, MAX_PARTS, TURN, PreparedAdmission, TurnScript
 from apps.gateway.adapters.resp import RespClient, RespConnectionError, RespError
-from tests.gateway.policies.test_resp import Server
 
 END = 4_102_444_800  # 2100-01-01: a window that does not end during the test
-
-
-@pytest.fixture
-def server(tmp_path):
-    own = Server(tmp_path)
-    yield own
-    own.stop()
 
 
 @pytest.fixture

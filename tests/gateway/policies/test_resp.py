@@ -59,13 +59,6 @@ class Server:
 
 
 @pytest.fixture
-def server(tmp_path):
-    own = Server(tmp_path)
-    yield own
-    own.stop()
-
-
-@pytest.fixture
 async def client():
     resp = RespClient(os.environ["REDIS_URL"])  # the suite's Redis, this worker's database
     yield resp
