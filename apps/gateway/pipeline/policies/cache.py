@@ -47,8 +47,8 @@ class CacheStore(Protocol):
     remote: bool  # a round trip away: the step then looks up at admission, with the limits' and budgets' commands
 
     def get(self, key: str) -> Awaitable[bytes | None]:
-        """The value, or None when absent, expired or unreachable. A remote store sends the lookup at once (the
-        awaitable is a future), so that it goes out with the admission's commands."""
+        """The value, or None when absent, expired or unreachable. A remote store sends the lookup with the other
+        commands of this turn of the loop (the awaitable is a future), so that it goes out with the admission's."""
 
     def put(self, key: str, value: bytes, ttl: int) -> None:
         """Store for `ttl` seconds without waiting for the store's answer: off the answer's path. Any lookup this
